@@ -1,0 +1,1 @@
+//! instance (work in progress).

@@ -1,0 +1,2 @@
+//! The `vrrpd` command.
+fn main() {}

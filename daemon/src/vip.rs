@@ -1,0 +1,1 @@
+//! Virtual IP ownership through rtnetlink (work in progress).

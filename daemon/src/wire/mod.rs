@@ -1,0 +1,1 @@
+//! Wire formats (work in progress).

@@ -1,0 +1,2 @@
+//! The `vrrplab` command.
+fn main() {}
