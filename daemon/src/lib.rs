@@ -6,5 +6,5 @@
 
 pub mod config;
 pub mod instance;
-pub mod wire;
 pub mod vip;
+pub mod wire;

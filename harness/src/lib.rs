@@ -1,4 +1,12 @@
 //! vrrplab: builds a lab of Linux network namespaces, runs VRRP daemons in it, injects
 //! failures, records everything, and judges the run.
+//!
+//! Data flows one way: scenario → runner → lab, daemons and faults → observers → history
+//! → checkers → verdict → reports.
 
+pub mod addrs;
+pub mod lab;
 pub mod netns;
+pub mod privilege;
+pub mod process;
+pub mod topology;

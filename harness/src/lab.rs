@@ -1,0 +1,533 @@
+//! The lab: a segment namespace holding a bridge, one namespace per node and one for the
+//! client, joined by veth pairs, all built through rtnetlink.
+//!
+//! ```text
+//!   node1 [eth1 192.0.2.11] ──veth── p1 ┐
+//!   node2 [eth1 192.0.2.12] ──veth── p2 ┼─ br0  (segment namespace; capture point)
+//!  client [eth1 192.0.2.250] ─veth── pc ┘
+//! ```
+//!
+//! Nothing is created in the host namespace. Dropping the [`Lab`] kills every process of
+//! every node, closes every namespace descriptor and netlink socket, and so destroys the
+//! whole lab; if the harness is SIGKILLed the kernel does the same.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::process::Child;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth};
+use tokio::task::JoinHandle;
+
+use crate::addrs::{self, AddrSnapshot};
+use crate::netns::{self, NetNs};
+use crate::process::{PidNs, ProcessSpec};
+use crate::topology::{NodeSpec, Topology, CLIENT_V4, CLIENT_V6, PREFIX_V4, PREFIX_V6};
+
+/// Name of the bridge in the segment namespace.
+pub const BRIDGE: &str = "br0";
+
+/// Name of every node's (and the client's) interface on the segment.
+pub const NODE_IF: &str = "eth1";
+
+/// One namespace of the lab with its netlink handle.
+#[derive(Debug)]
+pub struct Host {
+    name: String,
+    ns: NetNs,
+    handle: rtnetlink::Handle,
+    /// ifindex of `eth1` (0 for the segment namespace).
+    eth1: u32,
+    /// MAC of `eth1`.
+    mac: [u8; 6],
+    /// ifindex of this host's port on the bridge, in the segment namespace.
+    port: u32,
+    pidns: Mutex<Option<PidNs>>,
+    children: Mutex<Vec<Child>>,
+}
+
+/// The lab as built.
+#[derive(Debug)]
+pub struct Lab {
+    topology: Topology,
+    segment: Host,
+    bridge: u32,
+    client: Host,
+    nodes: Vec<Host>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    /// The host's name (node1, client, segment).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its network namespace.
+    pub fn ns(&self) -> &NetNs {
+        &self.ns
+    }
+
+    /// A netlink handle that acts inside its namespace.
+    pub fn netlink(&self) -> rtnetlink::Handle {
+        self.handle.clone()
+    }
+
+    /// ifindex of its `eth1`.
+    pub fn ifindex(&self) -> u32 {
+        self.eth1
+    }
+
+    /// MAC address of its `eth1`.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Starts a process inside this host (its network namespace and its own PID
+    /// namespace). Returns the process's PID as the host sees it.
+    pub fn spawn(&self, spec: &ProcessSpec) -> Result<u32> {
+        let mut guard = self.pidns.lock().map_err(|_| anyhow!("poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(PidNs::start(&self.ns)?);
+        }
+        let pidns = guard.as_ref().ok_or_else(|| anyhow!("no pid namespace"))?;
+        let child = pidns.spawn(spec)?;
+        let pid = child.id();
+        self.children
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))?
+            .push(child);
+        Ok(pid)
+    }
+
+    /// Every process of this host except its init (host PIDs).
+    pub fn processes(&self) -> Vec<Pid> {
+        match self.pidns.lock() {
+            Ok(g) => g.as_ref().map(|p| p.members()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Sends `sig` to one process of this host.
+    pub fn signal(&self, pid: u32, sig: Signal) -> Result<()> {
+        let pid = Pid::from_raw(i32::try_from(pid).context("pid out of range")?);
+        if !self.processes().contains(&pid) {
+            bail!("process {pid} is not in {}", self.name);
+        }
+        kill(pid, sig).with_context(|| format!("kill -{sig} {pid} on {}", self.name))
+    }
+
+    /// Sends `sig` to every process of this host at once (like `pkill -SIG` on a real
+    /// machine). Returns how many were signalled.
+    pub fn signal_all(&self, sig: Signal) -> usize {
+        match self.pidns.lock() {
+            Ok(g) => g.as_ref().map(|p| p.signal_all(sig)).unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    /// Reaps exited children; returns the exit status of `pid` once it has exited.
+    pub fn try_wait(&self, pid: u32) -> Result<Option<std::process::ExitStatus>> {
+        let mut children = self.children.lock().map_err(|_| anyhow!("poisoned"))?;
+        let Some(pos) = children.iter().position(|c| c.id() == pid) else {
+            bail!("process {pid} was not started on {}", self.name);
+        };
+        let status = children[pos].try_wait().context("wait")?;
+        if status.is_some() {
+            children.remove(pos);
+        }
+        Ok(status)
+    }
+
+    /// Waits until `pid` exits or `deadline` passes; `None` if it is still running.
+    pub async fn wait_exit(
+        &self,
+        pid: u32,
+        deadline: Instant,
+    ) -> Result<Option<std::process::ExitStatus>> {
+        loop {
+            if let Some(st) = self.try_wait(pid)? {
+                return Ok(Some(st));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sets `eth1` administratively up or down inside the host.
+    pub async fn set_link(&self, up: bool) -> Result<()> {
+        let b = LinkUnspec::new_with_index(self.eth1);
+        let msg = if up { b.up() } else { b.down() }.build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("set {NODE_IF} {} on {}", updown(up), self.name))
+    }
+
+    /// Snapshot of every address in the host's namespace.
+    pub async fn addresses(&self) -> Result<AddrSnapshot> {
+        addrs::snapshot(&self.handle).await
+    }
+
+    /// Whether `eth1` currently holds `addr`.
+    pub async fn holds(&self, addr: IpAddr) -> Result<bool> {
+        Ok(self
+            .addresses()
+            .await?
+            .entries
+            .iter()
+            .any(|e| e.ifindex == self.eth1 && e.addr == addr))
+    }
+
+    /// Adds an address to `eth1` by hand (an operator's `ip addr add`).
+    pub async fn add_address(&self, addr: IpAddr, prefix: u8) -> Result<()> {
+        let mut req = self.handle.address().add(self.eth1, addr, prefix);
+        if addr.is_ipv6() {
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        req.execute()
+            .await
+            .with_context(|| format!("add {addr}/{prefix} on {}", self.name))
+    }
+
+    /// Removes an address from `eth1` by hand (an operator's `ip addr del`). Removing an
+    /// absent address is not an error.
+    pub async fn del_address(&self, addr: IpAddr) -> Result<bool> {
+        let mut found = false;
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(self.eth1)
+            .execute();
+        let mut msgs = Vec::new();
+        while let Some(m) = stream.try_next().await.context("address dump")? {
+            let matches = m.attributes.iter().any(|a| match a {
+                AddressAttribute::Address(a) | AddressAttribute::Local(a) => *a == addr,
+                _ => false,
+            });
+            if matches {
+                msgs.push(m);
+            }
+        }
+        for m in msgs {
+            found = true;
+            self.handle
+                .address()
+                .del(m)
+                .execute()
+                .await
+                .with_context(|| format!("del {addr} on {}", self.name))?;
+        }
+        Ok(found)
+    }
+
+    fn kill_everything(&self) {
+        if let Ok(mut g) = self.pidns.lock() {
+            if let Some(mut p) = g.take() {
+                p.shutdown();
+            }
+        }
+        if let Ok(mut children) = self.children.lock() {
+            for c in children.iter_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            children.clear();
+        }
+    }
+}
+
+fn updown(up: bool) -> &'static str {
+    if up {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+impl Lab {
+    /// Builds the lab. Validates the topology first, so an impossible one creates nothing.
+    /// Must run inside a tokio runtime.
+    pub async fn build(topology: Topology) -> Result<Lab> {
+        topology.validate()?;
+        let mut labels = vec!["segment".to_string(), "client".to_string()];
+        labels.extend(topology.nodes.iter().map(|n| n.name.clone()));
+        let fresh = netns::create_many(&labels)?;
+        let mut tasks = Vec::with_capacity(fresh.len());
+        let mut hosts = Vec::with_capacity(fresh.len());
+        for f in fresh {
+            tasks.push(tokio::spawn(f.conn));
+            hosts.push((f.ns, f.handle));
+        }
+        // From here on, an error drops `hosts` and `tasks`: the namespaces vanish.
+        let mut it = hosts.into_iter();
+        let (seg_ns, seg) = it.next().ok_or_else(|| anyhow!("no segment namespace"))?;
+        let (client_ns, client_h) = it.next().ok_or_else(|| anyhow!("no client namespace"))?;
+        let guard = AbortOnDrop(tasks);
+
+        let bridge = make_bridge(&seg).await?;
+        let client_spec = NodeSpec {
+            name: "client".into(),
+            v4: CLIENT_V4,
+            v6: topology.ipv6.then_some(CLIENT_V6),
+        };
+        let node_setups = topology
+            .nodes
+            .iter()
+            .zip(it)
+            .enumerate()
+            .map(|(i, (spec, (ns, h)))| {
+                attach(&seg, bridge, format!("p{}", i + 1), spec.clone(), ns, h)
+            });
+        let client_setup = attach(&seg, bridge, "pc".into(), client_spec, client_ns, client_h);
+        let (client, nodes) =
+            futures::future::join(client_setup, futures::future::try_join_all(node_setups)).await;
+        let client = client?;
+        let nodes = nodes?;
+        let segment = Host {
+            name: "segment".into(),
+            ns: seg_ns,
+            handle: seg,
+            eth1: 0,
+            mac: [0; 6],
+            port: 0,
+            pidns: Mutex::new(None),
+            children: Mutex::new(Vec::new()),
+        };
+        Ok(Lab {
+            topology,
+            segment,
+            bridge,
+            client,
+            nodes,
+            tasks: guard.disarm(),
+        })
+    }
+
+    /// The topology the lab was built from.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The node with this name.
+    pub fn node(&self, name: &str) -> Result<&Host> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| anyhow!("no node named {name:?} in this lab"))
+    }
+
+    /// All nodes, in topology order.
+    pub fn nodes(&self) -> &[Host] {
+        &self.nodes
+    }
+
+    /// The client namespace.
+    pub fn client(&self) -> &Host {
+        &self.client
+    }
+
+    /// The segment namespace (holds the bridge; the capture point).
+    pub fn segment(&self) -> &Host {
+        &self.segment
+    }
+
+    /// ifindex of the bridge inside the segment namespace.
+    pub fn bridge_index(&self) -> u32 {
+        self.bridge
+    }
+
+    /// Cuts a node from the segment: its port leaves the bridge, while the node's own link
+    /// stays up (a partition, not a link failure).
+    pub async fn isolate(&self, name: &str) -> Result<()> {
+        let n = self.node(name)?;
+        let msg = LinkUnspec::new_with_index(n.port).nocontroller().build();
+        self.segment
+            .handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("isolate {name}"))
+    }
+
+    /// Puts an isolated node back on the segment.
+    pub async fn rejoin(&self, name: &str) -> Result<()> {
+        let n = self.node(name)?;
+        let msg = LinkUnspec::new_with_index(n.port)
+            .controller(self.bridge)
+            .up()
+            .build();
+        self.segment
+            .handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("rejoin {name}"))
+    }
+
+    /// `nsenter` commands that enter each namespace of the lab while this process lives.
+    pub fn enter_hints(&self) -> Vec<(String, String)> {
+        std::iter::once(&self.segment)
+            .chain(std::iter::once(&self.client))
+            .chain(self.nodes.iter())
+            .map(|h| (h.name.clone(), h.ns.nsenter_hint()))
+            .collect()
+    }
+
+    /// Kills every process of every host. Also done on drop.
+    pub fn kill_all_processes(&self) {
+        for h in self.nodes.iter().chain([&self.client, &self.segment]) {
+            h.kill_everything();
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.kill_all_processes();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Aborts connection tasks if the build fails half-way.
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+async fn make_bridge(seg: &rtnetlink::Handle) -> Result<u32> {
+    let msg = LinkBridge::new(BRIDGE)
+        .mcast_snooping(false)
+        .forward_delay(0)
+        .up()
+        .build();
+    seg.link()
+        .add(msg)
+        .execute()
+        .await
+        .context("create bridge")?;
+    let (index, _) = link_by_name(seg, BRIDGE).await?;
+    // Promiscuous: the bridge device then sees every frame crossing the segment, which is
+    // what the capture reads.
+    seg.link()
+        .set(LinkUnspec::new_with_index(index).promiscuous(true).build())
+        .execute()
+        .await
+        .context("bridge promiscuous")?;
+    Ok(index)
+}
+
+/// Creates the veth pair for one host: `port` on the bridge, `eth1` in the host's
+/// namespace, then brings the host's side up with its addresses.
+async fn attach(
+    seg: &rtnetlink::Handle,
+    bridge: u32,
+    port: String,
+    spec: NodeSpec,
+    ns: NetNs,
+    h: rtnetlink::Handle,
+) -> Result<Host> {
+    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(NODE_IF.to_string())
+        .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&ns.fd()))
+        .build();
+    let msg = LinkVeth::new(&port, NODE_IF)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .controller(bridge)
+        .up()
+        .build();
+    seg.link()
+        .add(msg)
+        .execute()
+        .await
+        .with_context(|| format!("create veth {port}/{NODE_IF} for {}", spec.name))?;
+    let (port_index, _) = link_by_name(seg, &port).await?;
+    let lo = h
+        .link()
+        .set(LinkUnspec::new_with_index(1).up().build())
+        .execute();
+    let (eth1, mac) = link_by_name(&h, NODE_IF).await?;
+    let up = h
+        .link()
+        .set(LinkUnspec::new_with_index(eth1).up().build())
+        .execute();
+    let v4 = h
+        .address()
+        .add(eth1, IpAddr::V4(spec.v4), PREFIX_V4)
+        .execute();
+    let (a, b, c) = futures::join!(lo, up, v4);
+    a.with_context(|| format!("lo up on {}", spec.name))?;
+    b.with_context(|| format!("{NODE_IF} up on {}", spec.name))?;
+    c.with_context(|| format!("address {} on {}", spec.v4, spec.name))?;
+    if let Some(v6) = spec.v6 {
+        add_v6(&h, eth1, v6)
+            .await
+            .with_context(|| format!("address {v6} on {}", spec.name))?;
+    }
+    Ok(Host {
+        name: spec.name,
+        ns,
+        handle: h,
+        eth1,
+        mac,
+        port: port_index,
+        pidns: Mutex::new(None),
+        children: Mutex::new(Vec::new()),
+    })
+}
+
+async fn add_v6(h: &rtnetlink::Handle, ifindex: u32, addr: Ipv6Addr) -> Result<()> {
+    let mut req = h.address().add(ifindex, IpAddr::V6(addr), PREFIX_V6);
+    req.message_mut()
+        .attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    req.execute().await?;
+    Ok(())
+}
+
+/// ifindex and MAC of a link, looked up by name.
+pub async fn link_by_name(h: &rtnetlink::Handle, name: &str) -> Result<(u32, [u8; 6])> {
+    let mut s = h.link().get().match_name(name.to_string()).execute();
+    let msg = s
+        .next()
+        .await
+        .ok_or_else(|| anyhow!("no link {name}"))?
+        .with_context(|| format!("get link {name}"))?;
+    let mut mac = [0u8; 6];
+    for a in &msg.attributes {
+        if let LinkAttribute::Address(bytes) = a {
+            if bytes.len() == 6 {
+                mac.copy_from_slice(bytes);
+            }
+        }
+    }
+    Ok((msg.header.index, mac))
+}

@@ -1,0 +1,16 @@
+//! The privilege check every root-only test and command starts with.
+
+/// The one line a privileged test prints when it cannot run.
+pub const NEEDS_ROOT: &str =
+    "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN): run `sudo -E cargo test` \
+     or the README's test command `sudo -E env PATH=$PATH cargo test --workspace`";
+
+/// Whether this process runs as root (the lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Fails (panics, in a test) with one clear line when not root. Never a silent pass.
+pub fn require_root() {
+    assert!(is_root(), "{NEEDS_ROOT}");
+}
