@@ -5,7 +5,10 @@
 //! → checkers → verdict → reports.
 
 pub mod addrs;
+pub mod history;
 pub mod lab;
+pub mod leaks;
+pub mod observe;
 pub mod netns;
 pub mod privilege;
 pub mod process;
