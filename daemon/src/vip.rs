@@ -7,9 +7,11 @@
 //!   (`IFA_CACHEINFO`) and [`VipManager::refresh`]es it every advert interval. If the
 //!   daemon dies or freezes, the kernel removes the address itself when the lease runs
 //!   out. Lifetimes are whole seconds; a lease is rounded *up*. The kernel checks
-//!   lifetimes on a timer that may fire up to about a quarter second late (and, by its
-//!   own fuzz constant, up to 20 ms early), so an address with a lease of `n` seconds
-//!   disappears roughly `n - 0.02 .. n + 0.3` seconds after it was added or refreshed.
+//!   lifetimes from one timer shared by all namespaces, which it may fire up to 20 ms
+//!   early and, to batch work, up to half a second late; so an address with a lease of
+//!   `n` seconds disappears within `n - 0.02 ..= n + 0.5` seconds of its last add or
+//!   refresh. Measured (kernel 6.18, 2 s lease, IPv4 and IPv6, tests running in
+//!   parallel): 2.005 to 2.44 s, most within 2.07 s.
 //! * **Ownership mark.** Every address added here carries [`VRPD_IFA_PROTO`] in
 //!   `IFA_PROTO` (Linux >= 6.1), and IPv4 addresses also get a label `<ifname>:vr<vrid>`.
 //!   [`VipManager::reconcile_marked`] removes every address with the mark at start-up,
@@ -308,8 +310,10 @@ impl VipManager {
     /// kernel deletes the address when it runs out; with `None` the address is
     /// permanent (this also turns a leased address permanent).
     ///
-    /// The kernel keeps the label an IPv4 address was first added with; a replace does
-    /// not change it. `IFA_PROTO` and the lifetimes are updated by a replace.
+    /// A replace updates `IFA_PROTO`, the flags and the lifetimes, so adding a VIP that
+    /// is already on the interface without the mark (say, configured by hand) takes it
+    /// over: it gets the mark and the lease. The kernel keeps the label an IPv4 address
+    /// was first added with; a replace does not change it.
     pub async fn add(
         &self,
         ifindex: u32,

@@ -385,3 +385,60 @@ async fn errors_are_specific() {
         Err(vrrpd::vip::VipError::NoSuchInterface(9999))
     ));
 }
+
+#[tokio::test]
+async fn replace_marks_an_existing_address_and_keeps_its_label() {
+    let lab = lab().await;
+    let eth1 = lab.dummy("eth1").await;
+    let addr: IpAddr = "192.0.2.20".parse().unwrap();
+    lab.handle
+        .address()
+        .add(eth1, addr, 24)
+        .execute()
+        .await
+        .unwrap();
+    let e = lab.entry(eth1, addr).await.expect("added");
+    assert!(!e.is_marked());
+    assert_eq!(e.label.as_deref(), Some("eth1"));
+
+    // Taking over an address that is already there marks it (so reconcile owns it),
+    // but the kernel keeps the label it was first given.
+    lab.vips
+        .add(
+            eth1,
+            &vip("192.0.2.20/24"),
+            7,
+            Some(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    let e = lab.entry(eth1, addr).await.expect("still there");
+    assert!(e.is_marked());
+    assert_eq!(e.valid_lft, Some(30));
+    assert_eq!(e.label.as_deref(), Some("eth1"));
+
+    let v6 = vip("2001:db8::20/64");
+    lab.handle
+        .address()
+        .add(eth1, v6.addr, 64)
+        .execute()
+        .await
+        .unwrap();
+    lab.vips.add(eth1, &v6, 7, None).await.unwrap();
+    let e = lab.entry(eth1, v6.addr).await.expect("added");
+    assert!(e.is_marked());
+    assert_ne!(e.flags & IFA_F_NODAD, 0, "flags {:#x}", e.flags);
+}
+
+#[tokio::test]
+async fn ipv6_on_missing_interface_is_no_such_interface() {
+    let lab = lab().await;
+    assert!(matches!(
+        lab.vips.add(9999, &vip("2001:db8::20/64"), 1, None).await,
+        Err(vrrpd::vip::VipError::NoSuchInterface(9999))
+    ));
+    assert!(matches!(
+        lab.vips.remove(9999, &vip("2001:db8::20/64")).await,
+        Err(vrrpd::vip::VipError::NoSuchInterface(9999))
+    ));
+}
