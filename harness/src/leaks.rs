@@ -16,7 +16,10 @@ pub fn netns_in_use() -> BTreeSet<u64> {
     };
     for entry in dir.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         if let Ok(meta) = std::fs::metadata(format!("/proc/{pid}/ns/net")) {
@@ -54,7 +57,9 @@ pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
             // The state follows the parenthesised command name.
-            let state = s.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            let state = s
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
@@ -99,11 +104,19 @@ pub async fn host_network() -> Result<String> {
             .map(|a| format!("{a:?}"))
             .collect();
         attrs.sort();
-        lines.push(format!("link {} {:?} {}", l.header.index, l.header.flags, attrs.join(" ")));
+        lines.push(format!(
+            "link {} {:?} {}",
+            l.header.index,
+            l.header.flags,
+            attrs.join(" ")
+        ));
     }
     for a in addrs {
         if let Some(e) = crate::addrs::AddrEntry::from_message(&a) {
-            lines.push(format!("addr {} {}/{} {:?}", e.ifindex, e.addr, e.prefix_len, e.label));
+            lines.push(format!(
+                "addr {} {}/{} {:?}",
+                e.ifindex, e.addr, e.prefix_len, e.label
+            ));
         }
     }
     for r in routes {

@@ -1,2 +1,43 @@
-//! The `vrrplab` command.
-fn main() {}
+//! The `vrrplab` command: run scenarios, check scenario files, build a lab by hand, and
+//! benchmark. Exit codes: 0 everything as expected, 1 a verdict failed, 2 bad input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// vrrplab: failure-injection lab for VRRP daemons.
+#[derive(Parser, Debug)]
+#[command(name = "vrrplab", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate scenario files without root and without building anything.
+    Check(cli::CheckArgs),
+    /// Build a lab and keep it up until Ctrl-C (prints how to enter each node).
+    Lab(cli::LabArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Some(Command::Check(a)) => cli::check(a),
+        Some(Command::Lab(a)) => cli::lab(a),
+        None => {
+            eprintln!("vrrplab: `run` is not built yet; see `vrrplab --help`");
+            Ok(ExitCode::from(2))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vrrplab: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

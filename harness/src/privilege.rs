@@ -14,3 +14,12 @@ pub fn is_root() -> bool {
 pub fn require_root() {
     assert!(is_root(), "{NEEDS_ROOT}");
 }
+
+/// For commands: an error carrying [`NEEDS_ROOT`] when not root.
+pub fn require_root_cli() -> anyhow::Result<()> {
+    if is_root() {
+        Ok(())
+    } else {
+        anyhow::bail!("{NEEDS_ROOT}")
+    }
+}

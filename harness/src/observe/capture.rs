@@ -176,11 +176,7 @@ fn write_one(
     stats: &mut CaptureStats,
 ) -> Result<()> {
     let data = &buf[..len];
-    let pkt = PcapPacket::new(
-        Duration::from_nanos(wall as u64),
-        orig as u32,
-        data,
-    );
+    let pkt = PcapPacket::new(Duration::from_nanos(wall as u64), orig as u32, data);
     writer
         .write_packet(&pkt)
         .map_err(|e| anyhow!("write pcap: {e}"))?;

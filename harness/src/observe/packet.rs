@@ -19,10 +19,7 @@ pub fn open(ifindex: u32, ethertype: u16, timeout: Duration) -> Result<OwnedFd> 
     let fd = raw_packet_socket(ethertype).context("AF_PACKET socket")?;
     bind_packet(&fd, ifindex, ethertype).context("bind AF_PACKET socket")?;
     setsockopt(&fd, sockopt::ReceiveTimestampns, &true).context("SO_TIMESTAMPNS")?;
-    let tv = TimeVal::new(
-        timeout.as_secs() as _,
-        timeout.subsec_micros() as _,
-    );
+    let tv = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros() as _);
     setsockopt(&fd, sockopt::ReceiveTimeout, &tv).context("SO_RCVTIMEO")?;
     setsockopt(&fd, sockopt::RcvBuf, &(4 << 20)).context("SO_RCVBUF")?;
     Ok(fd)
