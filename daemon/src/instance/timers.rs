@@ -44,18 +44,21 @@ pub fn master_down_interval(
 /// advertises every `advert_interval`, so that a SIGKILLed or frozen daemon's VIPs
 /// vanish before a peer's `Master_Down_Interval` runs out.
 ///
-/// The lease `L` is the largest whole number of seconds (kernel lifetimes are whole
-/// seconds) such that
+/// Kernel lifetimes are whole seconds. The preferred lease `L` is the largest whole
+/// number of seconds such that
 ///
 /// * `L + KERNEL_EXPIRY_SLACK + ADVERT_JITTER ≤ 3 × advert_interval`: the VIP is gone
 ///   before any peer can take over (a peer waits at least `3 × interval + Skew_Time`
 ///   after the last advert, and each advert carries a refresh), and
-/// * `L ≥ advert_interval + 1 s`: a refresh every interval can never let the lease lapse
-///   while the master is alive.
+/// * `L ≥ advert_interval + 1 s`: a refresh every interval cannot let the lease lapse
+///   while the master is alive, with a full second to spare.
 ///
-/// When no such `L` exists (intervals below about 0.84 s) the lease is 1 s, the kernel's
-/// minimum; the VIP may then outlive the master's death by up to
-/// [`lease_overlap_bound`] beyond the peer's takeover.
+/// When no such `L` exists (intervals below 0.84 s, and also 1 s < interval < 1.17 s,
+/// where the two bounds straddle a whole second) the lease is the smallest whole number
+/// of seconds, at least 1, with `L ≥ advert_interval + ADVERT_JITTER`: never lapsing
+/// wins over never overlapping, since a lapse is an outage every interval on a healthy
+/// master, while an overlap needs a crash. The VIP may then outlive a crashed master by
+/// up to [`lease_overlap_bound`] beyond the peer's takeover (zero from 0.5 s on).
 ///
 /// At 1 s this gives 2 s: the VIP is gone at most 2.3 s after the last refresh, and a
 /// peer takes over no sooner than 3 s + Skew_Time after the last advert: no overlap.
@@ -63,12 +66,15 @@ pub fn lease_for(advert_interval: Duration) -> Duration {
     let ceiling = advert_interval
         .saturating_mul(3)
         .saturating_sub(KERNEL_EXPIRY_SLACK + ADVERT_JITTER);
-    let lease = Duration::from_secs(ceiling.as_secs());
-    if lease >= Duration::from_secs(1) && lease >= advert_interval + Duration::from_secs(1) {
-        lease
-    } else {
-        Duration::from_secs(1)
+    let preferred = Duration::from_secs(ceiling.as_secs());
+    if preferred >= Duration::from_secs(1)
+        && preferred >= advert_interval.saturating_add(Duration::from_secs(1))
+    {
+        return preferred;
     }
+    let floor = advert_interval.saturating_add(ADVERT_JITTER);
+    let secs = floor.as_secs() + u64::from(floor.subsec_nanos() > 0);
+    Duration::from_secs(secs.max(1))
 }
 
 /// Worst-case time a SIGKILLed master's VIP may coexist with the peer's copy when the
