@@ -173,7 +173,7 @@ impl Params {
         let ok = match self.version {
             ProtoVersion::V3 => {
                 (MIN_ADVERT_INTERVAL_V3..=MAX_ADVERT_INTERVAL_V3).contains(&adv)
-                    && adv.as_nanos() % MIN_ADVERT_INTERVAL_V3.as_nanos() == 0
+                    && whole_centiseconds(adv)
             }
             ProtoVersion::V2 => adv.subsec_nanos() == 0 && (1..=255).contains(&adv.as_secs()),
         };
@@ -699,6 +699,13 @@ impl Instance {
         }
         self.actions.push_back(Action::StateChange { from, to });
     }
+}
+
+/// Whether `d` is a whole number of centiseconds (the v3 wire unit). Written without
+/// `%` so clippy's `is_multiple_of` suggestion (Rust 1.87) does not break MSRV 1.85.
+fn whole_centiseconds(d: Duration) -> bool {
+    let cs = d.as_millis() / 10;
+    u64::try_from(cs * 10).is_ok_and(|millis| Duration::from_millis(millis) == d)
 }
 
 fn due(deadline: Option<Instant>, now: Instant) -> bool {
