@@ -357,11 +357,12 @@ impl Instance {
     /// Creates an instance in `Initialize`; nothing happens until [`Event::Startup`].
     ///
     /// `params` should have passed [`Params::validate`]; `new` itself is total: a
-    /// priority of 0 is raised to 1 and an interval below 10 ms to 10 ms, so that timers
-    /// always advance.
+    /// priority of 0 is raised to 1, an interval below 10 ms to 10 ms, and a zero
+    /// `garp_refresh` turned off, so that timers always advance.
     pub fn new(mut params: Params) -> Self {
         params.priority = params.priority.max(1);
         params.advert_interval = params.advert_interval.max(MIN_ADVERT_INTERVAL_V3);
+        params.garp_refresh = params.garp_refresh.filter(|d| !d.is_zero());
         let master_adver_interval = params.advert_interval;
         Instance {
             params,

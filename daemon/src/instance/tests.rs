@@ -966,3 +966,149 @@ fn scenario_preempt_delay() {
     let log = s.run_until(9000).done();
     insta::assert_debug_snapshot!(log);
 }
+
+// ---------------------------------------------------------------------------------------
+// Properties over random event sequences
+// ---------------------------------------------------------------------------------------
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_params() -> impl Strategy<Value = Params> {
+        (
+            prop_oneof![Just(ProtoVersion::V3), Just(ProtoVersion::V2)],
+            1u8..=255,
+            1u64..=300,
+            any::<bool>(),
+            0u64..3000,
+            any::<bool>(),
+            0u32..4,
+            0u64..500,
+            proptest::option::of(0u64..3000),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(version, priority, cs, preempt, delay, hint, repeat, gap, refresh, lease)| {
+                    let advert_interval = match version {
+                        ProtoVersion::V3 => ms(cs * 10),
+                        ProtoVersion::V2 => Duration::from_secs(cs % 3 + 1),
+                    };
+                    Params {
+                        version,
+                        priority,
+                        advert_interval,
+                        preempt,
+                        preempt_delay: ms(delay),
+                        initial_master: hint,
+                        garp_repeat: repeat,
+                        garp_delay: ms(gap),
+                        garp_refresh: refresh.map(ms),
+                        lease,
+                        ..Params::new(51, ip(11))
+                    }
+                },
+            )
+    }
+
+    fn any_event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            1 => Just(Event::Startup),
+            6 => (prop_oneof![Just(5u8), Just(11), Just(12)], any::<u8>(), 1u64..=300, any::<bool>())
+                .prop_map(|(src, priority, cs, addrs_match)| Event::Advert(Advert {
+                    src: ip(src),
+                    priority,
+                    max_advert_interval: ms(cs * 10),
+                    addrs_match,
+                })),
+            1 => Just(Event::Shutdown),
+            1 => Just(Event::InterfaceDown),
+            1 => Just(Event::InterfaceUp),
+            1 => Just(Event::VipFoundWhileBackup),
+            1 => Just(Event::ConflictSeen { mac: [2, 0, 0, 0, 0, 1] }),
+        ]
+    }
+
+    /// What the caller's world looks like, rebuilt from the actions alone.
+    struct Mirror {
+        state: State,
+        vips_held: bool,
+    }
+
+    impl Mirror {
+        fn apply(&mut self, inst: &mut Instance) -> Result<(), TestCaseError> {
+            while let Some(action) = inst.poll_action() {
+                match action {
+                    Action::StateChange { from, to } => {
+                        prop_assert_eq!(from, self.state);
+                        prop_assert_ne!(from, to);
+                        self.state = to;
+                    }
+                    Action::AddVips { lease } => {
+                        prop_assert_eq!(self.state, State::Master);
+                        prop_assert!(!self.vips_held);
+                        prop_assert_eq!(lease, inst.lease());
+                        self.vips_held = true;
+                    }
+                    Action::RefreshVips { .. } => {
+                        prop_assert!(self.vips_held && self.state == State::Master);
+                        prop_assert!(inst.params().lease);
+                    }
+                    // Exit action of Master (before its StateChange) or a stray-VIP
+                    // clean-up; the batch-end check below pins which.
+                    Action::RemoveVips => self.vips_held = false,
+                    Action::SendAdvert { priority } => {
+                        prop_assert_eq!(self.state, State::Master);
+                        if priority != PRIORITY_STOP {
+                            prop_assert_eq!(priority, inst.effective_priority());
+                        }
+                    }
+                    Action::SendGratuitous => {
+                        prop_assert!(self.vips_held && self.state == State::Master);
+                    }
+                    Action::Conflict { .. } => {}
+                }
+            }
+            // Between inputs: VIPs held exactly while Master.
+            prop_assert_eq!(self.state, inst.state());
+            prop_assert_eq!(self.vips_held, inst.state() == State::Master);
+            Ok(())
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn actions_are_consistent_with_state(
+            p in any_params(),
+            script in proptest::collection::vec((0u64..5000, any_event()), 0..60),
+        ) {
+            let mut inst = Instance::new(p);
+            let mut mirror = Mirror { state: State::Initialize, vips_held: false };
+            let mut now = Instant::now();
+            for (gap, ev) in script {
+                let until = now + ms(gap);
+                while let Some(at) = inst.poll_timeout().filter(|&at| at <= until) {
+                    prop_assert!(at >= now, "timer in the past");
+                    now = at;
+                    inst.handle_timeout(now);
+                    mirror.apply(&mut inst)?;
+                    // Every due timer fired.
+                    prop_assert!(inst.poll_timeout().is_none_or(|next| next > now));
+                }
+                now = until;
+                inst.handle_event(now, ev);
+                mirror.apply(&mut inst)?;
+                match inst.state() {
+                    State::Initialize | State::Fault | State::Stopped => {
+                        prop_assert_eq!(inst.poll_timeout(), None)
+                    }
+                    State::Backup | State::Master => prop_assert!(inst.poll_timeout().is_some()),
+                }
+            }
+            let c = inst.counters();
+            prop_assert_eq!(c.transitions, c.became_master + c.became_backup + c.became_fault
+                + u64::from(inst.state() == State::Stopped));
+        }
+    }
+}
