@@ -1078,6 +1078,8 @@ mod props {
     }
 
     proptest! {
+        // No regression files: they would land outside this module's directory.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
         fn actions_are_consistent_with_state(
             p in any_params(),
