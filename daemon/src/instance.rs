@@ -1,1 +1,0 @@
-//! instance (work in progress).
