@@ -234,6 +234,59 @@ impl Host {
         Ok(found)
     }
 
+    /// Sends one UDP datagram from this host to `dst` port 9 (discard), which makes the
+    /// kernel resolve `dst` with ARP/ND first. Used to prove reachability.
+    pub fn poke(&self, dst: IpAddr) -> Result<()> {
+        self.ns.run(move || {
+            let bind: std::net::SocketAddr = if dst.is_ipv4() {
+                "0.0.0.0:0".parse()?
+            } else {
+                "[::]:0".parse()?
+            };
+            let sock = std::net::UdpSocket::bind(bind).context("udp socket")?;
+            sock.send_to(b"vrrplab", (dst, 9)).context("udp send")?;
+            Ok(())
+        })
+    }
+
+    /// The MAC this host's neighbour table has for `ip` on eth1, if resolved.
+    pub async fn neighbour_mac(&self, ip: IpAddr) -> Result<Option<[u8; 6]>> {
+        use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
+        let mut s = self.handle.neighbours().get().execute();
+        while let Some(m) = s.try_next().await.context("neighbour dump")? {
+            if m.header.ifindex != self.eth1
+                || matches!(
+                    m.header.state,
+                    NeighbourState::Incomplete | NeighbourState::Failed | NeighbourState::None
+                )
+            {
+                continue;
+            }
+            let mut dst = None;
+            let mut mac = None;
+            for a in &m.attributes {
+                match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => {
+                        dst = Some(IpAddr::V4(*a))
+                    }
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
+                        dst = Some(IpAddr::V6(*a))
+                    }
+                    NeighbourAttribute::LinkLayerAddress(b) if b.len() == 6 => {
+                        let mut x = [0u8; 6];
+                        x.copy_from_slice(b);
+                        mac = Some(x);
+                    }
+                    _ => {}
+                }
+            }
+            if dst == Some(ip) {
+                return Ok(mac);
+            }
+        }
+        Ok(None)
+    }
+
     fn kill_everything(&self) {
         if let Ok(mut g) = self.pidns.lock() {
             if let Some(mut p) = g.take() {
