@@ -190,14 +190,14 @@ impl Repr {
         HEADER_LEN
     }
 
-    /// Writes the fixed header (traffic class 0xc0, as keepalived and the kernel use for
-    /// network control) into the start of `packet`.
+    /// Writes the fixed header (traffic class and flow label zero) into the start of
+    /// `packet`.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) -> Result<(), Error> {
         if packet.buffer.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
         let len = u16::try_from(self.payload_len).map_err(|_| Error::TooLong(self.payload_len))?;
-        packet.set_version_traffic_class(0xc0);
+        packet.set_version_traffic_class(0);
         packet.set_payload_len(len);
         packet.set_next_header(self.next_header);
         packet.set_hop_limit(self.hop_limit);
@@ -222,7 +222,7 @@ mod tests {
     use super::*;
 
     const HEADER: [u8; 40] = [
-        0x6c, 0x00, 0x00, 0x00, 0x00, 0x28, 0x70, 0xff, //
+        0x60, 0x00, 0x00, 0x00, 0x00, 0x28, 0x70, 0xff, //
         0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, //
         0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12,
     ];
@@ -243,7 +243,7 @@ mod tests {
         bytes.extend_from_slice(&[7; 40]);
         bytes.extend_from_slice(&[0; 3]);
         let p = Packet::new_checked(&bytes[..]).unwrap();
-        assert_eq!(p.traffic_class(), 0xc0);
+        assert_eq!(p.traffic_class(), 0);
         assert_eq!(Repr::parse(&p), Ok(repr()));
         assert_eq!(p.payload(), &[7; 40]);
         let mut buf = [0u8; 40];
