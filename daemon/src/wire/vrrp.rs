@@ -649,6 +649,8 @@ mod tests {
     //   message  3133 + 6401 + 0064 + c000 + 0214            = 157ac
     //   pseudo   c000 + 020b + e000 + 0012 + 0070 + 000c     = 1a299
     //   total 2fa45 -> fold fa47 -> complement 05b8
+    // tcpdump -vv, reading this advert from a pcap in a full frame, accepts 05b8 and
+    // reports "bad vrrp cksum 5b9" when it is off by one.
     /// VRRPv3 advert as keepalived 2.2.7 sends it: vrid 51, priority 100,
     /// advert_int 1 s (100 cs), VIP 192.0.2.20; from 192.0.2.11 to 224.0.0.18.
     const V3_V4_KEEPALIVED: [u8; 12] = [
