@@ -251,7 +251,9 @@ impl Host {
 
     /// The MAC this host's neighbour table has for `ip` on eth1, if resolved.
     pub async fn neighbour_mac(&self, ip: IpAddr) -> Result<Option<[u8; 6]>> {
-        use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
+        use netlink_packet_route::neighbour::{
+            NeighbourAddress, NeighbourAttribute, NeighbourState,
+        };
         let mut s = self.handle.neighbours().get().execute();
         while let Some(m) = s.try_next().await.context("neighbour dump")? {
             if m.header.ifindex != self.eth1
