@@ -290,17 +290,21 @@ impl Host {
     }
 
     fn kill_everything(&self) {
-        if let Ok(mut g) = self.pidns.lock() {
-            if let Some(mut p) = g.take() {
-                p.shutdown();
-            }
+        let mut pidns = self.pidns.lock().ok().and_then(|mut g| g.take());
+        if let Some(p) = &pidns {
+            p.kill();
         }
+        // Reap our children before init: a dying init waits for every process of its
+        // namespace to be reaped, and these are ours to reap.
         if let Ok(mut children) = self.children.lock() {
             for c in children.iter_mut() {
                 let _ = c.kill();
                 let _ = c.wait();
             }
             children.clear();
+        }
+        if let Some(p) = pidns.as_mut() {
+            p.shutdown();
         }
     }
 }

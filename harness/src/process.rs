@@ -137,12 +137,19 @@ impl PidNs {
         members.len()
     }
 
-    /// Kills the whole namespace (init and everything in it) and reaps init.
+    /// Sends SIGKILL to init: the kernel then kills every process of the namespace. Init
+    /// itself only finishes dying once every process of the namespace has been reaped, so
+    /// the caller must reap its own children (daemons) before [`PidNs::shutdown`].
+    pub fn kill(&self) {
+        let _ = kill(self.init, Signal::SIGKILL);
+    }
+
+    /// Kills the whole namespace (init and everything in it) and reaps init. Reap the
+    /// harness's own children of this namespace first (see [`PidNs::kill`]).
     pub fn shutdown(&mut self) {
         self.tx = None;
-        if kill(self.init, Signal::SIGKILL).is_ok() {
-            let _ = waitpid(self.init, None);
-        }
+        self.kill();
+        let _ = waitpid(self.init, None);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

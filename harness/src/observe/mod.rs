@@ -8,3 +8,4 @@ pub mod addr;
 pub mod capture;
 pub mod decode;
 pub mod packet;
+pub mod probe;
