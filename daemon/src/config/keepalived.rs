@@ -716,18 +716,16 @@ impl Importer<'_> {
         mut places: Places,
     ) -> Option<(InstanceConfig, Places)> {
         let mut missing = false;
-        for (what, absent) in [
-            ("interface", d.interface.is_none()),
-            ("virtual_router_id", d.vrid.is_none()),
+        // A keyword that was written but had a bad value is already reported.
+        for (keyword, key, absent) in [
+            ("interface", "interface", d.interface.is_none()),
+            ("virtual_router_id", "vrid", d.vrid.is_none()),
         ] {
-            if absent
-                && !places.fields.contains_key(if what == "interface" {
-                    "interface"
-                } else {
-                    "vrid"
-                })
-            {
-                self.error(s.key.pos, format!("vrrp_instance `{name}` has no `{what}`"));
+            if absent && !places.fields.contains_key(key) {
+                self.error(
+                    s.key.pos,
+                    format!("vrrp_instance `{name}` has no `{keyword}`"),
+                );
             }
             missing |= absent;
         }
