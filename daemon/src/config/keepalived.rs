@@ -6,10 +6,10 @@
 //! the shared [`Config`] model. What vrrpd does not implement produces a [`Warning`] and
 //! is skipped; a value that is wrong or impossible is an error at its position.
 //!
-//! Defaults follow keepalived 2.2.7: VRRP version 2 unless `vrrp_version 3` is set in
-//! `global_defs` or `version 3` in the instance (keepalived's `set_vrrp_defaults` sets
+//! Defaults follow keepalived's source: VRRP version 2 unless `vrrp_version 3` is set
+//! in `global_defs` or `version 3` in the instance (`set_vrrp_defaults` sets
 //! `vrrp_version = VRRP_VERSION_2`); an instance whose addresses are IPv6 and that sets
-//! no version uses version 3. Priority 100, `advert_int` 1 s, preemption on,
+//! no version uses version 3 (`vrrp_complete_instance`). Priority 100, `advert_int` 1 s, preemption on,
 //! `garp_master_delay` 5 s, `garp_master_repeat` 5, no `garp_master_refresh`.
 
 use super::{
