@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::holders::Findings;
 use super::timeline::holders;
-use super::{capture_missing, dur_ns, ms_str, node_ips, t_str, CheckResult, Ctx, Outcome};
+use super::{
+    capture_missing, dur_ns, ms_str, node_ips, t_str, CheckResult, Ctx, Findings, Outcome,
+};
 use crate::history::{Event, EventKind, FrameSummary};
 
 /// How a failover is expected to happen, which decides the RFC value it is held to.

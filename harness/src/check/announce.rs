@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::holders::Findings;
 use super::timeline::holders;
-use super::{capture_missing, dur_ns, t_str, CheckResult, Ctx};
+use super::{capture_missing, dur_ns, t_str, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, FrameSummary};
 
 /// How far from the moment a node took a VIP its announcement may be (either side: the

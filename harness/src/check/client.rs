@@ -6,9 +6,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::holders::Findings;
 use super::timeline::Window;
-use super::{t_str, CheckResult, Ctx};
+use super::{t_str, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind};
 
 /// One client probe for a VIP.

@@ -9,36 +9,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::timeline::{holders, Timeline, Window};
-use super::{dur_ns, join_nodes, ms_str, t_str, CheckResult, Ctx, Outcome};
+use super::{dur_ns, join_nodes, ms_str, t_str, CheckResult, Ctx, Findings};
 use crate::history::Event;
-
-/// How many violations a failure message lists before summarising the rest.
-const MAX_LISTED: usize = 5;
-
-/// Collects violations and reasons for not knowing, then decides: any violation fails,
-/// else any reason unknown, else pass.
-#[derive(Default)]
-pub(crate) struct Findings {
-    pub(crate) fails: Vec<String>,
-    pub(crate) unknowns: Vec<String>,
-}
-
-impl Findings {
-    pub(crate) fn outcome(self, name: &str) -> Outcome {
-        if !self.fails.is_empty() {
-            let n = self.fails.len();
-            let mut listed: Vec<String> = self.fails.into_iter().take(MAX_LISTED).collect();
-            if n > MAX_LISTED {
-                listed.push(format!("and {} more", n - MAX_LISTED));
-            }
-            Outcome::Fail(format!("{name}: {}", listed.join("; ")))
-        } else if !self.unknowns.is_empty() {
-            Outcome::Unknown(format!("{name}: {}", self.unknowns.join("; ")))
-        } else {
-            Outcome::Pass
-        }
-    }
-}
 
 /// Why the holders of `tl` over `[from_ns, to_ns]` are not known, if they are not.
 fn unobserved(tl: &Timeline, from_ns: u64, to_ns: u64) -> Option<String> {
@@ -317,6 +289,7 @@ pub fn expect_holders(
 mod tests {
     use super::*;
     use crate::check::testutil::*;
+    use crate::check::Outcome;
     use crate::history::AddrChange;
 
     /// node1 holds from 0.1 s; node2 takes it at 3.412 s; node1 lets go at 5.1 s.

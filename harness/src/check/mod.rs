@@ -242,6 +242,34 @@ pub fn run_checks(ctx: &Ctx, events: &[Event], checks: &[Check]) -> Vec<CheckRes
     checks.iter().map(|c| c.run(ctx, events)).collect()
 }
 
+/// How many violations a failure message lists before summarising the rest.
+const MAX_LISTED: usize = 5;
+
+/// Collects violations and reasons for not knowing, then decides: any violation fails,
+/// else any reason unknown, else pass.
+#[derive(Default)]
+pub(crate) struct Findings {
+    pub(crate) fails: Vec<String>,
+    pub(crate) unknowns: Vec<String>,
+}
+
+impl Findings {
+    pub(crate) fn outcome(self, name: &str) -> Outcome {
+        if !self.fails.is_empty() {
+            let n = self.fails.len();
+            let mut listed: Vec<String> = self.fails.into_iter().take(MAX_LISTED).collect();
+            if n > MAX_LISTED {
+                listed.push(format!("and {} more", n - MAX_LISTED));
+            }
+            Outcome::Fail(format!("{name}: {}", listed.join("; ")))
+        } else if !self.unknowns.is_empty() {
+            Outcome::Unknown(format!("{name}: {}", self.unknowns.join("; ")))
+        } else {
+            Outcome::Pass
+        }
+    }
+}
+
 /// `t=3.412s`: a run time in seconds, millisecond precision.
 pub fn t_str(t_ns: u64) -> String {
     format!(
@@ -333,6 +361,102 @@ mod tests {
         assert_eq!(ms_str(609_375_000), "609.375 ms");
         assert_eq!(ms_str(1_500_000), "1.5 ms");
         assert_eq!(ms_str(0), "0 ms");
+    }
+
+    /// The seed's story: keepalived SIGKILLed while master keeps the VIP; the peer takes
+    /// it over after Master_Down_Interval and both hold it until the end.
+    fn sigkill_story() -> Vec<Event> {
+        use crate::history::AddrChange;
+        use testutil::*;
+        let mut ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, ip(IP1)),
+            addr(ms(100), "node2", AddrChange::Initial, ip(IP2)),
+            addr(ms(1000), "node1", AddrChange::Added, vip4()),
+            garp(ms(1001), MAC1, vip4()),
+            probe(ms(4500), 1, &[MAC1]),
+            fault(ms(5200), "node1", "sigkill"),
+            addr(ms(8650), "node2", AddrChange::Added, vip4()),
+            garp(ms(8651), MAC2, vip4()),
+            probe(ms(9500), 2, &[MAC1, MAC2]),
+            note(ms(12_000)),
+        ];
+        ev.extend(adverts_every_second(1000, 5000, MAC1, IP1));
+        ev.extend(adverts_every_second(8650, 11_650, MAC2, IP2));
+        sorted(ev)
+    }
+
+    #[test]
+    fn sigkill_story_is_judged_with_known_failures() {
+        let ev = sigkill_story();
+        let ctx = testutil::ctx(&ev);
+        let checks = [
+            Check::NoConflictAtEnd,
+            Check::ConflictMax(Duration::ZERO),
+            Check::OutageMax(Duration::from_secs(4)),
+            Check::SingleHolderAtEnd,
+            Check::Failover(FailoverKind::Kill),
+            Check::GarpOnTakeover,
+            Check::Ttl255,
+            Check::ClientSingleMacAtEnd,
+            Check::ExpectHolders {
+                t_ns: testutil::ms(4000),
+                nodes: ["node1".to_string()].into(),
+            },
+            Check::ExpectClientMacs {
+                t_ns: testutil::ms(9000),
+                n: 2,
+            },
+        ];
+        let results = run_checks(&ctx, &ev, &checks);
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "no_conflict_at_end",
+                "conflict_max",
+                "single_holder_at_end",
+                "client_single_mac_at_end"
+            ]
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| !matches!(r.outcome, Outcome::Unknown(_))),
+            "{results:#?}"
+        );
+        let Outcome::Fail(msg) = &results[1].outcome else {
+            panic!("{results:?}")
+        };
+        assert_eq!(
+            msg,
+            "conflict_max: node1+node2 both held 192.0.2.20, open since t=8.650s, at least 3350 ms at the end of the run (t=12.000s) > 0 ms"
+        );
+
+        let known: BTreeSet<String> = failed.iter().map(|s| s.to_string()).collect();
+        let v = judge(results.clone(), &known);
+        assert!(v.ok, "{v}");
+        assert!(v.to_string().contains("expected failure reproduced"), "{v}");
+        // The fixed daemon passes them: the known failures no longer reproduce.
+        let fixed: Vec<CheckResult> = results
+            .into_iter()
+            .map(|mut r| {
+                r.outcome = Outcome::Pass;
+                r
+            })
+            .collect();
+        let v = judge(fixed, &known);
+        assert!(!v.ok);
+        assert_eq!(
+            v.checks
+                .iter()
+                .filter(|j| j.class == Classification::UnexpectedPass)
+                .count(),
+            4
+        );
     }
 
     #[test]
