@@ -5,6 +5,7 @@
 //! → checkers → verdict → reports.
 
 pub mod addrs;
+pub mod check;
 pub mod history;
 pub mod lab;
 pub mod leaks;

@@ -1,0 +1,423 @@
+//! Who held a VIP when, from the address monitor's events.
+//!
+//! Only the segment interface ([`SEGMENT_IFNAME`]) counts: `Initial`, `Added` and
+//! `Refreshed` make a node a holder, `Removed` ends it. Events at the same instant are
+//! applied together, so a hand-over inside one nanosecond never shows up as a conflict or
+//! outage of length zero.
+//!
+//! An [`EventKind::AddrGap`] means netlink events of a node were lost. The lost events
+//! happened at some point after the last event the monitor *did* receive from that node,
+//! so the hole is taken to start there (or at the gap's `from_ns`, if earlier) and to end
+//! at the gap event, after which the monitor has re-read the state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::history::{AddrChange, Event, EventKind};
+
+/// The interface on the shared segment that carries the VIPs.
+pub const SEGMENT_IFNAME: &str = "eth1";
+
+/// The holders of a VIP over one stretch of time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interval {
+    /// Start (ns since the run began).
+    pub from_ns: u64,
+    /// End, exclusive; `None` = still so at the end of the history.
+    pub to_ns: Option<u64>,
+    /// The nodes holding the VIP.
+    pub nodes: BTreeSet<String>,
+}
+
+/// A stretch of a node's address observation that is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddrHole {
+    /// The node.
+    pub node: String,
+    /// Start of the hole.
+    pub from_ns: u64,
+    /// End of the hole (state re-read).
+    pub to_ns: u64,
+    /// Why, as the monitor said.
+    pub reason: String,
+}
+
+/// A window in which some property of the holder set (or of the client's view) held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// Start (ns since the run began).
+    pub from_ns: u64,
+    /// End; `None` = still open when the history ends.
+    pub to_ns: Option<u64>,
+    /// Every node (or, for client windows, every MAC) involved during the window.
+    pub nodes: BTreeSet<String>,
+}
+
+impl Window {
+    /// Whether the window was still open at the end of the history.
+    pub fn is_open(&self) -> bool {
+        self.to_ns.is_none()
+    }
+
+    /// The window's length if it closed.
+    pub fn duration(&self) -> Option<Duration> {
+        self.to_ns
+            .map(|to| Duration::from_nanos(to.saturating_sub(self.from_ns)))
+    }
+
+    /// The window's length up to `end_ns` for an open window: a lower bound of its true
+    /// length. For a closed window, its length.
+    pub fn duration_until(&self, end_ns: u64) -> Duration {
+        let to = self.to_ns.unwrap_or(end_ns);
+        Duration::from_nanos(to.saturating_sub(self.from_ns))
+    }
+
+    /// Whether the window shares any instant with `[from_ns, to_ns]`.
+    pub fn overlaps(&self, from_ns: u64, to_ns: u64) -> bool {
+        self.from_ns <= to_ns && self.to_ns.is_none_or(|t| t >= from_ns)
+    }
+}
+
+/// The holders of one VIP over the whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeline {
+    /// The VIP.
+    pub vip: IpAddr,
+    /// Consecutive intervals from t=0; the last one is open. Adjacent intervals differ.
+    pub intervals: Vec<Interval>,
+    /// Unknown stretches of any node's address observation.
+    pub holes: Vec<AddrHole>,
+    /// Whether the history holds any address event at all (the monitor ran).
+    pub observed: bool,
+}
+
+impl Timeline {
+    /// The nodes holding the VIP at `t_ns`.
+    pub fn at(&self, t_ns: u64) -> BTreeSet<String> {
+        self.intervals
+            .iter()
+            .rev()
+            .find(|i| i.from_ns <= t_ns)
+            .map(|i| i.nodes.clone())
+            .unwrap_or_default()
+    }
+
+    /// The holders at the end of the history.
+    pub fn at_end(&self) -> BTreeSet<String> {
+        self.intervals
+            .last()
+            .map(|i| i.nodes.clone())
+            .unwrap_or_default()
+    }
+
+    /// When the VIP was first held by anyone.
+    pub fn first_held_ns(&self) -> Option<u64> {
+        self.intervals
+            .iter()
+            .find(|i| !i.nodes.is_empty())
+            .map(|i| i.from_ns)
+    }
+
+    /// Maximal windows where `pred` holds of the holder set, starting at `from_ns` or
+    /// later (intervals that began earlier are skipped entirely).
+    fn windows(&self, since_ns: u64, pred: impl Fn(&BTreeSet<String>) -> bool) -> Vec<Window> {
+        let mut out: Vec<Window> = Vec::new();
+        let mut cur: Option<Window> = None;
+        for i in self.intervals.iter().filter(|i| i.from_ns >= since_ns) {
+            if pred(&i.nodes) {
+                let w = cur.get_or_insert_with(|| Window {
+                    from_ns: i.from_ns,
+                    to_ns: None,
+                    nodes: BTreeSet::new(),
+                });
+                w.nodes.extend(i.nodes.iter().cloned());
+                w.to_ns = i.to_ns;
+            } else if let Some(w) = cur.take() {
+                out.push(w);
+            }
+        }
+        out.extend(cur);
+        out
+    }
+
+    /// Windows where two or more nodes held the VIP.
+    pub fn conflict_windows(&self) -> Vec<Window> {
+        self.windows(0, |n| n.len() >= 2)
+    }
+
+    /// Windows where nobody held the VIP, after someone first held it.
+    pub fn outage_windows(&self) -> Vec<Window> {
+        match self.first_held_ns() {
+            Some(t) => self.windows(t, BTreeSet::is_empty),
+            None => Vec::new(),
+        }
+    }
+
+    /// The holes that share any instant with `[from_ns, to_ns]`.
+    pub fn holes_in(&self, from_ns: u64, to_ns: u64) -> Vec<&AddrHole> {
+        self.holes
+            .iter()
+            .filter(|h| h.from_ns <= to_ns && h.to_ns >= from_ns)
+            .collect()
+    }
+}
+
+/// Closes the interval that began at `start` at `t` if the holder set changed.
+fn commit(
+    t: u64,
+    cur: &mut BTreeSet<String>,
+    next: &BTreeSet<String>,
+    start: &mut u64,
+    intervals: &mut Vec<Interval>,
+) {
+    if next == cur {
+        return;
+    }
+    if t > *start {
+        intervals.push(Interval {
+            from_ns: *start,
+            to_ns: Some(t),
+            nodes: std::mem::take(cur),
+        });
+        *start = t;
+    }
+    *cur = next.clone();
+}
+
+/// The holder timeline of `vip`. `events` must be sorted by `t_ns`.
+pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
+    let mut intervals = Vec::new();
+    let mut holes = Vec::new();
+    let mut last_seen: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut observed = false;
+    // `cur` is the committed set since `start`; `next` accumulates the changes at `work_t`.
+    let mut cur: BTreeSet<String> = BTreeSet::new();
+    let mut next = cur.clone();
+    let mut start = 0u64;
+    let mut work_t = 0u64;
+
+    for e in events {
+        match &e.kind {
+            EventKind::Addr {
+                node,
+                ifname,
+                change,
+                addr,
+                ..
+            } => {
+                observed = true;
+                last_seen.insert(node.as_str(), e.t_ns);
+                if ifname != SEGMENT_IFNAME || *addr != vip {
+                    continue;
+                }
+                if e.t_ns != work_t {
+                    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
+                    work_t = e.t_ns;
+                }
+                match change {
+                    AddrChange::Initial | AddrChange::Added | AddrChange::Refreshed => {
+                        next.insert(node.clone());
+                    }
+                    AddrChange::Removed => {
+                        next.remove(node);
+                    }
+                }
+            }
+            EventKind::AddrGap {
+                node,
+                from_ns,
+                reason,
+            } => {
+                let since = last_seen.get(node.as_str()).copied().unwrap_or(0);
+                holes.push(AddrHole {
+                    node: node.clone(),
+                    from_ns: (*from_ns).min(since),
+                    to_ns: e.t_ns,
+                    reason: reason.clone(),
+                });
+                last_seen.insert(node.as_str(), e.t_ns);
+            }
+            _ => {}
+        }
+    }
+    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
+    intervals.push(Interval {
+        from_ns: start,
+        to_ns: None,
+        nodes: cur,
+    });
+    Timeline {
+        vip,
+        intervals,
+        holes,
+        observed,
+    }
+}
+
+/// The holders of each of `vips` at `t_ns`.
+pub fn holders_at(
+    events: &[Event],
+    vips: &[IpAddr],
+    t_ns: u64,
+) -> BTreeMap<IpAddr, BTreeSet<String>> {
+    vips.iter()
+        .map(|v| (*v, holders(events, *v).at(t_ns)))
+        .collect()
+}
+
+/// Windows where two or more nodes held `vip`.
+pub fn conflict_windows(events: &[Event], vip: IpAddr) -> Vec<Window> {
+    holders(events, vip).conflict_windows()
+}
+
+/// Windows where nobody held `vip`, after someone first held it.
+pub fn outage_windows(events: &[Event], vip: IpAddr) -> Vec<Window> {
+    holders(events, vip).outage_windows()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testutil::*;
+
+    fn set(nodes: &[&str]) -> BTreeSet<String> {
+        nodes.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn empty_history_has_one_open_empty_interval() {
+        let t = holders(&[], vip4());
+        assert_eq!(t.intervals.len(), 1);
+        assert!(t.intervals[0].nodes.is_empty());
+        assert!(!t.observed);
+        assert!(t.outage_windows().is_empty());
+        assert!(t.conflict_windows().is_empty());
+    }
+
+    #[test]
+    fn closed_conflict_window() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            addr(ms(3412), "node2", AddrChange::Added, vip4()),
+            addr(ms(4000), "node2", AddrChange::Refreshed, vip4()),
+            addr(ms(5100), "node1", AddrChange::Removed, vip4()),
+        ];
+        let t = holders(&ev, vip4());
+        let w = t.conflict_windows();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].from_ns, ms(3412));
+        assert_eq!(w[0].to_ns, Some(ms(5100)));
+        assert_eq!(w[0].nodes, set(&["node1", "node2"]));
+        assert_eq!(w[0].duration(), Some(Duration::from_millis(1688)));
+        assert!(t.outage_windows().is_empty());
+        assert_eq!(t.at_end(), set(&["node2"]));
+    }
+
+    #[test]
+    fn open_conflict_window() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            addr(ms(3000), "node2", AddrChange::Added, vip4()),
+            note(ms(9000)),
+        ];
+        let w = conflict_windows(&ev, vip4());
+        assert_eq!(w.len(), 1);
+        assert!(w[0].is_open());
+        assert_eq!(w[0].duration(), None);
+        assert_eq!(w[0].duration_until(ms(9000)), Duration::from_millis(6000));
+    }
+
+    #[test]
+    fn growing_conflict_is_one_window() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(200), "node2", AddrChange::Added, vip4()),
+            addr(ms(300), "node3", AddrChange::Added, vip4()),
+            addr(ms(400), "node3", AddrChange::Removed, vip4()),
+            addr(ms(500), "node1", AddrChange::Removed, vip4()),
+        ];
+        let w = conflict_windows(&ev, vip4());
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].from_ns, w[0].to_ns), (ms(200), Some(ms(500))));
+        assert_eq!(w[0].nodes, set(&["node1", "node2", "node3"]));
+    }
+
+    #[test]
+    fn same_instant_handover_is_neither_conflict_nor_outage() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(200), "node1", AddrChange::Removed, vip4()),
+            addr(ms(200), "node2", AddrChange::Added, vip4()),
+        ];
+        let t = holders(&ev, vip4());
+        assert!(t.conflict_windows().is_empty());
+        assert!(t.outage_windows().is_empty());
+        assert_eq!(t.intervals.len(), 3);
+    }
+
+    #[test]
+    fn outage_only_after_first_holder() {
+        let ev = vec![
+            addr(ms(1000), "node1", AddrChange::Added, vip4()),
+            addr(ms(2000), "node1", AddrChange::Removed, vip4()),
+            addr(ms(2500), "node2", AddrChange::Added, vip4()),
+            addr(ms(7000), "node2", AddrChange::Removed, vip4()),
+        ];
+        let w = outage_windows(&ev, vip4());
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].from_ns, w[0].to_ns), (ms(2000), Some(ms(2500))));
+        assert_eq!((w[1].from_ns, w[1].to_ns), (ms(7000), None));
+    }
+
+    #[test]
+    fn other_interfaces_and_addresses_do_not_count() {
+        let mut lo = addr(ms(100), "node1", AddrChange::Added, vip4());
+        if let EventKind::Addr { ifname, .. } = &mut lo.kind {
+            *ifname = "lo".into();
+        }
+        let ev = vec![
+            lo,
+            addr(ms(100), "node2", AddrChange::Added, ip("192.0.2.12")),
+        ];
+        let t = holders(&ev, vip4());
+        assert!(t.observed);
+        assert!(t.at_end().is_empty());
+    }
+
+    #[test]
+    fn holder_sets_at_times() {
+        let v6 = ip("2001:db8::20");
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            addr(ms(100), "node1", AddrChange::Initial, v6),
+            addr(ms(2000), "node2", AddrChange::Added, vip4()),
+            addr(ms(2100), "node1", AddrChange::Removed, vip4()),
+            addr(ms(2200), "node1", AddrChange::Removed, v6),
+            addr(ms(2200), "node2", AddrChange::Added, v6),
+        ];
+        let at = |t| holders_at(&ev, &[vip4(), v6], t);
+        assert_eq!(at(0)[&vip4()], set(&[]));
+        assert_eq!(at(ms(100))[&vip4()], set(&["node1"]));
+        assert_eq!(at(ms(2050))[&vip4()], set(&["node1", "node2"]));
+        assert_eq!(at(ms(2100))[&vip4()], set(&["node2"]));
+        assert_eq!(at(ms(2150))[&v6], set(&["node1"]));
+        assert_eq!(at(ms(2200))[&v6], set(&["node2"]));
+    }
+
+    #[test]
+    fn gap_reaches_back_to_last_seen_event() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            addr(ms(1000), "node1", AddrChange::Refreshed, vip4()),
+            gap(ms(3000), "node1", ms(2900)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.holes.len(), 1);
+        assert_eq!((t.holes[0].from_ns, t.holes[0].to_ns), (ms(1000), ms(3000)));
+        assert_eq!(t.holes_in(ms(1500), ms(1600)).len(), 1);
+        assert!(t.holes_in(ms(3001), ms(4000)).is_empty());
+    }
+}
