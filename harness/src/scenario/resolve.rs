@@ -126,7 +126,10 @@ fn one_line(s: &str) -> String {
 
 fn topology(raw: &RawScenario) -> Res<Topology> {
     let (count, ipv6) = match &raw.topology {
-        Some(t) => (t.nodes.clone(), t.ipv6.as_ref().is_some_and(|v| *v.get_ref())),
+        Some(t) => (
+            t.nodes.clone(),
+            t.ipv6.as_ref().is_some_and(|v| *v.get_ref()),
+        ),
         None => (None, false),
     };
     let n = match count {
@@ -278,7 +281,10 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
     }
     if let Some(v) = &l.vrid {
         if !(1..=255).contains(v.get_ref()) {
-            return err(v.span(), format!("vrid must be 1 to 255, got {}", v.get_ref()));
+            return err(
+                v.span(),
+                format!("vrid must be 1 to 255, got {}", v.get_ref()),
+            );
         }
     }
     if let Some(v) = &l.priority {
@@ -324,7 +330,10 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
     if let Some(p) = &l.auth_pass {
         let n = p.get_ref().len();
         if n == 0 {
-            return err(p.span(), "auth_pass must not be empty (omit it for no authentication)");
+            return err(
+                p.span(),
+                "auth_pass must not be empty (omit it for no authentication)",
+            );
         }
         if n > 8 {
             return err(
@@ -642,13 +651,19 @@ fn step_kind(
                 let mut names: Vec<String> = Vec::new();
                 for item in items {
                     let toml::Value::String(n) = item else {
-                        return err(start.span(), "`start` must be \"all\" or a list of node names");
+                        return err(
+                            start.span(),
+                            "`start` must be \"all\" or a list of node names",
+                        );
                     };
                     if topo.node(n).is_none() {
                         return err(start.span(), unknown_node_msg(n, topo));
                     }
                     if names.contains(n) {
-                        return err(start.span(), format!("node {n:?} is started twice in one step"));
+                        return err(
+                            start.span(),
+                            format!("node {n:?} is started twice in one step"),
+                        );
                     }
                     names.push(n.clone());
                 }
@@ -657,7 +672,12 @@ fn step_kind(
                 }
                 names
             }
-            _ => return err(start.span(), "`start` must be \"all\" or a list of node names"),
+            _ => {
+                return err(
+                    start.span(),
+                    "`start` must be \"all\" or a list of node names",
+                )
+            }
         };
         let text = format!("start {}", node_list(&names));
         return Ok((StepKind::Start(names), text));
@@ -681,9 +701,7 @@ fn step_kind(
         reject_extra(s, &format!("wait = {:?}", w.get_ref()), &allowed)?;
         let node = match (&s.node, needs_node) {
             (Some(n), true) => Some(known_node(n, topo)?),
-            (None, true) => {
-                return err(w.span(), format!("wait = {:?} needs `node`", w.get_ref()))
-            }
+            (None, true) => return err(w.span(), format!("wait = {:?} needs `node`", w.get_ref())),
             _ => None,
         };
         let deadline = match &s.within {
@@ -700,7 +718,10 @@ fn step_kind(
         };
         let node = node.unwrap_or_default();
         let (cond, what) = match w.get_ref().as_str() {
-            "holder" => (WaitCond::Holder(node.clone()), format!("{node} holds the VIPs")),
+            "holder" => (
+                WaitCond::Holder(node.clone()),
+                format!("{node} holds the VIPs"),
+            ),
             "only-holder" => (
                 WaitCond::OnlyHolder(node.clone()),
                 format!("{node} alone holds the VIPs"),
@@ -708,7 +729,10 @@ fn step_kind(
             "no-holder" => (WaitCond::NoHolder, "no node holds a VIP".to_string()),
             "state" => {
                 let Some(st) = &s.state else {
-                    return err(w.span(), "wait = \"state\" needs `state` (MASTER, BACKUP or FAULT)");
+                    return err(
+                        w.span(),
+                        "wait = \"state\" needs `state` (MASTER, BACKUP or FAULT)",
+                    );
                 };
                 let state = one_of(st, "state", &STATES)?;
                 (
@@ -732,7 +756,11 @@ fn step_kind(
             let names: Vec<&str> = FaultKind::ALL.iter().map(|(n, _)| *n).collect();
             return err(
                 f.span(),
-                format!("unknown fault {:?} (expected {})", f.get_ref(), list(&names)),
+                format!(
+                    "unknown fault {:?} (expected {})",
+                    f.get_ref(),
+                    list(&names)
+                ),
             );
         };
         let mut allowed = vec!["node"];
@@ -830,7 +858,10 @@ fn step_kind(
                 if !(0..=topo.nodes.len() as i64).contains(&v) {
                     return err(
                         c.span(),
-                        format!("count must be 0 to {} (the number of nodes), got {v}", topo.nodes.len()),
+                        format!(
+                            "count must be 0 to {} (the number of nodes), got {v}",
+                            topo.nodes.len()
+                        ),
                     );
                 }
                 let text = format!("expect {v} MAC(s) answering the client for the VIP");
@@ -920,11 +951,17 @@ fn check_name(c: &Spanned<String>, steps: &[Step]) -> Res<()> {
             Some(s) if matches!(s.kind, StepKind::Wait { .. } | StepKind::Expect(_)) => Ok(()),
             Some(s) => err(
                 c.span(),
-                format!("{name:?}: step {} is not a wait or expect step, so it cannot fail", s.index),
+                format!(
+                    "{name:?}: step {} is not a wait or expect step, so it cannot fail",
+                    s.index
+                ),
             ),
             None => err(
                 c.span(),
-                format!("{name:?}: there is no step {n} (steps are 1 to {})", steps.len()),
+                format!(
+                    "{name:?}: there is no step {n} (steps are 1 to {})",
+                    steps.len()
+                ),
             ),
         };
     }
