@@ -639,7 +639,7 @@ fn step_kind(
     s: &RawStep,
     topo: &Topology,
     layers: &mut [RawVrrp],
-    current: &mut Vec<NodeVrrp>,
+    current: &mut [NodeVrrp],
 ) -> Res<(StepKind, String)> {
     if let Some(start) = &s.start {
         reject_extra(s, "start", &[])?;
@@ -808,7 +808,7 @@ fn step_kind(
                     " with new settings ({})",
                     layer_keys(c.get_ref()).join(", ")
                 ));
-                Some(current.clone())
+                Some(current.to_vec())
             }
             None => None,
         };

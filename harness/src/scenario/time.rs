@@ -236,7 +236,7 @@ fn unknown_timer(name: &str) -> String {
 pub fn fmt_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d < Duration::from_secs(1) && Duration::from_millis(d.subsec_millis().into()) == d {
         format!("{}ms", d.as_millis())
     } else {
         format!("{:.3}s", d.as_secs_f64())
