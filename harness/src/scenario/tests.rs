@@ -504,3 +504,27 @@ fn collect_files_walks_directories_sorted() {
     assert_eq!(files, want);
     assert!(collect_files(&[dir.path().join("missing")]).is_err());
 }
+
+/// The worked example in scenarios/README.md is valid and its numbers are right.
+#[test]
+fn readme_worked_example() {
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/README.md"
+    ))
+    .unwrap();
+    let start = readme.find("## Worked example").unwrap();
+    let body = &readme[start..];
+    let open = body.find("```toml\n").unwrap() + "```toml\n".len();
+    let close = body[open..].find("```").unwrap();
+    let s = parse(&body[open..open + close]).unwrap();
+    assert_eq!(s.name, "sigkill-master");
+    assert_eq!(s.steps.len(), 6);
+    let down = Duration::from_secs(3) + Duration::from_nanos(156 * 1_000_000_000 / 256);
+    assert_eq!(s.timers().master_down, down);
+    assert!(
+        matches!(s.steps[1].kind, StepKind::Wait { deadline, .. } if deadline == down * 3 + Duration::from_secs(2))
+    );
+    assert_eq!(s.expect.outage_max, Some(down + Duration::from_secs(1)));
+    assert!(s.is_known_failure("keepalived", "step:6"));
+}
