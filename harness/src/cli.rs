@@ -8,6 +8,7 @@ use clap::Args;
 
 use vrrplab::lab::Lab;
 use vrrplab::process::ProcessSpec;
+use vrrplab::scenario::Scenario;
 use vrrplab::topology::Topology;
 
 /// Arguments of `vrrplab check`.
@@ -18,10 +19,30 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// `vrrplab check FILE...`: validates scenario files; exit 2 on the first bad one.
-pub fn check(_args: CheckArgs) -> Result<ExitCode> {
-    eprintln!("vrrplab check: scenario files are not supported yet");
-    Ok(ExitCode::from(2))
+/// `vrrplab check FILE|DIR...`: validates scenario files without root and without
+/// creating anything. Prints `ok <path> (<n> steps)` per good file and one
+/// `path:line:col: message` line on stderr per bad one; exit 0 if all are good, 2 if not.
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    let files = vrrplab::scenario::collect_files(&args.files)?;
+    if files.is_empty() {
+        eprintln!("vrrplab check: no scenario files found");
+        return Ok(ExitCode::from(2));
+    }
+    let mut bad = 0usize;
+    for f in &files {
+        match Scenario::load(f) {
+            Ok(s) => println!("ok {} ({} steps)", f.display(), s.steps.len()),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// Arguments of `vrrplab lab`.

@@ -13,4 +13,5 @@ pub mod netns;
 pub mod observe;
 pub mod privilege;
 pub mod process;
+pub mod scenario;
 pub mod topology;
