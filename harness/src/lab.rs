@@ -140,7 +140,8 @@ impl Host {
         };
         let status = children[pos].try_wait().context("wait")?;
         if status.is_some() {
-            children.remove(pos);
+            // Already reaped by try_wait above; dropping the handle leaves no zombie.
+            let _ = children.remove(pos).wait();
         }
         Ok(status)
     }

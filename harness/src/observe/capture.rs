@@ -136,7 +136,7 @@ type Received = (usize, usize, u128);
 fn recv_one(
     fd: &OwnedFd,
     buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
+    cmsg: &mut [u8],
     flags: MsgFlags,
 ) -> Result<Option<Received>> {
     let mut iov = [IoSliceMut::new(buf)];
