@@ -61,6 +61,7 @@ pub struct Lab {
     client: Host,
     nodes: Vec<Host>,
     tasks: Vec<JoinHandle<()>>,
+    reboots: usize,
 }
 
 impl Host {
@@ -374,6 +375,7 @@ impl Lab {
             client,
             nodes,
             tasks: guard.disarm(),
+            reboots: 0,
         })
     }
 
@@ -438,6 +440,30 @@ impl Lab {
             .execute()
             .await
             .with_context(|| format!("rejoin {name}"))
+    }
+
+    /// Reboots a node: every process of it dies, its namespace (with any address a daemon
+    /// left behind) is destroyed, and a fresh one with the same name and addresses joins
+    /// the segment, as after a real reboot. Observers bound to the old namespace must be
+    /// restarted by the caller.
+    pub async fn reboot(&mut self, name: &str) -> Result<()> {
+        let idx = self
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| anyhow!("no node named {name:?} in this lab"))?;
+        let spec = self.topology.nodes[idx].clone();
+        self.reboots += 1;
+        let port = format!("p{}r{}", idx + 1, self.reboots);
+        // Power off first: nothing of the old node runs while the new one boots.
+        self.nodes[idx].kill_everything();
+        self.nodes[idx].set_link(false).await?;
+        let mut fresh = netns::create_many(std::slice::from_ref(&spec.name))?;
+        let f = fresh.pop().ok_or_else(|| anyhow!("no namespace created"))?;
+        self.tasks.push(tokio::spawn(f.conn));
+        let host = attach(&self.segment.handle, self.bridge, port, spec, f.ns, f.handle).await?;
+        drop(std::mem::replace(&mut self.nodes[idx], host));
+        Ok(())
     }
 
     /// `nsenter` commands that enter each namespace of the lab while this process lives.

@@ -6,6 +6,7 @@
 
 pub mod addrs;
 pub mod check;
+pub mod daemons;
 pub mod history;
 pub mod lab;
 pub mod leaks;
