@@ -7,6 +7,7 @@
 pub mod addrs;
 pub mod check;
 pub mod daemons;
+pub mod fault;
 pub mod history;
 pub mod lab;
 pub mod leaks;
@@ -14,5 +15,6 @@ pub mod netns;
 pub mod observe;
 pub mod privilege;
 pub mod process;
+pub mod run;
 pub mod scenario;
 pub mod topology;

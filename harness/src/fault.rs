@@ -1,0 +1,188 @@
+//! The fault vocabulary and how each fault is applied to a node of a running lab.
+//!
+//! Every fault is recorded in the history at the moment it is injected, before it acts.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::Signal;
+
+use crate::history::EventKind;
+use crate::observe::addr;
+use crate::run::Runner;
+use crate::scenario::{FaultKind, NodeVrrp};
+
+/// How long a clean stop may take: a daemon sends its priority-0 advert and removes its
+/// VIPs at once, so a few advert intervals plus process exit is generous.
+fn stop_deadline(cfg: &NodeVrrp) -> Duration {
+    cfg.advert_interval.saturating_mul(3) + Duration::from_secs(5)
+}
+
+/// Starts the daemon on `node` with its current settings.
+pub(crate) async fn start(rt: &mut Runner<'_>, node: &str) -> Result<()> {
+    let (cfg, dir) = {
+        let n = rt.rt(node)?;
+        (n.cfg.clone(), n.dir.clone())
+    };
+    let spec = rt.daemon.prepare(&cfg, &dir)?;
+    let pid = rt.host(node)?.spawn(&spec)?;
+    rt.rt(node)?.pid = Some(pid);
+    rt.history.record(EventKind::Daemon {
+        node: node.to_string(),
+        what: "started".into(),
+        pid,
+        detail: format!("{} ({})", rt.daemon.name(), dir.display()),
+    });
+    // A daemon that dies at once (bad config, missing capability) is a broken run, not a
+    // failover: say so with its log.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if let Some(st) = rt.host(node)?.try_wait(pid)? {
+        rt.rt(node)?.pid = None;
+        let log = std::fs::read_to_string(&spec.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        bail!(
+            "{} on {node} exited at once ({st}); log tail: {}",
+            rt.daemon.name(),
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        );
+    }
+    Ok(())
+}
+
+/// Waits for the daemon's main process to exit and records it.
+async fn reap(rt: &mut Runner<'_>, node: &str, limit: Duration) -> Result<bool> {
+    let Some(pid) = rt.rt(node)?.pid else {
+        return Ok(true);
+    };
+    let st = rt
+        .host(node)?
+        .wait_exit(pid, Instant::now() + limit)
+        .await?;
+    match st {
+        Some(st) => {
+            rt.rt(node)?.pid = None;
+            rt.history.record(EventKind::Daemon {
+                node: node.to_string(),
+                what: "exited".into(),
+                pid,
+                detail: st.to_string(),
+            });
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Applies `fault` to `node`. `config`, when present, replaces every node's settings
+/// from now on (only `node`'s differ).
+pub(crate) async fn apply(
+    rt: &mut Runner<'_>,
+    node: &str,
+    fault: FaultKind,
+    addr: Option<(IpAddr, u8)>,
+    config: Option<&[NodeVrrp]>,
+) -> Result<()> {
+    if let Some(cfgs) = config {
+        for c in cfgs {
+            rt.rt(&c.name)?.cfg = c.clone();
+        }
+    }
+    let pid = rt.rt(node)?.pid;
+    rt.history.record(EventKind::Fault {
+        node: node.to_string(),
+        fault: fault.name().to_string(),
+        detail: match (addr, pid) {
+            (Some((a, p)), _) => format!("{a}/{p}"),
+            (None, Some(pid)) => format!("daemon pid {pid}"),
+            (None, None) => String::new(),
+        },
+    });
+    let cfg = rt.rt(node)?.cfg.clone();
+    match fault {
+        FaultKind::Sigkill => {
+            // Every process of the node at once, like `pkill -9 keepalived`.
+            rt.host(node)?.signal_all(Signal::SIGKILL);
+            reap(rt, node, Duration::from_secs(5)).await?;
+        }
+        FaultKind::SigkillParent => {
+            rt.signal_main(node, Signal::SIGKILL)?;
+            reap(rt, node, Duration::from_secs(5)).await?;
+        }
+        FaultKind::SigkillChild => {
+            let main = rt.rt(node)?.pid.ok_or_else(|| anyhow!("no daemon on {node}"))?;
+            let child = rt
+                .host(node)?
+                .processes()
+                .into_iter()
+                .find(|p| p.as_raw() as u32 != main)
+                .ok_or_else(|| anyhow!("the daemon on {node} has no child process"))?;
+            rt.host(node)?
+                .signal(child.as_raw() as u32, Signal::SIGKILL)
+                .context("kill the daemon's child")?;
+        }
+        FaultKind::Stop => stop(rt, node, &cfg).await?,
+        FaultKind::Start => start(rt, node).await?,
+        FaultKind::Restart => {
+            stop(rt, node, &cfg).await?;
+            start(rt, node).await?;
+        }
+        FaultKind::Freeze => {
+            rt.host(node)?.signal_all(Signal::SIGSTOP);
+        }
+        FaultKind::Thaw => {
+            rt.host(node)?.signal_all(Signal::SIGCONT);
+        }
+        FaultKind::LinkDown => rt.host(node)?.set_link(false).await?,
+        FaultKind::LinkUp => rt.host(node)?.set_link(true).await?,
+        FaultKind::Isolate => rt.lab.isolate(node).await?,
+        FaultKind::Rejoin => rt.lab.rejoin(node).await?,
+        FaultKind::Crash => {
+            // The server goes down: everything dies and its link drops, but what the
+            // kernel held (addresses) is frozen in place until the link comes back.
+            rt.host(node)?.signal_all(Signal::SIGKILL);
+            reap(rt, node, Duration::from_secs(5)).await?;
+            rt.host(node)?.set_link(false).await?;
+        }
+        FaultKind::Reboot => {
+            rt.monitors.remove(node);
+            rt.rt(node)?.pid = None;
+            rt.lab.reboot(node).await?;
+            let mon = addr::start(rt.host(node)?, rt.history.clone()).await?;
+            rt.monitors.insert(node.to_string(), mon);
+            start(rt, node).await?;
+        }
+        FaultKind::Reload => {
+            let dir = rt.rt(node)?.dir.clone();
+            rt.daemon.rewrite_config(&cfg, &dir)?;
+            rt.signal_main(node, Signal::SIGHUP)?;
+        }
+        FaultKind::AddrDel => {
+            let (a, _) = addr.ok_or_else(|| anyhow!("addr-del needs an address"))?;
+            rt.host(node)?.del_address(a).await?;
+        }
+        FaultKind::AddrAdd => {
+            let (a, p) = addr.ok_or_else(|| anyhow!("addr-add needs an address"))?;
+            rt.host(node)?.add_address(a, p).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A clean stop: SIGTERM, then wait for the exit. A daemon that does not exit in time is
+/// killed and the step fails.
+async fn stop(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp) -> Result<()> {
+    if rt.rt(node)?.pid.is_none() {
+        return Ok(());
+    }
+    rt.signal_main(node, Signal::SIGTERM)?;
+    if !reap(rt, node, stop_deadline(cfg)).await? {
+        rt.host(node)?.signal_all(Signal::SIGKILL);
+        reap(rt, node, Duration::from_secs(5)).await?;
+        bail!(
+            "daemon on {node} did not exit within {:?} of SIGTERM",
+            stop_deadline(cfg)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,478 @@
+//! The runner: one scenario against one daemon. Builds the lab, starts the observers,
+//! plays the steps (starting daemons, injecting faults, waiting for conditions with
+//! deadlines derived from the VRRP timers), then stops observing, keeps the evidence and
+//! hands the history to the checkers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::Signal;
+
+use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
+use crate::daemons::Daemon;
+use crate::fault;
+use crate::history::{Event, EventKind, History};
+use crate::lab::{Host, Lab};
+use crate::observe::addr::{self, AddrMonitor};
+use crate::observe::{capture, probe};
+use crate::scenario::{ExpectNow, FailoverCheck, NodeVrrp, Scenario, StepKind, WaitCond};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Root of the artifacts; each run writes `<out>/<scenario>/<daemon>/`.
+    pub out_dir: PathBuf,
+    /// Time between client probe rounds.
+    pub probe_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            out_dir: PathBuf::from("out"),
+            probe_interval: probe::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepResult {
+    /// Step number (1-based, as in the file).
+    pub index: usize,
+    /// Human description.
+    pub text: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The result of one scenario × daemon run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_path: PathBuf,
+    /// Daemon name.
+    pub daemon: String,
+    /// The judged checks (empty when the run itself broke).
+    pub verdict: Verdict,
+    /// Per-step outcomes.
+    pub steps: Vec<StepResult>,
+    /// The whole history.
+    pub events: Vec<Event>,
+    /// The run broke before it could be judged (lab or daemon failure).
+    pub error: Option<String>,
+    /// Where the artifacts are.
+    pub out_dir: PathBuf,
+    /// Wall time of the run.
+    pub duration: Duration,
+    /// The VIPs observed.
+    pub vips: Vec<IpAddr>,
+    /// The router nodes.
+    pub nodes: Vec<String>,
+    /// Run time of the first fault.
+    pub first_fault_ns: Option<u64>,
+    /// Run time observation ended.
+    pub end_ns: u64,
+}
+
+impl RunResult {
+    /// Whether everything went as the scenario expects for this daemon.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.verdict.ok
+    }
+}
+
+/// Per-node state of the daemon under test.
+#[derive(Debug)]
+pub(crate) struct NodeRt {
+    /// The node's artifact directory (configs, logs, state file).
+    pub dir: PathBuf,
+    /// Its current settings.
+    pub cfg: NodeVrrp,
+    /// Host PID of the daemon's main process, while it runs.
+    pub pid: Option<u32>,
+}
+
+/// Everything a step can touch.
+pub(crate) struct Runner<'a> {
+    pub daemon: &'a Daemon,
+    pub lab: Lab,
+    pub history: History,
+    pub nodes: BTreeMap<String, NodeRt>,
+    pub monitors: BTreeMap<String, AddrMonitor>,
+    pub vips: Vec<IpAddr>,
+}
+
+/// Directory name for a daemon (no ':' in paths).
+pub fn daemon_dir_name(daemon: &str) -> String {
+    daemon.replace(':', "_")
+}
+
+/// Runs one scenario against one daemon and writes the history, capture and address
+/// snapshots into its artifact directory. Never panics on a broken run: the error is in
+/// the result.
+pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult {
+    let started = Instant::now();
+    let out = opts
+        .out_dir
+        .join(&sc.name)
+        .join(daemon_dir_name(&daemon.name()));
+    let vips: Vec<IpAddr> = {
+        let mut set = BTreeSet::new();
+        for n in &sc.nodes {
+            set.extend(n.vips.iter().map(|(a, _)| *a));
+        }
+        set.into_iter().collect()
+    };
+    let nodes: Vec<String> = sc.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut result = RunResult {
+        scenario: sc.name.clone(),
+        scenario_path: sc.path.clone(),
+        daemon: daemon.name(),
+        verdict: Verdict {
+            checks: Vec::new(),
+            unmatched_known_failures: Vec::new(),
+            ok: false,
+        },
+        steps: Vec::new(),
+        events: Vec::new(),
+        error: None,
+        out_dir: out.clone(),
+        duration: Duration::ZERO,
+        vips: vips.clone(),
+        nodes,
+        first_fault_ns: None,
+        end_ns: 0,
+    };
+    match run_inner(sc, daemon, opts, &out, vips, &mut result).await {
+        Ok(()) => {}
+        Err(e) => result.error = Some(format!("{e:#}")),
+    }
+    result.duration = started.elapsed();
+    result
+}
+
+async fn run_inner(
+    sc: &Scenario,
+    daemon: &Daemon,
+    opts: &RunOptions,
+    out: &Path,
+    vips: Vec<IpAddr>,
+    result: &mut RunResult,
+) -> Result<()> {
+    daemon.binary()?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    let history = History::new();
+    let lab = Lab::build(sc.topology.clone()).await?;
+    let mut monitors = BTreeMap::new();
+    for n in lab.nodes() {
+        monitors.insert(n.name().to_string(), addr::start(n, history.clone()).await?);
+    }
+    let cap = capture::start(&lab, &out.join("capture.pcap"), history.clone())?;
+    let prb = probe::start(&lab, &vips, opts.probe_interval, history.clone())?;
+    let mut rt = Runner {
+        daemon,
+        lab,
+        history: history.clone(),
+        nodes: sc
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    NodeRt {
+                        dir: out.join(&n.name),
+                        cfg: n.clone(),
+                        pid: None,
+                    },
+                )
+            })
+            .collect(),
+        monitors,
+        vips: vips.clone(),
+    };
+    let mut step_checks: Vec<CheckResult> = Vec::new();
+    let mut deferred: Vec<(String, Check)> = Vec::new();
+    for step in &sc.steps {
+        let name = format!("step:{}", step.index);
+        history.record(EventKind::Step {
+            index: step.index,
+            text: step.text.clone(),
+            phase: "begin".into(),
+        });
+        let outcome = match &step.kind {
+            StepKind::Expect(e) => {
+                let t_ns = history.clock().now_ns();
+                let check = match e {
+                    ExpectNow::Holders(set) => Check::ExpectHolders {
+                        t_ns,
+                        nodes: set.clone(),
+                    },
+                    ExpectNow::ClientMacs(n) => Check::ExpectClientMacs { t_ns, n: *n },
+                };
+                deferred.push((name.clone(), check));
+                None
+            }
+            kind => Some(rt.step(kind).await),
+        };
+        let phase = match &outcome {
+            None | Some(Outcome::Pass) => "end",
+            Some(_) => "failed",
+        };
+        history.record(EventKind::Step {
+            index: step.index,
+            text: step.text.clone(),
+            phase: phase.into(),
+        });
+        if let Some(o) = outcome {
+            // Steps that only act (start, fault, hold) are part of the setup; only waits
+            // are judged, since they state a condition of the scenario.
+            if matches!(step.kind, StepKind::Wait { .. }) {
+                step_checks.push(CheckResult::new(&name, o.clone(), step.text.clone()));
+            } else if let Outcome::Fail(why) = &o {
+                bail!("step {} ({}) failed: {why}", step.index, step.text);
+            }
+            result.steps.push(StepResult {
+                index: step.index,
+                text: step.text.clone(),
+                outcome: o,
+            });
+        } else {
+            result.steps.push(StepResult {
+                index: step.index,
+                text: step.text.clone(),
+                outcome: Outcome::Pass,
+            });
+        }
+    }
+    // Evidence of the end state, before anything is torn down.
+    for n in rt.lab.nodes() {
+        if let Ok(snap) = n.addresses().await {
+            let dir = out.join(n.name());
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("addresses.txt"), snap.render())?;
+        }
+    }
+    prb.stop()?;
+    let stats = cap.stop()?;
+    rt.monitors.clear();
+    let events = history.events();
+    history.write_jsonl(&out.join("history.jsonl"))?;
+    let macs: BTreeMap<String, String> = rt
+        .lab
+        .nodes()
+        .iter()
+        .map(|n| (n.name().to_string(), vrrpd::wire::Mac(n.mac()).to_string()))
+        .collect();
+    drop(rt);
+    let first = sc
+        .nodes
+        .first()
+        .ok_or_else(|| anyhow!("scenario has no nodes"))?;
+    let backup_priority = sc.nodes.iter().map(|n| n.priority).min().unwrap_or(100);
+    let interval = sc
+        .nodes
+        .iter()
+        .map(|n| n.advert_interval)
+        .max()
+        .unwrap_or(Duration::from_secs(1));
+    let ctx = Ctx::new(
+        vips,
+        macs,
+        first.version,
+        backup_priority,
+        interval,
+        &events,
+    );
+    let mut results = step_checks;
+    for (name, c) in deferred {
+        results.push(c.run(&ctx, &events).renamed(name));
+    }
+    results.extend(check::run_checks(&ctx, &events, &end_checks(sc)));
+    if stats.frames == 0 {
+        history.record(EventKind::Note {
+            text: "capture saw no frames".into(),
+        });
+    }
+    let known = sc
+        .known_failures
+        .get(&daemon.name())
+        .cloned()
+        .unwrap_or_default();
+    result.verdict = check::judge(results, &known);
+    result.first_fault_ns = ctx.first_fault_ns;
+    result.end_ns = ctx.end_ns;
+    result.events = events;
+    Ok(())
+}
+
+/// The end-of-run checks a scenario's expectations ask for.
+pub fn end_checks(sc: &Scenario) -> Vec<Check> {
+    let e = &sc.expect;
+    let mut v = Vec::new();
+    if e.no_conflict_at_end {
+        v.push(Check::NoConflictAtEnd);
+    }
+    if e.single_holder_at_end {
+        v.push(Check::SingleHolderAtEnd);
+    }
+    if let Some(b) = e.conflict_max {
+        v.push(Check::ConflictMax(b));
+    }
+    if let Some(b) = e.outage_max {
+        v.push(Check::OutageMax(b));
+    }
+    if e.failover == FailoverCheck::Rfc {
+        v.push(Check::Failover(FailoverKind::Auto));
+    }
+    if e.priority_zero_on_stop {
+        v.push(Check::PriorityZeroOnStop);
+    }
+    if e.garp_on_takeover {
+        v.push(Check::GarpOnTakeover);
+    }
+    if e.ttl_255 {
+        v.push(Check::Ttl255);
+    }
+    if e.client_single_mac_at_end {
+        v.push(Check::ClientSingleMacAtEnd);
+    }
+    v
+}
+
+impl Runner<'_> {
+    /// The node's host in the lab.
+    pub(crate) fn host(&self, node: &str) -> Result<&Host> {
+        self.lab.node(node)
+    }
+
+    /// The node's runtime state.
+    pub(crate) fn rt(&mut self, node: &str) -> Result<&mut NodeRt> {
+        self.nodes
+            .get_mut(node)
+            .ok_or_else(|| anyhow!("no node {node:?}"))
+    }
+
+    async fn step(&mut self, kind: &StepKind) -> Outcome {
+        let r = match kind {
+            StepKind::Start(nodes) => {
+                let mut r = Ok(());
+                for n in nodes {
+                    r = fault::start(self, n).await;
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r.map(|()| Outcome::Pass)
+            }
+            StepKind::Hold(d) => {
+                // Observing for a while is the step's purpose, not a wait-and-hope.
+                tokio::time::sleep(*d).await;
+                Ok(Outcome::Pass)
+            }
+            StepKind::Wait { cond, deadline } => self.wait(cond, *deadline).await,
+            StepKind::Fault {
+                node,
+                fault: f,
+                addr,
+                config,
+            } => fault::apply(self, node, *f, *addr, config.as_deref())
+                .await
+                .map(|()| Outcome::Pass),
+            StepKind::Expect(_) => Ok(Outcome::Pass),
+        };
+        r.unwrap_or_else(|e| Outcome::Fail(format!("{e:#}")))
+    }
+
+    /// Which nodes hold each VIP right now (read from the kernel).
+    pub(crate) async fn holders(&self) -> Result<BTreeMap<IpAddr, BTreeSet<String>>> {
+        let mut out: BTreeMap<IpAddr, BTreeSet<String>> =
+            self.vips.iter().map(|v| (*v, BTreeSet::new())).collect();
+        for n in self.lab.nodes() {
+            let snap = n.addresses().await?;
+            for e in &snap.entries {
+                if e.ifindex == n.ifindex() {
+                    if let Some(set) = out.get_mut(&e.addr) {
+                        set.insert(n.name().to_string());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn wait(&self, cond: &WaitCond, deadline: Duration) -> Result<Outcome> {
+        let until = Instant::now() + deadline;
+        loop {
+            let holders = self.holders().await?;
+            let holds_all = |n: &str| holders.values().all(|s| s.contains(n));
+            let nobody_else = |n: &str| holders.values().all(|s| s.iter().all(|h| h == n));
+            let met = match cond {
+                WaitCond::Holder(n) => Some(holds_all(n)),
+                WaitCond::OnlyHolder(n) => Some(holds_all(n) && nobody_else(n)),
+                WaitCond::NoHolder => Some(holders.values().all(|s| s.is_empty())),
+                WaitCond::Converged => Some(
+                    self.lab
+                        .nodes()
+                        .iter()
+                        .any(|h| holds_all(h.name()) && nobody_else(h.name())),
+                ),
+                WaitCond::State { node, state } => {
+                    let dir = &self
+                        .nodes
+                        .get(node)
+                        .ok_or_else(|| anyhow!("no node {node}"))?
+                        .dir;
+                    match self.daemon.state(dir) {
+                        Some(s) => Some(s == *state),
+                        None if matches!(self.daemon, Daemon::Keepalived) => None,
+                        None => Some(false),
+                    }
+                }
+            };
+            match met {
+                None => {
+                    return Ok(Outcome::Unknown(format!(
+                        "{} reports no VRRP state, so the condition cannot be observed",
+                        self.daemon.name()
+                    )))
+                }
+                Some(true) => return Ok(Outcome::Pass),
+                Some(false) if Instant::now() >= until => {
+                    let now: Vec<String> = holders
+                        .iter()
+                        .map(|(v, s)| {
+                            let s: Vec<&str> = s.iter().map(String::as_str).collect();
+                            format!("{v} on [{}]", s.join(", "))
+                        })
+                        .collect();
+                    return Ok(Outcome::Fail(format!(
+                        "not reached within {:.3}s (t={:.3}s); holders then: {}",
+                        deadline.as_secs_f64(),
+                        self.history.clock().now_ns() as f64 / 1e9,
+                        now.join("; ")
+                    )));
+                }
+                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Signals the daemon's main process.
+    pub(crate) fn signal_main(&mut self, node: &str, sig: Signal) -> Result<u32> {
+        let pid = self
+            .rt(node)?
+            .pid
+            .ok_or_else(|| anyhow!("no daemon running on {node}"))?;
+        self.host(node)?.signal(pid, sig)?;
+        Ok(pid)
+    }
+}
