@@ -1,0 +1,182 @@
+//! Errors and warnings of the configuration loaders, each tied to a place in the input.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A 1-based line and column in a configuration text.
+///
+/// Columns count Unicode scalar values (characters), not bytes, so they match what an
+/// editor shows for ASCII and for most UTF-8 text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    /// Line number, starting at 1.
+    pub line: usize,
+    /// Column number, starting at 1.
+    pub column: usize,
+}
+
+impl Pos {
+    /// Builds a position from a 1-based line and column.
+    pub fn new(line: usize, column: usize) -> Self {
+        Pos { line, column }
+    }
+
+    /// Converts a byte offset into `text` to a line and column.
+    ///
+    /// An offset past the end maps to the end of the text; an offset inside a multi-byte
+    /// character maps to that character.
+    pub fn from_offset(text: &str, offset: usize) -> Self {
+        let mut end = offset.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &text[..end];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Pos { line, column }
+    }
+}
+
+/// One problem found in a configuration text: `origin:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where the text came from (a file path, or a name given by the caller).
+    pub origin: String,
+    /// Where in the text the problem is.
+    pub pos: Pos,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.origin, self.pos.line, self.pos.column, self.message
+        )
+    }
+}
+
+/// Why a configuration could not be loaded.
+///
+/// `Display` prints exactly one line per problem: `file:line:column: message` for
+/// problems in the text, `file: message` when the file could not be read at all.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Io {
+        /// The path that was read.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The text was read but is not a valid configuration; at least one diagnostic,
+    /// ordered by position.
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ConfigError {
+    /// The problems found in the text (empty for an I/O error).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Io { .. } => &[],
+            ConfigError::Invalid(d) => d,
+        }
+    }
+
+    /// Builds an `Invalid` error from diagnostics, sorted by position and deduplicated.
+    pub(crate) fn invalid(mut diags: Vec<Diagnostic>) -> Self {
+        diags.sort_by_key(|d| d.pos);
+        diags.dedup();
+        ConfigError::Invalid(diags)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, source } => {
+                write!(f, "{}: cannot read: {}", path.display(), source)
+            }
+            ConfigError::Invalid(diags) => {
+                for (i, d) in diags.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            ConfigError::Invalid(_) => None,
+        }
+    }
+}
+
+/// Something in an imported keepalived.conf that vrrpd ignores or changes, reported
+/// without failing the import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where the text came from.
+    pub origin: String,
+    /// Line of the keyword or value concerned, starting at 1.
+    pub line: usize,
+    /// Column of the keyword or value concerned, starting at 1.
+    pub column: usize,
+    /// What was ignored or changed, and why.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: warning: {}",
+            self.origin, self.line, self.column, self.message
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_line_and_column() {
+        let text = "ab\ncdé\nf";
+        assert_eq!(Pos::from_offset(text, 0), Pos::new(1, 1));
+        assert_eq!(Pos::from_offset(text, 2), Pos::new(1, 3));
+        assert_eq!(Pos::from_offset(text, 3), Pos::new(2, 1));
+        // 'é' is two bytes; the byte after it is column 4.
+        assert_eq!(Pos::from_offset(text, 7), Pos::new(2, 4));
+        // Inside 'é' maps to 'é'.
+        assert_eq!(Pos::from_offset(text, 6), Pos::new(2, 3));
+        assert_eq!(Pos::from_offset(text, 999), Pos::new(3, 2));
+    }
+
+    #[test]
+    fn display_is_one_line_per_problem() {
+        let e = ConfigError::invalid(vec![
+            Diagnostic {
+                origin: "a.toml".into(),
+                pos: Pos::new(3, 1),
+                message: "second".into(),
+            },
+            Diagnostic {
+                origin: "a.toml".into(),
+                pos: Pos::new(1, 7),
+                message: "first".into(),
+            },
+        ]);
+        assert_eq!(e.to_string(), "a.toml:1:7: first\na.toml:3:1: second");
+    }
+}
