@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod instance;
+pub mod runtime;
 pub mod vip;
 pub mod wire;

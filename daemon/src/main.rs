@@ -1,2 +1,4 @@
-//! The `vrrpd` command.
-fn main() {}
+//! The `vrrpd` command; see `vrrpd --help` and [`vrrpd::runtime`].
+fn main() -> std::process::ExitCode {
+    vrrpd::runtime::main_with_args(std::env::args_os())
+}

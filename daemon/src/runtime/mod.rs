@@ -1,0 +1,1160 @@
+//! The daemon at run time: sockets, one single-threaded event loop, and the glue that
+//! turns the state machine's [`Action`]s into packets, addresses and notify commands.
+//!
+//! # Never a stale VIP
+//!
+//! * Clean stop (SIGTERM/SIGINT): every Master sends priority 0, then removes its VIPs.
+//! * Lease: VIPs carry a kernel lifetime refreshed while Master.
+//! * Start-up reconcile: before any instance starts, every address carrying vrrpd's
+//!   mark is removed from every configured interface.
+//! * Self-check: every advert interval each non-Master looks for its VIPs on its
+//!   interfaces (one netlink dump for all instances) and removes them.
+//! * Conflict probes: every advert interval each Master sends an ARP probe / DAD-style
+//!   NS per VIP; an answer from another MAC is logged and runs `notify_conflict`.
+//!
+//! # Cost
+//!
+//! One task, no per-instance allocation on the steady-state path except the address
+//! list [`crate::wire::vrrp::Repr::parse`] builds and the probe frames; timers are a
+//! linear scan for the earliest deadline; lease refreshes are skipped while the
+//! current lifetime still covers the next interval with headroom
+//! ([`router::REFRESH_HEADROOM`]); counters reach the state file at most once a
+//! second, state changes at once.
+
+pub mod cli;
+pub mod iface;
+pub mod misbehave;
+pub mod notify;
+pub mod reload;
+pub mod router;
+pub mod rx;
+pub mod sockets;
+pub mod state_file;
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{self, Config, ConfigError, Family as CfgFamily, InstanceConfig, Warning};
+use crate::instance::{Action, Event, State, PRIORITY_OWNER};
+use crate::vip::{self, VipManager};
+use crate::wire::{arp, ndisc, vrrp, Family, Mac};
+
+use self::cli::{Cli, LogFormat};
+use self::iface::IfInfo;
+use self::misbehave::{Behaviour, Misbehave};
+use self::notify::Notifier;
+use self::router::{Router, VipSlot};
+use self::rx::{DropCounters, DropReason, RxMeta};
+use self::sockets::{PacketSocket, VrrpSocket};
+
+/// Exit status for configuration and usage errors.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status for run-time failures (sockets, netlink, missing interface).
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// How long start-up waits for an interface's addresses (a fresh IPv6 link-local
+/// address is tentative for about a second).
+const ADDRESS_PATIENCE: Duration = Duration::from_secs(5);
+/// How often counters are flushed to the state file at most.
+const STATE_FLUSH: Duration = Duration::from_secs(1);
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// vrrpd's TOML.
+    Toml(PathBuf),
+    /// A keepalived.conf.
+    Keepalived(PathBuf),
+}
+
+impl Source {
+    /// Loads the configuration (and, for keepalived.conf, the import warnings).
+    pub fn load(&self) -> Result<(Config, Vec<Warning>), ConfigError> {
+        match self {
+            Source::Toml(p) => config::load_toml(p).map(|c| (c, Vec::new())),
+            Source::Keepalived(p) => config::load_keepalived(p),
+        }
+    }
+}
+
+/// The `vrrpd` command: parses `args`, runs, and returns the exit status.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_CONFIG } else { 0 });
+        }
+    };
+    let misbehave = match misbehave::resolve(cli.misbehave.as_deref(), misbehave::AVAILABLE) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("vrrpd: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let source = match (&cli.config, &cli.keepalived_conf) {
+        (Some(p), _) => Source::Toml(p.clone()),
+        (None, Some(p)) => Source::Keepalived(p.clone()),
+        (None, None) => {
+            eprintln!("vrrpd: one of --config or --keepalived-conf is required");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let (config, warnings) = match source.load() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if cli.check {
+        for w in &warnings {
+            eprintln!("{w}");
+        }
+        println!(
+            "configuration OK: {} instance(s), {} warning(s)",
+            config.instances.len(),
+            warnings.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.log_format);
+    for w in &warnings {
+        tracing::warn!(line = w.line, column = w.column, "{w}");
+    }
+    if let Some(m) = misbehave {
+        tracing::warn!(misbehave = %m, "NEGATIVE CONTROL: misbehaving on purpose");
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let opts = Options {
+        source,
+        state_file: cli.state_file,
+        pid_file: cli.pid_file,
+        misbehave,
+    };
+    match rt.block_on(run(opts, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VRRPD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Run-time options besides the configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to re-read the configuration on SIGHUP.
+    pub source: Source,
+    /// `--state-file`.
+    pub state_file: Option<PathBuf>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--misbehave`.
+    pub misbehave: Option<Misbehave>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let (mut conn, handle, messages) = rtnetlink::new_connection().context("netlink socket")?;
+    conn.socket_mut()
+        .socket_mut()
+        .add_membership(libc::RTNLGRP_LINK)
+        .context("subscribe to link events")?;
+    tokio::spawn(conn);
+    let vips = VipManager::new(handle.clone()).await;
+    if let Some(p) = &opts.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .with_context(|| format!("write pid file {}", p.display()))?;
+    }
+    let result = async {
+        let mut d = Daemon::new(opts.clone(), handle, vips);
+        d.start(config).await?;
+        d.event_loop(messages).await
+    }
+    .await;
+    if let Some(p) = &opts.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
+    NetlinkMessage<RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// Which socket is readable.
+#[derive(Debug, Clone, Copy)]
+enum Readable {
+    Vrrp(usize),
+    Packet(usize),
+}
+
+struct Daemon {
+    opts: Options,
+    behaviour: Behaviour,
+    handle: rtnetlink::Handle,
+    vips: VipManager,
+    config: Config,
+    ifaces: HashMap<String, IfInfo>,
+    link_up: HashMap<String, bool>,
+    link_names: HashMap<u32, String>,
+    vrrp: Vec<VrrpSocket>,
+    pkt: Vec<PacketSocket>,
+    routers: Vec<Router>,
+    /// Per VRRP socket: VRID -> router index + 1 (0: none).
+    by_vrid: Vec<[u16; 256]>,
+    /// Our own addresses, whose packets we ignore.
+    own: Vec<IpAddr>,
+    drops: DropCounters,
+    send_errors: u64,
+    vip_errors: u64,
+    notifier: Notifier,
+    state_dirty: bool,
+    counters_dirty: bool,
+    state_flush_at: Instant,
+    selfcheck_at: Option<Instant>,
+    buf: Vec<u8>,
+    cmsg: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl Daemon {
+    fn new(opts: Options, handle: rtnetlink::Handle, vips: VipManager) -> Daemon {
+        Daemon {
+            behaviour: Behaviour::with(opts.misbehave),
+            opts,
+            handle,
+            vips,
+            config: Config {
+                instances: Vec::new(),
+            },
+            ifaces: HashMap::new(),
+            link_up: HashMap::new(),
+            link_names: HashMap::new(),
+            vrrp: Vec::new(),
+            pkt: Vec::new(),
+            routers: Vec::new(),
+            by_vrid: Vec::new(),
+            own: Vec::new(),
+            drops: DropCounters::default(),
+            send_errors: 0,
+            vip_errors: 0,
+            notifier: Notifier::default(),
+            state_dirty: true,
+            counters_dirty: false,
+            state_flush_at: Instant::now(),
+            selfcheck_at: None,
+            buf: vec![0; 65_536],
+            cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
+            out: vec![0; 8192],
+        }
+    }
+
+    /// Reconcile, build the routers, start them.
+    async fn start(&mut self, config: Config) -> anyhow::Result<()> {
+        if self.behaviour.startup_reconcile {
+            let mut indexes = Vec::new();
+            for name in interfaces_of(&config.instances) {
+                match self.vips.ifindex(&name).await {
+                    Ok(i) => indexes.push(i),
+                    Err(e) => anyhow::bail!("interface {name}: {e}"),
+                }
+            }
+            let removed = self
+                .vips
+                .reconcile_marked(Some(&indexes))
+                .await
+                .map_err(|e| anyhow::anyhow!("start-up reconcile: {e}"))?;
+            for e in &removed {
+                tracing::info!(
+                    addr = %e.addr, prefix = e.prefix_len, ifindex = e.ifindex,
+                    "start-up reconcile: removed an address left by an earlier run"
+                );
+            }
+        } else {
+            tracing::warn!("start-up reconcile skipped (negative control)");
+        }
+        let mut routers = Vec::with_capacity(config.instances.len());
+        for cfg in &config.instances {
+            routers.push(self.build_router(cfg.clone()).await?);
+        }
+        self.config = config;
+        self.routers = routers;
+        self.reindex();
+        let now = Instant::now();
+        for ri in 0..self.routers.len() {
+            self.start_router(ri, now);
+        }
+        self.selfcheck_at = Some(now);
+        self.run_all_actions(now).await;
+        tracing::info!(
+            instances = self.routers.len(),
+            sockets = self.vrrp.len(),
+            "vrrpd started"
+        );
+        Ok(())
+    }
+
+    async fn iface(&mut self, name: &str, family: Option<CfgFamily>) -> anyhow::Result<IfInfo> {
+        let need_v4 = family == Some(CfgFamily::Ipv4);
+        let need_ll6 = family == Some(CfgFamily::Ipv6);
+        if let Some(i) = self.ifaces.get(name) {
+            if (!need_v4 || i.v4.is_some()) && (!need_ll6 || i.ll6.is_some()) {
+                return Ok(i.clone());
+            }
+        }
+        let info = iface::lookup_ready(
+            &self.handle,
+            &self.vips,
+            name,
+            need_v4,
+            need_ll6,
+            ADDRESS_PATIENCE,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("interface {name}: {e}"))?;
+        self.link_names.insert(info.index, name.to_owned());
+        self.link_up.insert(name.to_owned(), info.up);
+        for a in [info.v4.map(IpAddr::V4), info.ll6.map(IpAddr::V6)]
+            .into_iter()
+            .flatten()
+        {
+            if !self.own.contains(&a) {
+                self.own.push(a);
+            }
+        }
+        self.ifaces.insert(name.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    fn packet_socket(&mut self, ifindex: u32) -> anyhow::Result<usize> {
+        if let Some(i) = self.pkt.iter().position(|p| p.ifindex == ifindex) {
+            return Ok(i);
+        }
+        let s = PacketSocket::open(ifindex)
+            .map_err(|e| anyhow::anyhow!("AF_PACKET socket on ifindex {ifindex}: {e}"))?;
+        self.pkt.push(s);
+        Ok(self.pkt.len() - 1)
+    }
+
+    async fn build_router(&mut self, cfg: InstanceConfig) -> anyhow::Result<Router> {
+        let info = self.iface(&cfg.interface, Some(cfg.family)).await?;
+        let family = match cfg.family {
+            CfgFamily::Ipv4 => Family::Ipv4,
+            CfgFamily::Ipv6 => Family::Ipv6,
+        };
+        let src = match (cfg.unicast_src, family) {
+            (Some(s), _) => s,
+            (None, Family::Ipv4) => info.v4.map(IpAddr::V4).ok_or_else(|| {
+                anyhow::anyhow!("instance {}: {} has no IPv4 address", cfg.name, info.name)
+            })?,
+            (None, Family::Ipv6) => info.ll6.map(IpAddr::V6).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "instance {}: {} has no usable IPv6 link-local address",
+                    cfg.name,
+                    info.name
+                )
+            })?,
+        };
+        if !self.own.contains(&src) {
+            self.own.push(src);
+        }
+        let sock = match self
+            .vrrp
+            .iter()
+            .position(|s| s.ifindex == info.index && s.family == family)
+        {
+            Some(i) => i,
+            None => {
+                let s = VrrpSocket::open(&info.name, info.index, family)
+                    .map_err(|e| anyhow::anyhow!("VRRP socket on {} ({family}): {e}", info.name))?;
+                self.vrrp.push(s);
+                self.vrrp.len() - 1
+            }
+        };
+        let mut slots = Vec::with_capacity(cfg.vips.len());
+        for v in &cfg.vips {
+            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let di = self.iface(&dev, None).await?;
+            let label = match v.addr {
+                IpAddr::V4(_) => Some(
+                    v.label
+                        .clone()
+                        .unwrap_or_else(|| vip::default_label(&dev, cfg.vrid)),
+                ),
+                IpAddr::V6(_) => None,
+            };
+            slots.push(VipSlot {
+                ifindex: di.index,
+                vip: vip::Vip {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    label,
+                },
+                pkt: self.packet_socket(di.index)?,
+                mac: di.mac,
+                ll6: di.ll6,
+            });
+        }
+        for t in &cfg.track_interfaces {
+            if !self.link_up.contains_key(t) {
+                match self.iface(t, None).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(instance = %cfg.name, "track_interface {t}: {e}; treated as down");
+                        self.link_up.insert(t.clone(), false);
+                    }
+                }
+            }
+        }
+        Ok(Router::new(cfg, sock, src, slots, &self.behaviour))
+    }
+
+    /// Rebuilds the VRID lookup tables after the router list changed.
+    fn reindex(&mut self) {
+        self.by_vrid = vec![[0u16; 256]; self.vrrp.len()];
+        for (ri, r) in self.routers.iter().enumerate() {
+            if let (Some(table), Ok(v)) = (self.by_vrid.get_mut(r.sock), u16::try_from(ri + 1)) {
+                table[usize::from(r.cfg.vrid)] = v;
+            }
+        }
+    }
+
+    fn tracked_up(&self, r: &Router) -> bool {
+        r.tracked
+            .iter()
+            .all(|t| self.link_up.get(t).copied().unwrap_or(false))
+    }
+
+    fn start_router(&mut self, ri: usize, now: Instant) {
+        let up = self.tracked_up(&self.routers[ri]);
+        let r = &mut self.routers[ri];
+        if !up {
+            r.inst.handle_event(now, Event::InterfaceDown);
+        }
+        r.links_up = up;
+        r.inst.handle_event(now, Event::Startup);
+        self.state_dirty = true;
+    }
+
+    async fn event_loop(&mut self, mut links: LinkMessages) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+        let mut chld = signal(SignalKind::child()).context("SIGCHLD handler")?;
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = tokio::time::sleep_until(deadline.into());
+            tokio::select! {
+                biased;
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM: stopping");
+                    break;
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT: stopping");
+                    break;
+                }
+                _ = hup.recv() => self.reload().await,
+                _ = chld.recv() => self.notifier.reap(),
+                msg = links.next() => match msg {
+                    Some((m, _)) => self.on_netlink(m).await,
+                    None => anyhow::bail!("netlink event stream ended"),
+                },
+                which = readable(&self.vrrp, &self.pkt) => match which {
+                    Readable::Vrrp(i) => self.drain_vrrp(i),
+                    Readable::Packet(i) => self.drain_packet(i),
+                },
+                _ = sleep => {}
+            }
+            self.on_time().await;
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut next = self.state_flush_at;
+        if !self.counters_dirty && !self.state_dirty {
+            next = Instant::now() + Duration::from_secs(3600);
+        }
+        for r in &self.routers {
+            for t in [r.inst.poll_timeout(), r.probe_at].into_iter().flatten() {
+                next = next.min(t);
+            }
+        }
+        if let Some(t) = self.selfcheck_at {
+            next = next.min(t);
+        }
+        next
+    }
+
+    async fn on_time(&mut self) {
+        let now = Instant::now();
+        for ri in 0..self.routers.len() {
+            let r = &mut self.routers[ri];
+            if r.inst.poll_timeout().is_some_and(|t| t <= now) {
+                r.inst.handle_timeout(now);
+            }
+            if r.probe_at.is_some_and(|t| t <= now) {
+                if r.inst.state() == State::Master {
+                    r.probe_at = Some(now + r.cfg.advert_interval);
+                    self.send_probes(ri);
+                } else {
+                    r.probe_at = None;
+                }
+            }
+        }
+        self.run_all_actions(now).await;
+        if self.selfcheck_at.is_some_and(|t| t <= now) {
+            self.self_check(now).await;
+        }
+        self.flush_state(now);
+    }
+
+    async fn run_all_actions(&mut self, now: Instant) {
+        for ri in 0..self.routers.len() {
+            self.run_actions(ri, now).await;
+        }
+    }
+
+    async fn run_actions(&mut self, ri: usize, now: Instant) {
+        while let Some(action) = self.routers[ri].inst.poll_action() {
+            self.counters_dirty = true;
+            match action {
+                Action::SendAdvert { priority } => {
+                    if priority == 0 && !self.behaviour.priority_zero {
+                        tracing::warn!(instance = %self.routers[ri].cfg.name,
+                            "priority-0 advert suppressed (negative control)");
+                        continue;
+                    }
+                    self.send_advert(ri, priority);
+                }
+                Action::AddVips { lease } => {
+                    self.vip_op(ri, lease, "add").await;
+                    let r = &mut self.routers[ri];
+                    r.added_this_run = true;
+                    r.last_refresh = Some(now);
+                }
+                Action::RefreshVips { lease } => {
+                    let r = &self.routers[ri];
+                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
+                        self.vip_op(ri, Some(lease), "refresh").await;
+                        self.routers[ri].last_refresh = Some(now);
+                    }
+                }
+                Action::RemoveVips => {
+                    let r = &self.routers[ri];
+                    if r.stopping && !self.behaviour.release_on_stop {
+                        tracing::warn!(instance = %r.cfg.name,
+                            "VIPs left in place on stop (negative control)");
+                        continue;
+                    }
+                    if self.behaviour.remove_only_added && !r.added_this_run {
+                        tracing::info!(instance = %r.cfg.name,
+                            "VIPs not added by this run are not removed (keepalived-1.2 control)");
+                        continue;
+                    }
+                    self.remove_vips(ri).await;
+                    self.routers[ri].last_refresh = None;
+                }
+                Action::SendGratuitous => self.send_gratuitous(ri),
+                Action::StateChange { from, to } => {
+                    self.state_dirty = true;
+                    let r = &mut self.routers[ri];
+                    tracing::info!(instance = %r.cfg.name, vrid = r.cfg.vrid,
+                        interface = %r.cfg.interface, %from, %to,
+                        priority = r.inst.effective_priority(), "state change");
+                    r.probe_at = (to == State::Master).then(|| now + r.cfg.advert_interval);
+                    if to != State::Master && to != State::Stopped && self.selfcheck_at.is_none() {
+                        self.selfcheck_at = Some(now + r.cfg.advert_interval);
+                    }
+                    if let Some(argv) = notify::command_for(&r.cfg.notify, to) {
+                        let what = format!("notify_{}", to.as_str().to_lowercase());
+                        self.notifier.run(argv, &[], &what, &r.cfg.name);
+                    }
+                }
+                Action::Conflict { mac } => {
+                    let r = &self.routers[ri];
+                    let mac = Mac(mac).to_string();
+                    tracing::warn!(instance = %r.cfg.name, vrid = r.cfg.vrid, other_mac = %mac,
+                        "conflict: another host answers for our virtual IP");
+                    if let Some(argv) = &r.cfg.notify.conflict {
+                        let args = notify::conflict_args(&r.cfg.name, &mac);
+                        self.notifier
+                            .run(argv, &args, "notify_conflict", &r.cfg.name);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
+        let r = &self.routers[ri];
+        let mut errors = 0;
+        for slot in &r.vips {
+            if let Err(e) = self
+                .vips
+                .add(slot.ifindex, &slot.vip, r.cfg.vrid, lease)
+                .await
+            {
+                errors += 1;
+                tracing::error!(instance = %r.cfg.name, vip = %slot.vip, "{what} VIP failed: {e}");
+            } else if what == "add" {
+                tracing::info!(instance = %r.cfg.name, vip = %slot.vip,
+                    lease_s = lease.map(|l| l.as_secs_f64()), "VIP added");
+            }
+        }
+        self.vip_errors += errors;
+    }
+
+    async fn remove_vips(&mut self, ri: usize) {
+        let r = &self.routers[ri];
+        let mut errors = 0;
+        for slot in &r.vips {
+            match self.vips.remove(slot.ifindex, &slot.vip).await {
+                Ok(()) => tracing::info!(instance = %r.cfg.name, vip = %slot.vip, "VIP removed"),
+                Err(e) => {
+                    errors += 1;
+                    tracing::error!(instance = %r.cfg.name, vip = %slot.vip, "remove VIP failed: {e}");
+                }
+            }
+        }
+        self.vip_errors += errors;
+    }
+
+    fn send_advert(&mut self, ri: usize, priority: u8) {
+        let r = &mut self.routers[ri];
+        r.template.priority = priority;
+        let n = r.template.buffer_len();
+        let Some(sock) = self.vrrp.get(r.sock) else {
+            return;
+        };
+        if self.out.len() < n {
+            self.out.resize(n, 0);
+        }
+        for dst in &r.dsts {
+            let buf = &mut self.out[..n];
+            let sent = r
+                .template
+                .emit(&mut vrrp::Packet::new_unchecked(&mut buf[..]), r.src, *dst)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                .and_then(|()| sock.send(buf, r.src, *dst));
+            if let Err(e) = sent {
+                self.send_errors += 1;
+                tracing::debug!(instance = %r.cfg.name, %dst, "advert not sent: {e}");
+            }
+        }
+    }
+
+    fn send_frames(&mut self, ri: usize, probe: bool) {
+        let r = &self.routers[ri];
+        for slot in &r.vips {
+            let frame = match (slot.vip.addr, probe) {
+                (IpAddr::V4(a), false) => arp::gratuitous(slot.mac, a),
+                (IpAddr::V4(a), true) => arp::probe(slot.mac, a),
+                (IpAddr::V6(a), false) => match slot.ll6 {
+                    Some(ll) => ndisc::unsolicited_na(slot.mac, ll, a, false),
+                    None => continue,
+                },
+                (IpAddr::V6(a), true) => ndisc::solicitation(slot.mac, None, a),
+            };
+            if let Some(Err(e)) = self.pkt.get(slot.pkt).map(|s| s.send(&frame)) {
+                self.send_errors += 1;
+                tracing::debug!(instance = %r.cfg.name, vip = %slot.vip, "frame not sent: {e}");
+            }
+        }
+    }
+
+    fn send_gratuitous(&mut self, ri: usize) {
+        self.send_frames(ri, false);
+    }
+
+    fn send_probes(&mut self, ri: usize) {
+        self.send_frames(ri, true);
+    }
+
+    fn drain_vrrp(&mut self, si: usize) {
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut cmsg = std::mem::take(&mut self.cmsg);
+        let now = Instant::now();
+        loop {
+            let Some(sock) = self.vrrp.get(si) else { break };
+            match sock.recv(&mut buf, &mut cmsg) {
+                Ok(Some(rx)) => {
+                    let payload = buf.get(rx.payload.clone()).unwrap_or(&[]);
+                    self.on_vrrp(si, &rx, payload, now);
+                }
+                Ok(None) => self.drops.bump(DropReason::Truncated),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("VRRP receive failed: {e}");
+                    break;
+                }
+            }
+        }
+        self.buf = buf;
+        self.cmsg = cmsg;
+        self.counters_dirty = true;
+    }
+
+    fn on_vrrp(&mut self, si: usize, rx: &sockets::Received, payload: &[u8], now: Instant) {
+        if self.own.contains(&rx.src) {
+            self.drops.bump(DropReason::OwnPacket);
+            return;
+        }
+        let meta = RxMeta {
+            src: rx.src,
+            dst: rx.dst,
+            ttl: rx.ttl,
+        };
+        let repr = match rx::parse_advert(payload, &meta) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.drops.bump(reason);
+                tracing::debug!(src = %rx.src, %reason, "advert dropped");
+                return;
+            }
+        };
+        let slot = self
+            .by_vrid
+            .get(si)
+            .map_or(0, |t| t[usize::from(repr.vrid)]);
+        let Some(r) = slot
+            .checked_sub(1)
+            .and_then(|i| self.routers.get_mut(usize::from(i)))
+        else {
+            self.drops.bump(DropReason::UnknownVrid);
+            tracing::debug!(src = %rx.src, vrid = repr.vrid, "advert for unknown VRID dropped");
+            return;
+        };
+        match rx::check_for_instance(&repr, &meta, &r.expect()) {
+            Ok(adv) => {
+                if !adv.addrs_match && adv.priority != PRIORITY_OWNER {
+                    r.drops.bump(DropReason::AddressMismatch);
+                    self.drops.bump(DropReason::AddressMismatch);
+                }
+                r.inst.handle_event(now, Event::Advert(adv));
+            }
+            Err(reason) => {
+                r.drops.bump(reason);
+                self.drops.bump(reason);
+                tracing::debug!(instance = %r.cfg.name, src = %rx.src, %reason, "advert dropped");
+            }
+        }
+    }
+
+    fn drain_packet(&mut self, pi: usize) {
+        let mut buf = std::mem::take(&mut self.buf);
+        let now = Instant::now();
+        loop {
+            let Some(sock) = self.pkt.get(pi) else { break };
+            let ifindex = sock.ifindex;
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    let frame = buf.get(..n).unwrap_or(&[]);
+                    self.on_frame(ifindex, frame, now);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("AF_PACKET receive failed: {e}");
+                    break;
+                }
+            }
+        }
+        self.buf = buf;
+    }
+
+    /// An ARP or NA frame: a conflict if another MAC claims one of a Master's VIPs.
+    fn on_frame(&mut self, ifindex: u32, frame: &[u8], now: Instant) {
+        let claim = if let Ok((_, a)) = arp::parse_frame(frame) {
+            (a.op == arp::Operation::Reply).then_some((IpAddr::V4(a.sender_ip), a.sender_mac))
+        } else if let Ok(nd) = ndisc::parse_frame(frame) {
+            match nd.repr {
+                ndisc::Repr::NeighborAdvert {
+                    target, target_lla, ..
+                } if nd.hop_limit == ndisc::HOP_LIMIT => {
+                    Some((IpAddr::V6(target), target_lla.unwrap_or(nd.src_mac)))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let Some((addr, mac)) = claim else { return };
+        for r in &mut self.routers {
+            if r.inst.state() != State::Master {
+                continue;
+            }
+            if r.vips
+                .iter()
+                .any(|s| s.ifindex == ifindex && s.vip.addr == addr && s.mac != mac)
+            {
+                r.inst.handle_event(now, Event::ConflictSeen { mac: mac.0 });
+            }
+        }
+    }
+
+    async fn self_check(&mut self, now: Instant) {
+        let interval = self
+            .routers
+            .iter()
+            .filter(|r| matches!(r.inst.state(), State::Backup | State::Fault))
+            .map(|r| r.cfg.advert_interval)
+            .min();
+        let Some(interval) = interval else {
+            self.selfcheck_at = None;
+            return;
+        };
+        self.selfcheck_at = Some(now + interval);
+        if !self.behaviour.backup_self_check {
+            return;
+        }
+        let entries = match self.vips.list(None).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.vip_errors += 1;
+                tracing::warn!("self-check: listing addresses failed: {e}");
+                return;
+            }
+        };
+        let mut found = Vec::new();
+        for (ri, r) in self.routers.iter().enumerate() {
+            if !matches!(r.inst.state(), State::Backup | State::Fault) {
+                continue;
+            }
+            if let Some(slot) = r.vips.iter().find(|s| {
+                entries
+                    .iter()
+                    .any(|e| e.ifindex == s.ifindex && e.addr == s.vip.addr)
+            }) {
+                tracing::warn!(instance = %r.cfg.name, state = %r.inst.state(), vip = %slot.vip,
+                    "self-check: our VIP is on the interface while not Master; removing");
+                found.push(ri);
+            }
+        }
+        for ri in found {
+            self.routers[ri]
+                .inst
+                .handle_event(now, Event::VipFoundWhileBackup);
+            self.run_actions(ri, now).await;
+        }
+    }
+
+    async fn on_netlink(&mut self, msg: NetlinkMessage<RouteNetlinkMessage>) {
+        match msg.payload {
+            NetlinkPayload::InnerMessage(m) => {
+                if let Some((index, name, up)) = iface::link_event(&m) {
+                    let name = name.or_else(|| self.link_names.get(&index).cloned());
+                    if let Some(name) = name {
+                        self.set_link(&name, up);
+                    }
+                }
+            }
+            NetlinkPayload::Overrun(_) => {
+                tracing::warn!("netlink link events lost; re-reading link states");
+                let names: Vec<String> = self.link_up.keys().cloned().collect();
+                for n in names {
+                    let up = iface::lookup(&self.handle, &self.vips, &n)
+                        .await
+                        .map(|i| i.up)
+                        .unwrap_or(false);
+                    self.set_link(&n, up);
+                }
+            }
+            _ => {}
+        }
+        self.run_all_actions(Instant::now()).await;
+    }
+
+    fn set_link(&mut self, name: &str, up: bool) {
+        match self.link_up.get_mut(name) {
+            Some(v) if *v != up => *v = up,
+            _ => return,
+        }
+        tracing::info!(interface = name, up, "link state changed");
+        let now = Instant::now();
+        for ri in 0..self.routers.len() {
+            if !self.routers[ri].tracked.iter().any(|t| t == name) {
+                continue;
+            }
+            let all = self.tracked_up(&self.routers[ri]);
+            let r = &mut self.routers[ri];
+            if all != r.links_up {
+                r.links_up = all;
+                let ev = if all {
+                    Event::InterfaceUp
+                } else {
+                    Event::InterfaceDown
+                };
+                r.inst.handle_event(now, ev);
+            }
+        }
+    }
+
+    async fn stop_router(&mut self, ri: usize, now: Instant) {
+        self.routers[ri].stopping = true;
+        self.routers[ri].inst.handle_event(now, Event::Shutdown);
+        self.run_actions(ri, now).await;
+    }
+
+    async fn shutdown(&mut self) {
+        let now = Instant::now();
+        for ri in 0..self.routers.len() {
+            self.stop_router(ri, now).await;
+        }
+        self.state_dirty = true;
+        self.write_state(true);
+        tracing::info!("vrrpd stopped");
+    }
+
+    async fn reload(&mut self) {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let new = match self.opts.source.load() {
+            Ok((c, warnings)) => {
+                for w in &warnings {
+                    tracing::warn!("{w}");
+                }
+                c
+            }
+            Err(e) => {
+                tracing::error!("reload failed, keeping the running configuration:\n{e}");
+                return;
+            }
+        };
+        let plan = reload::plan(&self.config.instances, &new.instances);
+        if plan.is_noop() && self.config.instances.len() == new.instances.len() {
+            tracing::info!("reload: nothing changed");
+            return;
+        }
+        // Build what is new first, so a failure leaves everything as it was.
+        let mut fresh: HashMap<usize, Router> = HashMap::new();
+        let to_build = plan
+            .start
+            .iter()
+            .copied()
+            .chain(plan.replace.iter().map(|&(_, n)| n));
+        for ni in to_build {
+            match self.build_router(new.instances[ni].clone()).await {
+                Ok(r) => {
+                    fresh.insert(ni, r);
+                }
+                Err(e) => {
+                    tracing::error!("reload failed, keeping the running configuration: {e:#}");
+                    return;
+                }
+            }
+        }
+        let now = Instant::now();
+        let stops: Vec<usize> = plan
+            .stop
+            .iter()
+            .copied()
+            .chain(plan.replace.iter().map(|&(o, _)| o))
+            .collect();
+        for &oi in &stops {
+            tracing::info!(instance = %self.routers[oi].cfg.name, "reload: stopping");
+            self.stop_router(oi, now).await;
+        }
+        let mut old: Vec<Option<Router>> = std::mem::take(&mut self.routers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut routers = Vec::with_capacity(new.instances.len());
+        let mut started = Vec::new();
+        for ni in 0..new.instances.len() {
+            if let Some(&(oi, _)) = plan.keep.iter().find(|&&(_, n)| n == ni) {
+                if let Some(r) = old.get_mut(oi).and_then(Option::take) {
+                    routers.push(r);
+                    continue;
+                }
+            }
+            if let Some(r) = fresh.remove(&ni) {
+                started.push(routers.len());
+                routers.push(r);
+            }
+        }
+        self.routers = routers;
+        self.config = new;
+        self.reindex();
+        for ri in started {
+            tracing::info!(instance = %self.routers[ri].cfg.name, "reload: starting");
+            self.start_router(ri, now);
+        }
+        if self.selfcheck_at.is_none() {
+            self.selfcheck_at = Some(now);
+        }
+        self.run_all_actions(now).await;
+        tracing::info!(
+            kept = plan.keep.len(),
+            stopped = plan.stop.len(),
+            started = plan.start.len(),
+            replaced = plan.replace.len(),
+            "reload done"
+        );
+    }
+
+    fn flush_state(&mut self, now: Instant) {
+        if self.state_dirty || (self.counters_dirty && now >= self.state_flush_at) {
+            self.write_state(false);
+        }
+    }
+
+    fn snapshot(&self, stopping: bool) -> state_file::StateFile {
+        state_file::StateFile {
+            pid: std::process::id(),
+            stopping,
+            instances: self
+                .routers
+                .iter()
+                .map(|r| state_file::InstanceState {
+                    name: r.cfg.name.clone(),
+                    interface: r.cfg.interface.clone(),
+                    vrid: r.cfg.vrid,
+                    family: match r.cfg.family {
+                        CfgFamily::Ipv4 => "ipv4",
+                        CfgFamily::Ipv6 => "ipv6",
+                    },
+                    version: r.cfg.version.number(),
+                    state: r.inst.state().as_str(),
+                    priority: r.inst.effective_priority(),
+                    master: r.inst.master().map(|m| m.to_string()),
+                    vips: r.vips.iter().map(|s| s.vip.to_string()).collect(),
+                    counters: r.inst.counters().clone(),
+                    drops: r.drops,
+                })
+                .collect(),
+            drops: self.drops,
+            send_errors: self.send_errors,
+            vip_errors: self.vip_errors,
+            notify_refused: self.notifier.refused,
+        }
+    }
+
+    fn write_state(&mut self, stopping: bool) {
+        self.state_dirty = false;
+        self.counters_dirty = false;
+        self.state_flush_at = Instant::now() + STATE_FLUSH;
+        let Some(path) = self.opts.state_file.clone() else {
+            return;
+        };
+        let written = state_file::render(&self.snapshot(stopping))
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| state_file::write_atomic(&path, &bytes));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), "state file not written: {e}");
+        }
+    }
+}
+
+/// Every interface a configuration puts VIPs on or sends adverts on.
+fn interfaces_of(instances: &[InstanceConfig]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in instances {
+        let names =
+            std::iter::once(&i.interface).chain(i.vips.iter().filter_map(|v| v.dev.as_ref()));
+        for n in names {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Resolves when one of the sockets is readable; clears its readiness first, so the
+/// caller must read it until `WouldBlock`.
+async fn readable(vrrp: &[VrrpSocket], pkt: &[PacketSocket]) -> Readable {
+    poll_fn(|cx| {
+        for (i, s) in vrrp.iter().enumerate() {
+            if let Poll::Ready(Ok(mut g)) = s.async_fd().poll_read_ready(cx) {
+                g.clear_ready();
+                return Poll::Ready(Readable::Vrrp(i));
+            }
+        }
+        for (i, s) in pkt.iter().enumerate() {
+            if let Poll::Ready(Ok(mut g)) = s.async_fd().poll_read_ready(cx) {
+                g.clear_ready();
+                return Poll::Ready(Readable::Packet(i));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Path helper for tests and tools: the state file's temporary sibling.
+pub fn state_tmp_path(path: &Path) -> PathBuf {
+    state_file::tmp_path(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_include_vip_devices_once() {
+        let c = config::parse_toml(
+            r#"
+[[instance]]
+name = "a"
+interface = "eth1"
+vrid = 1
+vips = [{ addr = "192.0.2.20", dev = "eth2" }, "192.0.2.21"]
+
+[[instance]]
+name = "b"
+interface = "eth1"
+vrid = 2
+vips = ["192.0.2.22"]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(interfaces_of(&c.instances), vec!["eth1", "eth2"]);
+    }
+}

@@ -1,0 +1,143 @@
+//! SIGHUP reload: which instances keep running, stop, start or are replaced.
+//!
+//! Instances are identified by (interface, family, VRID), the triple that names a
+//! virtual router on a link. An instance whose configuration is identical keeps its
+//! state; one whose configuration changed in any way is stopped and started again.
+
+use crate::config::{Family, InstanceConfig};
+
+/// What identifies a virtual router across reloads.
+pub type Key = (String, Family, u8);
+
+/// The key of an instance.
+pub fn key(cfg: &InstanceConfig) -> Key {
+    (cfg.interface.clone(), cfg.family, cfg.vrid)
+}
+
+/// What a reload does, by index into the old and the new instance lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (old, new): identical, keeps running untouched.
+    pub keep: Vec<(usize, usize)>,
+    /// Old instances absent from the new configuration: stop (priority 0, release).
+    pub stop: Vec<usize>,
+    /// New instances absent from the old configuration: start.
+    pub start: Vec<usize>,
+    /// (old, new): same key, different configuration: stop the old, start the new.
+    pub replace: Vec<(usize, usize)>,
+}
+
+impl Plan {
+    /// Whether the reload changes nothing.
+    pub fn is_noop(&self) -> bool {
+        self.stop.is_empty() && self.start.is_empty() && self.replace.is_empty()
+    }
+}
+
+/// Compares two configurations.
+pub fn plan(old: &[InstanceConfig], new: &[InstanceConfig]) -> Plan {
+    let mut p = Plan::default();
+    for (ni, n) in new.iter().enumerate() {
+        let k = key(n);
+        match old.iter().position(|o| key(o) == k) {
+            Some(oi) if old[oi] == *n => p.keep.push((oi, ni)),
+            Some(oi) => p.replace.push((oi, ni)),
+            None => p.start.push(ni),
+        }
+    }
+    for (oi, o) in old.iter().enumerate() {
+        let k = key(o);
+        if !new.iter().any(|n| key(n) == k) {
+            p.stop.push(oi);
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_toml;
+
+    fn instances(text: &str) -> Vec<InstanceConfig> {
+        parse_toml(text, "t.toml").unwrap().instances
+    }
+
+    const BASE: &str = r#"
+[[instance]]
+name = "a"
+interface = "eth1"
+vrid = 1
+vips = ["192.0.2.20"]
+
+[[instance]]
+name = "b"
+interface = "eth1"
+vrid = 2
+vips = ["192.0.2.21"]
+
+[[instance]]
+name = "c"
+interface = "eth1"
+vrid = 3
+vips = ["192.0.2.22"]
+"#;
+
+    #[test]
+    fn identical_config_keeps_everything() {
+        let a = instances(BASE);
+        let p = plan(&a, &a);
+        assert!(p.is_noop());
+        assert_eq!(p.keep, vec![(0, 0), (1, 1), (2, 2)]);
+    }
+
+    #[test]
+    fn removed_added_changed_and_reordered() {
+        let old = instances(BASE);
+        let new = instances(
+            r#"
+[[instance]]
+name = "c"
+interface = "eth1"
+vrid = 3
+vips = ["192.0.2.22"]
+
+[[instance]]
+name = "b"
+interface = "eth1"
+vrid = 2
+priority = 200
+vips = ["192.0.2.21"]
+
+[[instance]]
+name = "d"
+interface = "eth1"
+vrid = 4
+vips = ["192.0.2.23"]
+"#,
+        );
+        let p = plan(&old, &new);
+        assert_eq!(p.keep, vec![(2, 0)]);
+        assert_eq!(p.replace, vec![(1, 1)]);
+        assert_eq!(p.start, vec![2]);
+        assert_eq!(p.stop, vec![0]);
+    }
+
+    #[test]
+    fn same_vrid_other_family_is_another_router() {
+        let old = instances(BASE);
+        let new = instances(
+            r#"
+[[instance]]
+name = "a"
+interface = "eth1"
+vrid = 1
+vips = ["2001:db8::20"]
+"#,
+        );
+        let p = plan(&old[..1], &new);
+        assert_eq!(p.stop, vec![0]);
+        assert_eq!(p.start, vec![0]);
+        assert!(p.keep.is_empty() && p.replace.is_empty());
+    }
+}

@@ -1,0 +1,537 @@
+//! The daemon's sockets, each created in the calling thread's network namespace:
+//!
+//! * [`VrrpSocket`]: raw IP protocol 112, one per (interface, family), bound to the
+//!   interface, joined to the VRRP group, TTL / hop limit 255 out, and reporting the
+//!   TTL / hop limit (and the IPv6 destination) of every packet in.
+//! * [`PacketSocket`]: `AF_PACKET` on one interface, to send gratuitous ARP /
+//!   unsolicited NA / probes from the interface MAC and to receive ARP and Neighbor
+//!   Advertisements (a kernel BPF filter passes nothing else) for conflict detection.
+//!
+//! Both are non-blocking and wrapped in [`AsyncFd`] for the single-threaded runtime.
+//! The few `unsafe` blocks are one-line system calls on descriptors this module owns,
+//! each in a small function that says why it is sound.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
+    SockaddrStorage,
+};
+use tokio::io::unix::AsyncFd;
+
+use crate::wire::{ipv4, vrrp, Family};
+
+/// `IPV6_MULTICAST_ALL` (Linux 4.20+), missing from libc.
+const IPV6_MULTICAST_ALL: libc::c_int = 29;
+/// `PACKET_IGNORE_OUTGOING` (Linux 4.20+), missing from libc.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+/// Traffic class / TOS of adverts: network control (CS6), as keepalived sends them.
+pub const TOS_NETWORK_CONTROL: libc::c_int = 0xc0;
+
+/// Opens a socket with `SOCK_NONBLOCK | SOCK_CLOEXEC` added to `ty`.
+fn new_socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) takes plain integers; a non-negative return value is a fresh
+    // descriptor that nothing else owns, so handing it to OwnedFd is sound.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: see above; `fd` is valid and owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `setsockopt(fd, level, name, value)` with `value` passed by pointer and size.
+fn set_opt<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(std::mem::size_of::<T>())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `value` is a valid, initialised `T` for the whole call and `len` is its
+    // size, so the kernel reads only memory we own; `fd` is a live descriptor.
+    let rc =
+        unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (value as *const T).cast(), len) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn set_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
+    set_opt(fd, level, name, &v)
+}
+
+/// Registers `fd` with the runtime's reactor for readability.
+fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: an OwnedFd is a valid open descriptor that stays open, and keeps
+    // returning the same number from as_raw_fd, until it is dropped, which happens only
+    // when the AsyncFd that owns it is dropped.
+    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(|e| io::Error::new(io::ErrorKind::Other, e.to_string()))
+}
+
+fn with_context(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+fn bind_to_device(fd: BorrowedFd<'_>, ifname: &str) -> io::Result<()> {
+    let name = ifname.as_bytes();
+    let mut buf = [0u8; libc::IFNAMSIZ];
+    if name.is_empty() || name.len() >= buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad interface name",
+        ));
+    }
+    buf[..name.len()].copy_from_slice(name);
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &buf)
+        .map_err(|e| with_context(e, "SO_BINDTODEVICE"))
+}
+
+/// A received VRRP packet's IP facts; the VRRP message is `buf[payload]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+    /// TTL / hop limit, if known.
+    pub ttl: Option<u8>,
+    /// Where the VRRP message is in the receive buffer.
+    pub payload: std::ops::Range<usize>,
+}
+
+/// Splits a datagram read from a raw IPv4 socket (IP header included) into its IP
+/// facts and the VRRP message; `None` when the IP header is unusable.
+pub fn split_ipv4(datagram: &[u8], cmsg_ttl: Option<u8>) -> Option<Received> {
+    let p = ipv4::Packet::new_checked(datagram).ok()?;
+    let start = p.header_len();
+    let end = usize::from(p.total_len()).min(datagram.len());
+    if start > end {
+        return None;
+    }
+    Some(Received {
+        src: IpAddr::V4(p.src_addr()),
+        dst: IpAddr::V4(p.dst_addr()),
+        ttl: cmsg_ttl.or(Some(p.ttl())),
+        payload: start..end,
+    })
+}
+
+/// Raw VRRP socket for one (interface, family).
+#[derive(Debug)]
+pub struct VrrpSocket {
+    fd: AsyncFd<OwnedFd>,
+    /// Address family.
+    pub family: Family,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Interface name.
+    pub ifname: String,
+}
+
+impl VrrpSocket {
+    /// Opens and configures the socket. Must be called inside a tokio runtime.
+    pub fn open(ifname: &str, ifindex: u32, family: Family) -> io::Result<VrrpSocket> {
+        let proto = libc::c_int::from(vrrp::PROTOCOL);
+        let fd = match family {
+            Family::Ipv4 => {
+                let fd = new_socket(libc::AF_INET, libc::SOCK_RAW, proto)?;
+                let b = fd.as_fd();
+                set_int(b, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)
+                    .map_err(|e| with_context(e, "IP_RECVTTL"))?;
+                set_int(b, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)
+                    .map_err(|e| with_context(e, "IP_MULTICAST_ALL"))?;
+                set_int(b, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, 255)
+                    .map_err(|e| with_context(e, "IP_MULTICAST_TTL"))?;
+                set_int(b, libc::IPPROTO_IP, libc::IP_TTL, 255)
+                    .map_err(|e| with_context(e, "IP_TTL"))?;
+                set_int(b, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)
+                    .map_err(|e| with_context(e, "IP_MULTICAST_LOOP"))?;
+                set_int(b, libc::IPPROTO_IP, libc::IP_TOS, TOS_NETWORK_CONTROL)
+                    .map_err(|e| with_context(e, "IP_TOS"))?;
+                bind_to_device(b, ifname)?;
+                let ifx = i32::try_from(ifindex)
+                    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                let mreq = libc::ip_mreqn {
+                    imr_multiaddr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(vrrp::GROUP_V4.octets()),
+                    },
+                    imr_address: libc::in_addr { s_addr: 0 },
+                    imr_ifindex: ifx,
+                };
+                set_opt(b, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq)
+                    .map_err(|e| with_context(e, "IP_MULTICAST_IF"))?;
+                set_opt(b, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)
+                    .map_err(|e| with_context(e, "join 224.0.0.18"))?;
+                fd
+            }
+            Family::Ipv6 => {
+                let fd = new_socket(libc::AF_INET6, libc::SOCK_RAW, proto)?;
+                let b = fd.as_fd();
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+                    .map_err(|e| with_context(e, "IPV6_RECVHOPLIMIT"))?;
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+                    .map_err(|e| with_context(e, "IPV6_RECVPKTINFO"))?;
+                // The kernel fills in the checksum on send and verifies it on receive
+                // (a packet failing it is dropped before we see it).
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, 6)
+                    .map_err(|e| with_context(e, "IPV6_CHECKSUM"))?;
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, 255)
+                    .map_err(|e| with_context(e, "IPV6_MULTICAST_HOPS"))?;
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, 255)
+                    .map_err(|e| with_context(e, "IPV6_UNICAST_HOPS"))?;
+                set_int(b, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)
+                    .map_err(|e| with_context(e, "IPV6_MULTICAST_LOOP"))?;
+                set_int(
+                    b,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_TCLASS,
+                    TOS_NETWORK_CONTROL,
+                )
+                .map_err(|e| with_context(e, "IPV6_TCLASS"))?;
+                // Older kernels lack it; then only the bound device limits what we see.
+                let _ = set_int(b, libc::IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
+                bind_to_device(b, ifname)?;
+                let mreq = libc::ipv6_mreq {
+                    ipv6mr_multiaddr: libc::in6_addr {
+                        s6_addr: vrrp::GROUP_V6.octets(),
+                    },
+                    ipv6mr_interface: ifindex,
+                };
+                set_int(
+                    b,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MULTICAST_IF,
+                    i32::try_from(ifindex)
+                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+                )
+                .map_err(|e| with_context(e, "IPV6_MULTICAST_IF"))?;
+                set_opt(b, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)
+                    .map_err(|e| with_context(e, "join ff02::12"))?;
+                fd
+            }
+        };
+        Ok(VrrpSocket {
+            fd: register(fd)?,
+            family,
+            ifindex,
+            ifname: ifname.to_owned(),
+        })
+    }
+
+    /// The readiness handle, for the event loop.
+    pub fn async_fd(&self) -> &AsyncFd<OwnedFd> {
+        &self.fd
+    }
+
+    /// Sends one VRRP message from `src` (the kernel adds the IP header; for IPv6 it
+    /// also computes the checksum) to `dst`, a group or a unicast peer.
+    pub fn send(&self, msg: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        let fd = self.fd.get_ref().as_raw_fd();
+        let iov = [IoSlice::new(msg)];
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: i32::try_from(self.ifindex)
+                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(s.octets()),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let to = SockaddrIn::from(SocketAddrV4::new(d, 0));
+                sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )?;
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: s.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let scope = if is_link_scope(&d) { self.ifindex } else { 0 };
+                let to = SockaddrIn6::from(SocketAddrV6::new(d, 0, 0, scope));
+                sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )?;
+            }
+            _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        }
+        Ok(())
+    }
+
+    /// Reads one packet into `buf` (`WouldBlock` when there is none), with ancillary
+    /// data in `cmsg` (size it with `nix::cmsg_space!(libc::in6_pktinfo, libc::c_int,
+    /// libc::c_int)`). `Ok(None)`: the datagram's IP header was unusable.
+    pub fn recv(&self, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<Option<Received>> {
+        let fd = self.fd.get_ref().as_raw_fd();
+        let mut ttl = None;
+        let mut dst6 = None;
+        let (len, src) = {
+            let mut iov = [IoSliceMut::new(buf)];
+            let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::empty())?;
+            for c in msg.cmsgs()? {
+                match c {
+                    ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
+                        ttl = u8::try_from(t).ok();
+                    }
+                    ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                        dst6 = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            let src = msg
+                .address
+                .as_ref()
+                .and_then(|a| a.as_sockaddr_in6().map(|s| s.ip()));
+            (msg.bytes, src)
+        };
+        let data = &buf[..len];
+        Ok(match self.family {
+            Family::Ipv4 => split_ipv4(data, ttl),
+            Family::Ipv6 => match (src, dst6) {
+                (Some(s), Some(d)) => Some(Received {
+                    src: IpAddr::V6(s),
+                    dst: IpAddr::V6(d),
+                    ttl,
+                    payload: 0..len,
+                }),
+                _ => None,
+            },
+        })
+    }
+}
+
+fn is_link_scope(a: &Ipv6Addr) -> bool {
+    let s = a.segments()[0];
+    (s & 0xffc0) == 0xfe80 || (a.is_multicast() && (s & 0x000f) <= 2)
+}
+
+/// One classic-BPF instruction (`struct sock_filter`).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+/// `struct sock_fprog`.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+const BPF_LDH_ABS: u16 = 0x28;
+const BPF_LDB_ABS: u16 = 0x30;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_RET_K: u16 = 0x06;
+
+/// Accept ARP, and IPv6 whose next header is ICMPv6 (58) with type 136 (NA).
+const ARP_AND_NA: [SockFilter; 9] = [
+    SockFilter {
+        code: BPF_LDH_ABS,
+        jt: 0,
+        jf: 0,
+        k: 12,
+    },
+    SockFilter {
+        code: BPF_JEQ_K,
+        jt: 5,
+        jf: 0,
+        k: 0x0806,
+    },
+    SockFilter {
+        code: BPF_JEQ_K,
+        jt: 0,
+        jf: 5,
+        k: 0x86dd,
+    },
+    SockFilter {
+        code: BPF_LDB_ABS,
+        jt: 0,
+        jf: 0,
+        k: 20,
+    },
+    SockFilter {
+        code: BPF_JEQ_K,
+        jt: 0,
+        jf: 3,
+        k: 58,
+    },
+    SockFilter {
+        code: BPF_LDB_ABS,
+        jt: 0,
+        jf: 0,
+        k: 54,
+    },
+    SockFilter {
+        code: BPF_JEQ_K,
+        jt: 0,
+        jf: 1,
+        k: 136,
+    },
+    SockFilter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k: 0x0004_0000,
+    },
+    SockFilter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    },
+];
+
+/// `AF_PACKET` socket on one interface.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: AsyncFd<OwnedFd>,
+    /// Interface index.
+    pub ifindex: u32,
+}
+
+fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    let sll = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as libc::c_ushort,
+        sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+        sll_ifindex: i32::try_from(ifindex)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_ll>())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `sll` is a fully initialised sockaddr_ll living across the call and `len`
+    // is its size; bind(2) only reads it.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            len,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl PacketSocket {
+    /// Opens the socket on `ifindex` with the ARP/NA filter. Must be called inside a
+    /// tokio runtime.
+    pub fn open(ifindex: u32) -> io::Result<PacketSocket> {
+        let proto = libc::c_int::from((libc::ETH_P_ALL as u16).to_be());
+        let fd = new_socket(libc::AF_PACKET, libc::SOCK_RAW, proto)?;
+        let prog = SockFprog {
+            len: ARP_AND_NA.len() as u16,
+            filter: ARP_AND_NA.as_ptr(),
+        };
+        set_opt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+            .map_err(|e| with_context(e, "SO_ATTACH_FILTER"))?;
+        // Best effort: we also drop frames from our own MAC in user space.
+        let _ = set_int(fd.as_fd(), libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+        bind_packet(fd.as_fd(), ifindex).map_err(|e| with_context(e, "bind AF_PACKET"))?;
+        Ok(PacketSocket {
+            fd: register(fd)?,
+            ifindex,
+        })
+    }
+
+    /// The readiness handle, for the event loop.
+    pub fn async_fd(&self) -> &AsyncFd<OwnedFd> {
+        &self.fd
+    }
+
+    /// Sends one complete Ethernet frame.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        nix::sys::socket::send(self.fd.get_ref().as_raw_fd(), frame, MsgFlags::empty())?;
+        Ok(())
+    }
+
+    /// Reads one frame (`WouldBlock` when there is none); returns its length.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(nix::sys::socket::recv(
+            self.fd.get_ref().as_raw_fd(),
+            buf,
+            MsgFlags::empty(),
+        )?)
+    }
+}
+
+/// Sends a complete IPv4 datagram (header included, as given: TTL, source, everything;
+/// the kernel fills in the header checksum and total length) out of `ifname`. A
+/// diagnostic for tests and the harness, which use it to inject hostile packets; the
+/// daemon never calls it. Blocking; needs `CAP_NET_RAW`.
+pub fn send_raw_ipv4(datagram: &[u8], ifname: &str) -> io::Result<()> {
+    let p = ipv4::Packet::new_checked(datagram)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let dst: Ipv4Addr = p.dst_addr();
+    let fd = new_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+    bind_to_device(fd.as_fd(), ifname)?;
+    let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+    nix::sys::socket::sendto(fd.as_raw_fd(), datagram, &to, MsgFlags::empty())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_split_uses_header_and_cmsg() {
+        let ip = ipv4::Repr {
+            src: "192.0.2.12".parse().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
+            protocol: 112,
+            ttl: 254,
+            payload_len: 4,
+        };
+        let mut buf = vec![0u8; ip.buffer_len() + 4];
+        ip.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]))
+            .unwrap();
+        let r = split_ipv4(&buf, None).unwrap();
+        assert_eq!(r.ttl, Some(254));
+        assert_eq!(r.payload, 20..24);
+        assert_eq!(r.src, "192.0.2.12".parse::<IpAddr>().unwrap());
+        assert_eq!(split_ipv4(&buf, Some(255)).unwrap().ttl, Some(255));
+        assert!(split_ipv4(&buf[..10], None).is_none());
+    }
+
+    #[test]
+    fn link_scope() {
+        assert!(is_link_scope(&"fe80::1".parse().unwrap()));
+        assert!(is_link_scope(&"ff02::12".parse().unwrap()));
+        assert!(!is_link_scope(&"2001:db8::1".parse().unwrap()));
+    }
+}
