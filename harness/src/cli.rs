@@ -117,3 +117,98 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// Arguments of `vrrplab run`.
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Scenario files or directories (default: scenarios/seed).
+    pub paths: Vec<PathBuf>,
+    /// Daemons, comma-separated: vrrpd, keepalived, vrrpd:<negative control>
+    /// (default: vrrpd, plus keepalived when installed).
+    #[arg(long, value_delimiter = ',')]
+    pub daemon: Vec<String>,
+    /// Also run every negative control of vrrpd.
+    #[arg(long)]
+    pub negative_controls: bool,
+    /// Artifact directory.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Runs at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
+/// exit 0 when everything went as expected, 1 when a verdict failed, 2 on bad input.
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    use vrrplab::daemons::Daemon;
+    use vrrplab::scenario::{collect_files, Scenario};
+
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios/seed")]
+    } else {
+        args.paths.clone()
+    };
+    let files = match collect_files(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("vrrplab: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut scenarios = Vec::new();
+    for f in &files {
+        match Scenario::load(f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let mut daemons = Vec::new();
+    if args.daemon.is_empty() {
+        daemons.push(Daemon::Vrrpd { misbehave: None });
+        if vrrplab::daemons::keepalived_installed() {
+            daemons.push(Daemon::Keepalived);
+        } else {
+            eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
+        }
+    }
+    for d in &args.daemon {
+        match Daemon::parse(d) {
+            Ok(d) => daemons.push(d),
+            Err(e) => {
+                eprintln!("vrrplab: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    if args.negative_controls {
+        daemons.extend(Daemon::negative_controls());
+    }
+    for d in &daemons {
+        if let Err(e) = d.binary() {
+            eprintln!("vrrplab: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    vrrplab::privilege::require_root_cli()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let opts = vrrplab::run::RunOptions {
+        out_dir: args.out.clone(),
+        ..Default::default()
+    };
+    let results = rt.block_on(vrrplab::batch::run_all(
+        &scenarios, &daemons, &opts, args.jobs,
+    ));
+    let code = vrrplab::batch::finish(&results, &args.out, args.junit.as_deref())?;
+    Ok(code)
+}

@@ -187,7 +187,9 @@ pub fn vrrpd_binary() -> Result<PathBuf> {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().context("current_exe")?;
-    let dir = exe.parent().ok_or_else(|| anyhow!("no parent of {}", exe.display()))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow!("no parent of {}", exe.display()))?;
     for cand in [dir.join("vrrpd"), dir.join("../vrrpd")] {
         if cand.is_file() {
             return Ok(cand);
@@ -219,7 +221,9 @@ pub fn keepalived_installed() -> bool {
 /// The article's workaround: a notify_backup script that removes the VIPs. Root-owned,
 /// not writable by others (vrrpd refuses anything else).
 fn write_remove_vips_script(node: &NodeVrrp, dir: &Path) -> Result<PathBuf> {
-    let mut s = String::from("#!/bin/sh\n# notify_backup: remove the VIPs (the seed article's workaround)\n");
+    let mut s = String::from(
+        "#!/bin/sh\n# notify_backup: remove the VIPs (the seed article's workaround)\n",
+    );
     for (addr, prefix) in &node.vips {
         let _ = writeln!(s, "ip addr del {addr}/{prefix} dev eth1 2>/dev/null");
     }
@@ -380,7 +384,12 @@ mod tests {
 
     #[test]
     fn daemon_names_round_trip() {
-        for n in ["vrrpd", "keepalived", "vrrpd:no-lease", "vrrpd:keepalived-1.2"] {
+        for n in [
+            "vrrpd",
+            "keepalived",
+            "vrrpd:no-lease",
+            "vrrpd:keepalived-1.2",
+        ] {
             assert_eq!(Daemon::parse(n).unwrap().name(), n);
         }
         assert!(Daemon::parse("vrrpd:bogus").is_err());

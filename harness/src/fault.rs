@@ -110,7 +110,10 @@ pub(crate) async fn apply(
             reap(rt, node, Duration::from_secs(5)).await?;
         }
         FaultKind::SigkillChild => {
-            let main = rt.rt(node)?.pid.ok_or_else(|| anyhow!("no daemon on {node}"))?;
+            let main = rt
+                .rt(node)?
+                .pid
+                .ok_or_else(|| anyhow!("no daemon on {node}"))?;
             let child = rt
                 .host(node)?
                 .processes()

@@ -461,7 +461,15 @@ impl Lab {
         let mut fresh = netns::create_many(std::slice::from_ref(&spec.name))?;
         let f = fresh.pop().ok_or_else(|| anyhow!("no namespace created"))?;
         self.tasks.push(tokio::spawn(f.conn));
-        let host = attach(&self.segment.handle, self.bridge, port, spec, f.ns, f.handle).await?;
+        let host = attach(
+            &self.segment.handle,
+            self.bridge,
+            port,
+            spec,
+            f.ns,
+            f.handle,
+        )
+        .await?;
         drop(std::mem::replace(&mut self.nodes[idx], host));
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! → checkers → verdict → reports.
 
 pub mod addrs;
+pub mod batch;
 pub mod check;
 pub mod daemons;
 pub mod fault;

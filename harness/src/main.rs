@@ -21,6 +21,9 @@ enum Command {
     Check(cli::CheckArgs),
     /// Build a lab and keep it up until Ctrl-C (prints how to enter each node).
     Lab(cli::LabArgs),
+    /// Run scenarios against daemons and judge them (default: the seed catalogue against
+    /// vrrpd, and keepalived when installed).
+    Run(cli::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,10 +31,8 @@ fn main() -> ExitCode {
     let result = match args.command {
         Some(Command::Check(a)) => cli::check(a),
         Some(Command::Lab(a)) => cli::lab(a),
-        None => {
-            eprintln!("vrrplab: `run` is not built yet; see `vrrplab --help`");
-            Ok(ExitCode::from(2))
-        }
+        Some(Command::Run(a)) => cli::run(a),
+        None => cli::run(cli::RunArgs::default()),
     };
     match result {
         Ok(code) => code,

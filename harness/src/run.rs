@@ -314,8 +314,22 @@ async fn run_inner(
     Ok(())
 }
 
-/// The end-of-run checks a scenario's expectations ask for.
+/// The end-of-run checks a scenario's expectations ask for, limited to those the
+/// scenario's steps make applicable (a priority-0 advert needs a clean stop; a takeover
+/// announcement needs a fault), so an inapplicable check never turns a run "unknown".
 pub fn end_checks(sc: &Scenario) -> Vec<Check> {
+    use crate::scenario::FaultKind;
+    let faults: Vec<FaultKind> = sc
+        .steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Fault { fault, .. } => Some(*fault),
+            _ => None,
+        })
+        .collect();
+    let stops = faults
+        .iter()
+        .any(|f| matches!(f, FaultKind::Stop | FaultKind::Restart));
     let e = &sc.expect;
     let mut v = Vec::new();
     if e.no_conflict_at_end {
@@ -333,10 +347,10 @@ pub fn end_checks(sc: &Scenario) -> Vec<Check> {
     if e.failover == FailoverCheck::Rfc {
         v.push(Check::Failover(FailoverKind::Auto));
     }
-    if e.priority_zero_on_stop {
+    if e.priority_zero_on_stop && stops {
         v.push(Check::PriorityZeroOnStop);
     }
-    if e.garp_on_takeover {
+    if e.garp_on_takeover && !faults.is_empty() {
         v.push(Check::GarpOnTakeover);
     }
     if e.ttl_255 {
