@@ -13,5 +13,6 @@ pub mod netns;
 pub mod observe;
 pub mod privilege;
 pub mod process;
+pub mod report;
 pub mod scenario;
 pub mod topology;
