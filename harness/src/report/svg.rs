@@ -191,12 +191,13 @@ pub fn timeline_svg(
         .collect();
     lanes.extend(extra);
 
-    let lanes_top = FAULT_LABEL_Y + FAULT_LABEL_STEP * (FAULT_LABEL_ROWS as f64 - 1.0) + 10.0;
+    // Below the last row of fault labels, a row for the "open" marks of conflicts.
+    let lanes_top = FAULT_LABEL_Y + FAULT_LABEL_STEP * (FAULT_LABEL_ROWS as f64 - 1.0) + 24.0;
     let lane_y = |i: usize| lanes_top + i as f64 * (LANE_H + LANE_GAP);
     let n_lanes = lanes.len() + vips.len();
     let lanes_bottom = lane_y(n_lanes.max(1)) - LANE_GAP;
     let axis_y = lanes_bottom + 8.0;
-    let legend_y = axis_y + 42.0;
+    let legend_y = axis_y + 58.0;
     let height = legend_y + 44.0;
 
     let mut out = String::new();
@@ -385,8 +386,8 @@ pub fn timeline_svg(
             text(
                 &mut out,
                 "conflict-open",
-                x + w - 4.0,
-                lanes_top + 10.0,
+                x + w,
+                lanes_top - 6.0,
                 " text-anchor=\"end\" fill=\"#d62728\" font-weight=\"bold\"",
                 "open",
             );
