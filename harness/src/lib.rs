@@ -16,6 +16,7 @@ pub mod netns;
 pub mod observe;
 pub mod privilege;
 pub mod process;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod topology;

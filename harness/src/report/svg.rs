@@ -1,0 +1,820 @@
+//! A self-contained SVG timeline of one run: who held a VIP when, conflicts, faults,
+//! steps and what the client saw, on one time axis.
+//!
+//! Layout, top to bottom: title; a row of step ticks; fault labels; one lane per node
+//! (a bar while it holds any VIP, yellow where its address events were lost); one client
+//! lane per VIP (grey / green / red for 0 / 1 / 2+ MACs answering); the time axis in
+//! seconds; the legend. Conflicts are shaded red across every lane, faults are dashed
+//! vertical lines. Every shape carries a `class` naming what it shows and a `<title>`
+//! tooltip with exact times, so the file is also easy to inspect by hand or by test.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use super::xml::escape;
+use crate::check::{client_view, holders, t_str, Timeline};
+use crate::history::{Event, EventKind};
+
+/// Total width in pixels.
+const WIDTH: f64 = 1000.0;
+/// Left margin, for lane labels.
+const LEFT: f64 = 150.0;
+/// Right margin.
+const RIGHT: f64 = 24.0;
+/// Height of one lane.
+const LANE_H: f64 = 24.0;
+/// Vertical space between lanes.
+const LANE_GAP: f64 = 8.0;
+/// Where the step ticks start.
+const STEPS_Y: f64 = 40.0;
+/// Baseline of the first row of fault labels.
+const FAULT_LABEL_Y: f64 = 66.0;
+/// How many rows fault labels cycle through, so labels of close faults do not overlap.
+const FAULT_LABEL_ROWS: usize = 3;
+/// Height of one fault label row.
+const FAULT_LABEL_STEP: f64 = 12.0;
+/// Narrowest shape drawn for a window, so a 5 ms conflict in a 60 s run stays visible.
+const MIN_W: f64 = 2.0;
+
+const COLOR_HOLD: &str = "#3b7dd8";
+const COLOR_CONFLICT: &str = "#d62728";
+const COLOR_HOLE: &str = "#f2c200";
+const COLOR_CLIENT_0: &str = "#b0b0b0";
+const COLOR_CLIENT_1: &str = "#2e9e44";
+const COLOR_CLIENT_N: &str = "#d62728";
+const COLOR_LANE: &str = "#f3f3f3";
+const COLOR_FAULT: &str = "#333333";
+
+/// A closed stretch of run time, `[from, to]` in ns, and whether it was still open when
+/// the run ended (then `to` is the end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    from: u64,
+    to: u64,
+    open: bool,
+}
+
+/// Sorts and merges overlapping or touching spans.
+fn merge(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by_key(|s| (s.from, s.to));
+    let mut out: Vec<Span> = Vec::new();
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.from <= last.to => {
+                if s.to > last.to {
+                    last.to = s.to;
+                    last.open = s.open;
+                } else if s.to == last.to {
+                    last.open |= s.open;
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The horizontal scale: run time in ns to x in pixels.
+struct Scale {
+    end_ns: u64,
+}
+
+impl Scale {
+    fn x(&self, t_ns: u64) -> f64 {
+        let t = t_ns.min(self.end_ns) as f64;
+        LEFT + t / self.end_ns as f64 * (WIDTH - LEFT - RIGHT)
+    }
+
+    /// x and width of `[from, to]`, at least [`MIN_W`] wide.
+    fn span(&self, from: u64, to: u64) -> (f64, f64) {
+        let x0 = self.x(from);
+        let w = (self.x(to) - x0).max(MIN_W);
+        (x0.min(WIDTH - RIGHT - MIN_W), w)
+    }
+}
+
+/// A tick spacing in seconds that gives at most about 20 ticks over `end_s`.
+fn tick_step(end_s: f64) -> f64 {
+    const STEPS: [f64; 16] = [
+        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0,
+        3600.0,
+    ];
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| end_s / s <= 20.0)
+        .unwrap_or_else(|| (end_s / 20.0).ceil())
+}
+
+/// `t=1.000s – t=2.500s (1500 ms)`, or `t=1.000s – end (open, ≥ 1500 ms)`.
+fn span_text(s: Span) -> String {
+    let len = super::figure::fmt_ms(super::figure::ns_to_ms(s.to.saturating_sub(s.from)));
+    if s.open {
+        format!("{} – end of run (still open, ≥ {len} ms)", t_str(s.from))
+    } else {
+        format!("{} – {} ({len} ms)", t_str(s.from), t_str(s.to))
+    }
+}
+
+/// Every span in which `node` held at least one of the VIPs.
+fn held_spans(timelines: &[Timeline], node: &str, end_ns: u64) -> Vec<Span> {
+    let spans = timelines
+        .iter()
+        .flat_map(|tl| tl.intervals.iter())
+        .filter(|i| i.nodes.contains(node) && i.from_ns < end_ns)
+        .map(|i| Span {
+            from: i.from_ns,
+            to: i.to_ns.unwrap_or(end_ns).min(end_ns),
+            open: i.to_ns.is_none_or(|t| t >= end_ns),
+        })
+        .collect();
+    merge(spans)
+}
+
+/// Writes `<rect>` with a tooltip.
+#[allow(clippy::too_many_arguments)]
+fn rect(
+    out: &mut String,
+    class: &str,
+    (x, w): (f64, f64),
+    y: f64,
+    h: f64,
+    fill: &str,
+    extra: &str,
+    tip: &str,
+) {
+    let _ = writeln!(
+        out,
+        "<rect class=\"{class}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{fill}\"{extra}><title>{}</title></rect>",
+        escape(tip)
+    );
+}
+
+/// Writes `<text>`.
+fn text(out: &mut String, class: &str, x: f64, y: f64, attrs: &str, s: &str) {
+    let _ = writeln!(
+        out,
+        "<text class=\"{class}\" x=\"{x:.1}\" y=\"{y:.1}\"{attrs}>{}</text>",
+        escape(s)
+    );
+}
+
+/// Renders the timeline of a run as a standalone SVG document, 1000 px wide.
+///
+/// * `events`: the run's history, sorted by time;
+/// * `nodes`: the router nodes, one lane each in this order (a node that held a VIP but
+///   is not listed gets a lane after them);
+/// * `vips`: the VIPs; a node's bar shows when it held any of them, conflicts are those
+///   of any VIP, and each VIP gets a client lane;
+/// * `end_ns`: the end of the observation, the right edge of the axis;
+/// * `title`: shown on top (escaped).
+pub fn timeline_svg(
+    events: &[Event],
+    nodes: &[String],
+    vips: &[IpAddr],
+    end_ns: u64,
+    title: &str,
+) -> String {
+    let scale = Scale {
+        end_ns: end_ns.max(1),
+    };
+    let end = scale.end_ns;
+    let timelines: Vec<Timeline> = vips.iter().map(|v| holders(events, *v)).collect();
+
+    let mut lanes: Vec<String> = nodes.to_vec();
+    let extra: BTreeSet<String> = timelines
+        .iter()
+        .flat_map(|tl| tl.intervals.iter().flat_map(|i| i.nodes.iter()))
+        .filter(|n| !nodes.contains(n))
+        .cloned()
+        .collect();
+    lanes.extend(extra);
+
+    // Below the last row of fault labels, a row for the "open" marks of conflicts.
+    let lanes_top = FAULT_LABEL_Y + FAULT_LABEL_STEP * (FAULT_LABEL_ROWS as f64 - 1.0) + 24.0;
+    let lane_y = |i: usize| lanes_top + i as f64 * (LANE_H + LANE_GAP);
+    let n_lanes = lanes.len() + vips.len();
+    let lanes_bottom = lane_y(n_lanes.max(1)) - LANE_GAP;
+    let axis_y = lanes_bottom + 8.0;
+    let legend_y = axis_y + 58.0;
+    let height = legend_y + 44.0;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {WIDTH:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
+    );
+    let _ = writeln!(out, "<title>{}</title>", escape(title));
+    let _ = writeln!(
+        out,
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH:.0}\" height=\"{height:.0}\" fill=\"#ffffff\"/>"
+    );
+    text(
+        &mut out,
+        "title",
+        12.0,
+        22.0,
+        " font-size=\"15\" font-weight=\"bold\"",
+        title,
+    );
+
+    // Grid and axis first, so everything else draws over them.
+    let end_s = end as f64 / 1e9;
+    let step_s = tick_step(end_s);
+    let decimals = if step_s < 1.0 { 1 } else { 0 };
+    let _ = writeln!(out, "<g class=\"axis\">");
+    let _ = writeln!(
+        out,
+        "<line x1=\"{LEFT:.1}\" y1=\"{axis_y:.1}\" x2=\"{:.1}\" y2=\"{axis_y:.1}\" stroke=\"#000000\"/>",
+        WIDTH - RIGHT
+    );
+    let mut k = 0u64;
+    loop {
+        let s = k as f64 * step_s;
+        if s > end_s + 1e-9 {
+            break;
+        }
+        let x = scale.x((s * 1e9).round() as u64);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x:.1}\" y1=\"{lanes_top:.1}\" x2=\"{x:.1}\" y2=\"{axis_y:.1}\" stroke=\"#e0e0e0\"/>"
+        );
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x:.1}\" y1=\"{axis_y:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#000000\"/>",
+            axis_y + 5.0
+        );
+        text(
+            &mut out,
+            "tick",
+            x,
+            axis_y + 17.0,
+            " text-anchor=\"middle\"",
+            &format!("{s:.decimals$}"),
+        );
+        k += 1;
+    }
+    text(
+        &mut out,
+        "axis-label",
+        WIDTH - RIGHT,
+        axis_y + 32.0,
+        " text-anchor=\"end\"",
+        "time since the run began (s)",
+    );
+    let _ = writeln!(out, "</g>");
+
+    // Lanes: backgrounds, labels, holder bars, holes.
+    let _ = writeln!(out, "<g class=\"lanes\">");
+    for (i, node) in lanes.iter().enumerate() {
+        let y = lane_y(i);
+        let _ = writeln!(
+            out,
+            "<g class=\"lane node\" data-node=\"{}\">",
+            escape(node)
+        );
+        rect(
+            &mut out,
+            "lane-bg",
+            (LEFT, WIDTH - LEFT - RIGHT),
+            y,
+            LANE_H,
+            COLOR_LANE,
+            "",
+            node,
+        );
+        text(
+            &mut out,
+            "lane-label",
+            LEFT - 8.0,
+            y + LANE_H / 2.0 + 4.0,
+            " text-anchor=\"end\"",
+            node,
+        );
+        for s in held_spans(&timelines, node, end) {
+            rect(
+                &mut out,
+                "hold",
+                scale.span(s.from, s.to),
+                y + 4.0,
+                LANE_H - 8.0,
+                COLOR_HOLD,
+                "",
+                &format!("{node} holds a VIP: {}", span_text(s)),
+            );
+        }
+        if let Some(tl) = timelines.first() {
+            for h in tl.holes.iter().filter(|h| &h.node == node) {
+                rect(
+                    &mut out,
+                    "hole",
+                    scale.span(h.from_ns, h.to_ns),
+                    y,
+                    LANE_H,
+                    COLOR_HOLE,
+                    " fill-opacity=\"0.6\"",
+                    &format!(
+                        "address events of {node} lost between {} and {}: {}",
+                        t_str(h.from_ns),
+                        t_str(h.to_ns),
+                        h.reason
+                    ),
+                );
+            }
+        }
+        let _ = writeln!(out, "</g>");
+    }
+    for (j, vip) in vips.iter().enumerate() {
+        let y = lane_y(lanes.len() + j);
+        let label = if vips.len() == 1 {
+            "client".to_string()
+        } else {
+            format!("client {vip}")
+        };
+        let _ = writeln!(out, "<g class=\"lane client\" data-vip=\"{vip}\">");
+        rect(
+            &mut out,
+            "lane-bg",
+            (LEFT, WIDTH - LEFT - RIGHT),
+            y,
+            LANE_H,
+            COLOR_LANE,
+            "",
+            &format!("MACs answering the client's probes for {vip}"),
+        );
+        text(
+            &mut out,
+            "lane-label",
+            LEFT - 8.0,
+            y + LANE_H / 2.0 + 4.0,
+            " text-anchor=\"end\"",
+            &label,
+        );
+        client_lane(&mut out, events, *vip, &scale, y);
+        let _ = writeln!(out, "</g>");
+    }
+    let _ = writeln!(out, "</g>");
+
+    // Conflicts across every lane.
+    let conflicts = merge(
+        timelines
+            .iter()
+            .flat_map(Timeline::conflict_windows)
+            .filter(|w| w.from_ns < end)
+            .map(|w| Span {
+                from: w.from_ns,
+                to: w.to_ns.unwrap_or(end).min(end),
+                open: w.to_ns.is_none_or(|t| t >= end),
+            })
+            .collect(),
+    );
+    let _ = writeln!(out, "<g class=\"conflicts\">");
+    for s in conflicts {
+        let (x, w) = scale.span(s.from, s.to);
+        rect(
+            &mut out,
+            "conflict",
+            (x, w),
+            lanes_top - 2.0,
+            lanes_bottom - lanes_top + 4.0,
+            COLOR_CONFLICT,
+            " fill-opacity=\"0.25\" stroke=\"#d62728\" stroke-width=\"1\"",
+            &format!("conflict (two or more holders): {}", span_text(s)),
+        );
+        if s.open {
+            text(
+                &mut out,
+                "conflict-open",
+                x + w,
+                lanes_top - 6.0,
+                " text-anchor=\"end\" fill=\"#d62728\" font-weight=\"bold\"",
+                "open",
+            );
+        }
+    }
+    let _ = writeln!(out, "</g>");
+
+    // Faults and steps.
+    let _ = writeln!(out, "<g class=\"faults\">");
+    let mut fault_n = 0usize;
+    for e in events.iter().filter(|e| e.t_ns <= end) {
+        let EventKind::Fault {
+            node,
+            fault,
+            detail,
+        } = &e.kind
+        else {
+            continue;
+        };
+        let x = scale.x(e.t_ns);
+        let label_y = FAULT_LABEL_Y + (fault_n % FAULT_LABEL_ROWS) as f64 * FAULT_LABEL_STEP;
+        fault_n += 1;
+        let label = format!("{fault} {node}");
+        let tip = if detail.is_empty() {
+            format!("{label} at {}", t_str(e.t_ns))
+        } else {
+            format!("{label} at {}: {detail}", t_str(e.t_ns))
+        };
+        let _ = writeln!(
+            out,
+            "<line class=\"fault\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{lanes_bottom:.1}\" stroke=\"{COLOR_FAULT}\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"><title>{}</title></line>",
+            label_y + 3.0,
+            escape(&tip)
+        );
+        // Labels near the right edge grow leftwards so they stay inside the picture.
+        let anchor = if x > WIDTH - RIGHT - 120.0 {
+            " text-anchor=\"end\""
+        } else {
+            ""
+        };
+        let dx = if anchor.is_empty() { 3.0 } else { -3.0 };
+        text(&mut out, "fault-label", x + dx, label_y, anchor, &label);
+    }
+    let _ = writeln!(out, "</g>");
+
+    let _ = writeln!(out, "<g class=\"steps\">");
+    text(
+        &mut out,
+        "lane-label",
+        LEFT - 8.0,
+        STEPS_Y + 9.0,
+        " text-anchor=\"end\"",
+        "steps",
+    );
+    for e in events.iter().filter(|e| e.t_ns <= end) {
+        let EventKind::Step {
+            index,
+            text: what,
+            phase,
+        } = &e.kind
+        else {
+            continue;
+        };
+        let (class, color) = match phase.as_str() {
+            "begin" => ("step", "#555555"),
+            "failed" => ("step step-failed", COLOR_CONFLICT),
+            _ => continue,
+        };
+        let x = scale.x(e.t_ns);
+        let _ = writeln!(
+            out,
+            "<line class=\"{class}\" x1=\"{x:.1}\" y1=\"{STEPS_Y:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"><title>{}</title></line>",
+            STEPS_Y + 10.0,
+            escape(&format!("step {index} {phase} at {}: {what}", t_str(e.t_ns)))
+        );
+        if phase == "begin" {
+            text(
+                &mut out,
+                "step-label",
+                x,
+                STEPS_Y - 2.0,
+                " text-anchor=\"middle\" font-size=\"9\"",
+                &index.to_string(),
+            );
+        }
+    }
+    let _ = writeln!(out, "</g>");
+
+    legend(&mut out, legend_y);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The client lane of `vip`: one segment per run of probes with the same number of
+/// answering MACs, from the first of them to the next probe (or the end).
+fn client_lane(out: &mut String, events: &[Event], vip: IpAddr, scale: &Scale, y: f64) {
+    let end = scale.end_ns;
+    let view = client_view(events, vip);
+    let probes: Vec<_> = view.probes.iter().filter(|p| p.t_ns <= end).collect();
+    let mut i = 0;
+    while i < probes.len() {
+        let n = probes[i].macs.len().min(2);
+        let mut j = i + 1;
+        let mut macs: BTreeSet<&str> = probes[i].macs.iter().map(String::as_str).collect();
+        while j < probes.len() && probes[j].macs.len().min(2) == n {
+            macs.extend(probes[j].macs.iter().map(String::as_str));
+            j += 1;
+        }
+        let from = probes[i].t_ns;
+        let to = probes.get(j).map_or(end, |p| p.t_ns);
+        let (class, fill, what) = match n {
+            0 => ("client-0", COLOR_CLIENT_0, "nobody answered".to_string()),
+            1 => ("client-1", COLOR_CLIENT_1, "one MAC answered".to_string()),
+            _ => (
+                "client-n",
+                COLOR_CLIENT_N,
+                "two or more MACs answered".to_string(),
+            ),
+        };
+        let list: Vec<&str> = macs.into_iter().collect();
+        let tip = format!(
+            "{what} for {vip} from {} to {} ({} probe(s)){}{}",
+            t_str(from),
+            t_str(to),
+            j - i,
+            if list.is_empty() { "" } else { ": " },
+            list.join(", ")
+        );
+        rect(
+            out,
+            class,
+            scale.span(from, to),
+            y + 4.0,
+            LANE_H - 8.0,
+            fill,
+            "",
+            &tip,
+        );
+        i = j;
+    }
+    for (t, why) in view.gaps.iter().filter(|(t, _)| *t <= end) {
+        rect(
+            out,
+            "hole",
+            (scale.x(*t) - 1.0, MIN_W),
+            y,
+            LANE_H,
+            COLOR_HOLE,
+            "",
+            &format!("the client could not probe {vip} at {}: {why}", t_str(*t)),
+        );
+    }
+}
+
+/// The legend: one swatch per kind of mark, in two rows.
+fn legend(out: &mut String, y: f64) {
+    enum Mark {
+        Box(&'static str, &'static str),
+        Dash,
+        Tick,
+    }
+    let items: [(Mark, &str); 8] = [
+        (Mark::Box(COLOR_HOLD, ""), "holds a VIP"),
+        (
+            Mark::Box(COLOR_CONFLICT, " fill-opacity=\"0.25\" stroke=\"#d62728\""),
+            "conflict: 2+ holders",
+        ),
+        (
+            Mark::Box(COLOR_HOLE, " fill-opacity=\"0.6\""),
+            "not observed",
+        ),
+        (Mark::Dash, "fault"),
+        (Mark::Tick, "step begins"),
+        (Mark::Box(COLOR_CLIENT_0, ""), "client: no answer"),
+        (Mark::Box(COLOR_CLIENT_1, ""), "client: 1 MAC"),
+        (Mark::Box(COLOR_CLIENT_N, ""), "client: 2+ MACs"),
+    ];
+    let _ = writeln!(out, "<g class=\"legend\">");
+    let per_row = 5;
+    let col_w = (WIDTH - 2.0 * 12.0) / per_row as f64;
+    for (i, (mark, label)) in items.iter().enumerate() {
+        let x = 12.0 + (i % per_row) as f64 * col_w;
+        let row_y = y + (i / per_row) as f64 * 18.0;
+        match mark {
+            Mark::Box(fill, extra) => {
+                let _ = writeln!(
+                    out,
+                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"16\" height=\"10\" fill=\"{fill}\"{extra}/>",
+                    row_y - 9.0
+                );
+            }
+            Mark::Dash => {
+                let _ = writeln!(
+                    out,
+                    "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{COLOR_FAULT}\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>",
+                    x + 8.0,
+                    row_y - 12.0,
+                    x + 8.0,
+                    row_y + 3.0
+                );
+            }
+            Mark::Tick => {
+                let _ = writeln!(
+                    out,
+                    "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#555555\" stroke-width=\"2\"/>",
+                    x + 8.0,
+                    row_y - 10.0,
+                    x + 8.0,
+                    row_y
+                );
+            }
+        }
+        text(out, "legend-label", x + 22.0, row_y, "", label);
+    }
+    let _ = writeln!(out, "</g>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::xml::wellformed;
+    use super::*;
+    use crate::check::testutil::*;
+    use crate::history::AddrChange;
+
+    fn step(t_ns: u64, index: usize, text: &str, phase: &str) -> Event {
+        ev(
+            t_ns,
+            EventKind::Step {
+                index,
+                text: text.into(),
+                phase: phase.into(),
+            },
+        )
+    }
+
+    /// The seed's story: node1 SIGKILLed keeps the VIP, node2 takes it too, both hold it
+    /// to the end; an earlier short conflict at start-up closes.
+    fn story() -> Vec<Event> {
+        sorted(vec![
+            step(ms(0), 1, "start node1 node2", "begin"),
+            addr(ms(100), "node1", AddrChange::Initial, ip(IP1)),
+            addr(ms(1000), "node1", AddrChange::Added, vip4()),
+            addr(ms(1200), "node2", AddrChange::Added, vip4()),
+            addr(ms(1500), "node2", AddrChange::Removed, vip4()),
+            step(ms(2000), 1, "start node1 node2", "end"),
+            probe(ms(4000), 1, &[MAC1]),
+            step(ms(5200), 2, "sigkill node1", "begin"),
+            fault(ms(5200), "node1", "sigkill"),
+            step(ms(5200), 2, "sigkill node1", "end"),
+            probe(ms(6000), 2, &[MAC1]),
+            probe(ms(7000), 3, &[]),
+            addr(ms(8650), "node2", AddrChange::Added, vip4()),
+            probe(ms(9000), 4, &[MAC1, MAC2]),
+            step(ms(9500), 3, "wait until <node1> & \"node2\" agree", "begin"),
+            step(
+                ms(11_500),
+                3,
+                "wait until <node1> & \"node2\" agree",
+                "failed",
+            ),
+            note(ms(12_000)),
+        ])
+    }
+
+    fn nodes() -> Vec<String> {
+        vec!["node1".into(), "node2".into()]
+    }
+
+    fn count(s: &str, pat: &str) -> usize {
+        s.matches(pat).count()
+    }
+
+    #[test]
+    fn story_has_lanes_conflicts_faults_steps_and_client() {
+        let svg = timeline_svg(&story(), &nodes(), &[vip4()], ms(12_000), "seed/sigkill");
+        let names = wellformed::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert_eq!(names[0], "svg");
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\""));
+        // Lanes: two nodes and the client.
+        assert!(svg.contains("<g class=\"lane node\" data-node=\"node1\">"));
+        assert!(svg.contains("<g class=\"lane node\" data-node=\"node2\">"));
+        assert!(svg.contains("<g class=\"lane client\" data-vip=\"192.0.2.20\">"));
+        assert!(svg.contains(">client</text>"));
+        // node1 holds from 1 s to the end; node2 twice.
+        assert_eq!(count(&svg, "<rect class=\"hold\""), 3);
+        assert!(
+            svg.contains("node1 holds a VIP: t=1.000s – end of run (still open, ≥ 11000 ms)"),
+            "{svg}"
+        );
+        // One closed conflict at start-up and one open since the takeover.
+        assert_eq!(count(&svg, "<rect class=\"conflict\""), 2);
+        assert!(svg.contains("conflict (two or more holders): t=1.200s – t=1.500s (300 ms)"));
+        assert!(svg.contains(
+            "conflict (two or more holders): t=8.650s – end of run (still open, ≥ 3350 ms)"
+        ));
+        assert_eq!(count(&svg, ">open</text>"), 1);
+        // The fault, as a dashed line and a label.
+        assert_eq!(count(&svg, "<line class=\"fault\""), 1);
+        assert!(svg.contains(">sigkill node1</text>"));
+        // Steps: three begin ticks and one failure, with escaped text.
+        assert_eq!(count(&svg, "<line class=\"step\""), 3);
+        assert_eq!(count(&svg, "<line class=\"step step-failed\""), 1);
+        assert!(svg.contains("wait until &lt;node1&gt; &amp; &quot;node2&quot; agree"));
+        // Client: 1 MAC, nobody, 2 MACs (4 probes, 3 segments).
+        assert_eq!(count(&svg, "<rect class=\"client-1\""), 1);
+        assert_eq!(count(&svg, "<rect class=\"client-0\""), 1);
+        assert_eq!(count(&svg, "<rect class=\"client-n\""), 1);
+        assert!(svg.contains("two or more MACs answered for 192.0.2.20 from t=9.000s to t=12.000s (1 probe(s)): 02:00:00:00:00:01, 02:00:00:00:00:02"));
+        // Axis: a tick per second, 0 to 12.
+        assert!(svg.contains(">0</text>"));
+        assert!(svg.contains(">12</text>"));
+        assert_eq!(count(&svg, "<text class=\"tick\""), 13);
+        assert!(svg.contains("class=\"legend\""));
+    }
+
+    #[test]
+    fn shapes_stay_inside_the_picture() {
+        let svg = timeline_svg(&story(), &nodes(), &[vip4()], ms(12_000), "t");
+        for part in svg.split(" x=\"").skip(1) {
+            let x: f64 = part[..part.find('"').unwrap()].parse().unwrap();
+            assert!((0.0..=WIDTH).contains(&x), "x={x}");
+        }
+        // The conflict that runs to the end stops at the right edge.
+        let right = format!("{:.1}", WIDTH - RIGHT);
+        let open = svg
+            .lines()
+            .find(|l| l.contains("class=\"conflict\"") && l.contains("still open"))
+            .unwrap();
+        let x: f64 = open
+            .split(" x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let w: f64 = open
+            .split(" width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(format!("{:.1}", x + w), right);
+    }
+
+    #[test]
+    fn title_and_names_are_escaped() {
+        let ev = sorted(vec![
+            addr(ms(100), "a<b", AddrChange::Added, vip4()),
+            ev(
+                ms(200),
+                EventKind::Fault {
+                    node: "n&'1'".into(),
+                    fault: "<kill>".into(),
+                    detail: "pid \"7\"".into(),
+                },
+            ),
+        ]);
+        let svg = timeline_svg(&ev, &["x\"y".into()], &[vip4()], ms(1000), "<t&'\">");
+        wellformed::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert!(svg.contains("<title>&lt;t&amp;&apos;&quot;&gt;</title>"));
+        assert!(svg.contains("data-node=\"x&quot;y\""));
+        // A holder not among `nodes` gets its own lane.
+        assert!(svg.contains("data-node=\"a&lt;b\""));
+        assert!(svg.contains(">&lt;kill&gt; n&amp;&apos;1&apos;</text>"));
+        assert!(svg.contains("pid &quot;7&quot;"));
+    }
+
+    #[test]
+    fn several_vips_and_holes() {
+        let v6 = ip("2001:db8::20");
+        let ev = sorted(vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(300), "node1", AddrChange::Added, v6),
+            addr(ms(500), "node1", AddrChange::Removed, vip4()),
+            addr(ms(700), "node2", AddrChange::Added, v6),
+            gap(ms(900), "node2", ms(800)),
+            ev(
+                ms(950),
+                EventKind::ProbeGap {
+                    vip: v6,
+                    reason: "send failed".into(),
+                },
+            ),
+        ]);
+        let svg = timeline_svg(&ev, &nodes(), &[vip4(), v6], ms(1000), "x");
+        wellformed::check(&svg).unwrap();
+        // node1 holds one VIP or the other from 0.1 s to the end: one bar.
+        assert_eq!(count(&svg, "<rect class=\"hold\""), 2);
+        assert!(svg.contains(">client 192.0.2.20</text>"));
+        assert!(svg.contains(">client 2001:db8::20</text>"));
+        assert_eq!(count(&svg, "<rect class=\"hole\""), 2);
+        assert_eq!(count(&svg, "<rect class=\"conflict\""), 1);
+        // Sub-second run: ticks every 0.1 s with one decimal.
+        assert!(svg.contains(">0.5</text>"));
+    }
+
+    #[test]
+    fn empty_history_still_draws() {
+        let svg = timeline_svg(&[], &[], &[], 0, "nothing");
+        wellformed::check(&svg).unwrap();
+        assert!(svg.contains(">nothing</text>"));
+    }
+
+    #[test]
+    fn merging_and_tick_steps() {
+        let s = |from, to, open| Span { from, to, open };
+        assert_eq!(
+            merge(vec![
+                s(5, 9, true),
+                s(0, 3, false),
+                s(3, 5, false),
+                s(20, 30, false)
+            ]),
+            vec![s(0, 9, true), s(20, 30, false)]
+        );
+        assert_eq!(
+            merge(vec![s(0, 10, false), s(2, 4, true)]),
+            vec![s(0, 10, false)]
+        );
+        assert_eq!(tick_step(12.0), 1.0);
+        assert_eq!(tick_step(1.0), 0.1);
+        assert_eq!(tick_step(90.0), 5.0);
+        assert_eq!(tick_step(100_000.0), 5000.0);
+    }
+}
