@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use crate::check::Outcome;
 use crate::daemons::Daemon;
+use crate::report::{self, RunRecord, StepOutcome};
 use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
 
@@ -54,41 +56,106 @@ pub async fn run_all(
 
 /// One word for a run's verdict.
 pub fn short_verdict(r: &RunResult) -> String {
-    use crate::check::Classification as C;
-    if let Some(e) = &r.error {
-        return format!("ERROR: {e}");
-    }
-    let classes: Vec<C> = r.verdict.checks.iter().map(|j| j.class).collect();
-    if classes.contains(&C::Fail)
-        || classes.contains(&C::UnexpectedPass)
-        || !r.verdict.unmatched_known_failures.is_empty()
-    {
-        "FAIL".into()
-    } else if classes.contains(&C::Unknown) {
-        "unknown".into()
-    } else if classes.contains(&C::ExpectedFail) {
-        "expected failure reproduced".into()
-    } else {
-        "pass".into()
+    match &r.error {
+        Some(e) => format!("ERROR: {e}"),
+        None => record(r).status().to_string(),
     }
 }
 
-/// Writes the per-run artifacts and the summary, prints the table, and returns the exit
-/// code: 0 everything as expected, 1 otherwise.
+/// The report's view of a run.
+pub fn record(r: &RunResult) -> RunRecord {
+    use crate::check::Classification as C;
+    let (conflict, outage) = report::figures(&r.events, &r.vips, r.first_fault_ns, r.end_ns);
+    let failover_ms = r
+        .verdict
+        .checks
+        .iter()
+        .find(|j| j.result.name == "failover")
+        .and_then(|j| j.result.measured_ns)
+        .map(|ns| ns as f64 / 1e6);
+    let steps = r
+        .steps
+        .iter()
+        .map(|s| {
+            let judged = r
+                .verdict
+                .checks
+                .iter()
+                .find(|j| j.result.name == format!("step:{}", s.index));
+            match (judged.map(|j| j.class), &s.outcome) {
+                (Some(C::Pass) | Some(C::ExpectedFail), _) | (None, Outcome::Pass) => {
+                    StepOutcome::ok(s.index, s.text.clone())
+                }
+                (Some(C::Unknown), Outcome::Unknown(m)) | (None, Outcome::Unknown(m)) => {
+                    StepOutcome::unknown(s.index, s.text.clone(), m)
+                }
+                (_, Outcome::Fail(m)) | (_, Outcome::Unknown(m)) => {
+                    StepOutcome::failed(s.index, s.text.clone(), m)
+                }
+                (_, Outcome::Pass) => StepOutcome::failed(
+                    s.index,
+                    s.text.clone(),
+                    "known failure no longer reproduces",
+                ),
+            }
+        })
+        .collect();
+    RunRecord {
+        scenario: r.scenario.clone(),
+        scenario_path: r.scenario_path.clone(),
+        daemon: r.daemon.clone(),
+        verdict: r.verdict.clone(),
+        failover_ms,
+        conflict,
+        outage,
+        duration_ms: r.duration.as_secs_f64() * 1e3,
+        steps,
+        error: r.error.clone(),
+        out_dir: r.out_dir.clone(),
+    }
+}
+
+/// Writes the per-run artifacts (verdict.json, timeline.svg) and the summary
+/// (`summary.md`, optional JUnit), prints the table, and returns the exit code: 0 when
+/// every run went as its scenario expects for its daemon, 1 otherwise.
 pub fn finish(results: &[RunResult], out: &Path, junit: Option<&Path>) -> Result<ExitCode> {
-    let _ = (out, junit);
-    for r in results {
-        println!("{:40} {:28} {}", r.scenario, r.daemon, short_verdict(r));
-        for j in &r.verdict.checks {
-            println!("    {:28} {}", j.result.name, j.class);
-            if let crate::check::Outcome::Fail(m) | crate::check::Outcome::Unknown(m) =
-                &j.result.outcome
-            {
-                println!("        {m}");
+    let records: Vec<RunRecord> = results.iter().map(record).collect();
+    for (r, rec) in results.iter().zip(&records) {
+        report::write_artifacts(&r.out_dir, rec, &r.events, &r.nodes, &r.vips, r.end_ns)?;
+    }
+    let table = report::summary_table(&records);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("summary.md"), &table)?;
+    println!("{table}");
+    for rec in &records {
+        if rec.status().is_ok() {
+            continue;
+        }
+        println!("{} × {} ({}):", rec.scenario, rec.daemon, rec.status());
+        if let Some(e) = &rec.error {
+            println!("    error: {e}");
+        }
+        for j in &rec.verdict.checks {
+            if !j.class.is_ok() {
+                let msg = match &j.result.outcome {
+                    Outcome::Fail(m) | Outcome::Unknown(m) => m.clone(),
+                    Outcome::Pass => j.result.detail.clone(),
+                };
+                println!("    {} [{}] {msg}", j.result.name, j.class);
             }
         }
+        for k in &rec.verdict.unmatched_known_failures {
+            println!("    known failure {k:?} names no check that ran");
+        }
+        println!("    artifacts: {}", rec.out_dir.display());
     }
-    let ok = results.iter().all(RunResult::ok);
+    if let Some(j) = junit {
+        if let Some(parent) = j.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(j, report::junit_xml(&records))?;
+    }
+    let ok = records.iter().all(|r| r.status().is_ok());
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

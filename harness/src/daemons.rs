@@ -241,6 +241,10 @@ fn dur(d: std::time::Duration) -> String {
 /// vrrpd's TOML configuration for one node.
 pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     let mut s = String::new();
+    if node.vips.is_empty() {
+        // The VIPs were taken out of the configuration: nothing left to run.
+        return "instance = []\n".into();
+    }
     let _ = writeln!(s, "[[instance]]");
     let _ = writeln!(s, "name = \"VI_1\"");
     let _ = writeln!(s, "interface = \"eth1\"");
@@ -291,6 +295,9 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
 pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "global_defs {{\n    router_id {}\n}}\n", node.name);
+    if node.vips.is_empty() {
+        return s;
+    }
     let _ = writeln!(s, "vrrp_instance VI_1 {{");
     let state = match node.initial_state {
         InitialState::Master => "MASTER",

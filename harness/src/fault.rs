@@ -178,6 +178,9 @@ async fn stop(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp) -> Result<()> {
     if rt.rt(node)?.pid.is_none() {
         return Ok(());
     }
+    if rt.holders().await?.values().any(|s| s.contains(node)) {
+        rt.stopped_holder = true;
+    }
     rt.signal_main(node, Signal::SIGTERM)?;
     if !reap(rt, node, stop_deadline(cfg)).await? {
         rt.host(node)?.signal_all(Signal::SIGKILL);

@@ -106,6 +106,8 @@ pub(crate) struct Runner<'a> {
     pub nodes: BTreeMap<String, NodeRt>,
     pub monitors: BTreeMap<String, AddrMonitor>,
     pub vips: Vec<IpAddr>,
+    /// A node was stopped cleanly while it held a VIP (the priority-0 check applies).
+    pub stopped_holder: bool,
 }
 
 /// Directory name for a daemon (no ':' in paths).
@@ -198,6 +200,7 @@ async fn run_inner(
             .collect(),
         monitors,
         vips: vips.clone(),
+        stopped_holder: false,
     };
     let mut step_checks: Vec<CheckResult> = Vec::new();
     let mut deferred: Vec<(String, Check)> = Vec::new();
@@ -253,6 +256,23 @@ async fn run_inner(
             });
         }
     }
+    // Let the last step settle before judging the end state: one advert interval, so a
+    // takeover the last step triggered is announced and the client's view catches up.
+    let tail = sc
+        .nodes
+        .iter()
+        .map(|n| n.advert_interval)
+        .max()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_millis(300))
+        + Duration::from_millis(200);
+    history.record(EventKind::Note {
+        text: format!(
+            "settling for {} ms before judging the end state",
+            tail.as_millis()
+        ),
+    });
+    tokio::time::sleep(tail).await;
     // Evidence of the end state, before anything is torn down.
     for n in rt.lab.nodes() {
         if let Ok(snap) = n.addresses().await {
@@ -266,6 +286,7 @@ async fn run_inner(
     rt.monitors.clear();
     let events = history.events();
     history.write_jsonl(&out.join("history.jsonl"))?;
+    let stopped_holder = rt.stopped_holder;
     let macs: BTreeMap<String, String> = rt
         .lab
         .nodes()
@@ -296,7 +317,11 @@ async fn run_inner(
     for (name, c) in deferred {
         results.push(c.run(&ctx, &events).renamed(name));
     }
-    results.extend(check::run_checks(&ctx, &events, &end_checks(sc)));
+    results.extend(check::run_checks(
+        &ctx,
+        &events,
+        &end_checks(sc, stopped_holder, takeover_after_fault(&events, &ctx)),
+    ));
     if stats.frames == 0 {
         history.record(EventKind::Note {
             text: "capture saw no frames".into(),
@@ -314,22 +339,23 @@ async fn run_inner(
     Ok(())
 }
 
-/// The end-of-run checks a scenario's expectations ask for, limited to those the
-/// scenario's steps make applicable (a priority-0 advert needs a clean stop; a takeover
-/// announcement needs a fault), so an inapplicable check never turns a run "unknown".
-pub fn end_checks(sc: &Scenario) -> Vec<Check> {
-    use crate::scenario::FaultKind;
-    let faults: Vec<FaultKind> = sc
-        .steps
-        .iter()
-        .filter_map(|s| match &s.kind {
-            StepKind::Fault { fault, .. } => Some(*fault),
-            _ => None,
-        })
-        .collect();
-    let stops = faults
-        .iter()
-        .any(|f| matches!(f, FaultKind::Stop | FaultKind::Restart));
+/// Whether some node newly held a VIP after the first fault (a takeover happened).
+pub fn takeover_after_fault(events: &[Event], ctx: &Ctx) -> bool {
+    let Some(fault) = ctx.first_fault_ns else {
+        return false;
+    };
+    ctx.vips.iter().any(|vip| {
+        let tl = check::holders(events, *vip);
+        tl.intervals
+            .windows(2)
+            .any(|w| w[1].from_ns >= fault && w[1].nodes.iter().any(|n| !w[0].nodes.contains(n)))
+    })
+}
+
+/// The end-of-run checks a scenario's expectations ask for, limited to those the run made
+/// applicable: a priority-0 advert needs a clean stop of a VIP holder, a takeover
+/// announcement needs a takeover. An inapplicable check would only ever say "unknown".
+pub fn end_checks(sc: &Scenario, stopped_holder: bool, takeover: bool) -> Vec<Check> {
     let e = &sc.expect;
     let mut v = Vec::new();
     if e.no_conflict_at_end {
@@ -347,10 +373,10 @@ pub fn end_checks(sc: &Scenario) -> Vec<Check> {
     if e.failover == FailoverCheck::Rfc {
         v.push(Check::Failover(FailoverKind::Auto));
     }
-    if e.priority_zero_on_stop && stops {
+    if e.priority_zero_on_stop && stopped_holder {
         v.push(Check::PriorityZeroOnStop);
     }
-    if e.garp_on_takeover && !faults.is_empty() {
+    if e.garp_on_takeover && takeover {
         v.push(Check::GarpOnTakeover);
     }
     if e.ttl_255 {

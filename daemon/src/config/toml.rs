@@ -43,11 +43,18 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         origin,
         diags: Vec::new(),
     };
-    if raw.instance.is_empty() {
-        cx.error(0..0, "no [[instance]] defined".to_string());
+    if raw.instance.is_none() {
+        cx.error(
+            0..0,
+            "no [[instance]] defined (write `instance = []` to run with none)".to_string(),
+        );
     }
-    let mut items: Vec<(InstanceConfig, Places)> =
-        raw.instance.into_iter().map(|r| cx.instance(r)).collect();
+    let mut items: Vec<(InstanceConfig, Places)> = raw
+        .instance
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| cx.instance(r))
+        .collect();
     cx.diags.extend(validate(origin, &mut items));
     if cx.diags.is_empty() {
         Ok(Config {
@@ -71,7 +78,9 @@ fn one_line(msg: &str) -> String {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    instance: Vec<Spanned<RawInstance>>,
+    /// `None` when the file has no `instance` key at all (an error: probably a typo);
+    /// `instance = []` says on purpose that nothing is configured.
+    instance: Option<Vec<Spanned<RawInstance>>>,
 }
 
 #[derive(Deserialize)]
@@ -374,7 +383,10 @@ vips = ["192.0.2.20/32"]
         "t.toml:1:11: invalid table header: expected `.`, `]]`"
     )]
     #[case::unknown_top_level("x = 1\n", "t.toml:1:1: unknown field `x`, expected `instance`")]
-    #[case::no_instance("", "t.toml:1:1: no [[instance]] defined")]
+    #[case::no_instance(
+        "",
+        "t.toml:1:1: no [[instance]] defined (write `instance = []` to run with none)"
+    )]
     #[case::unknown_key(
         "[[instance]]\nname = \"a\"\nfoo = 1\n",
         "t.toml:3:1: unknown field `foo`, expected one of `name`, `interface`, `vrid`, `version`, `priority`, `advert_interval`, `preempt`, `preempt_delay`, `initial_state`, `auth_pass`, `vips`, `unicast_src`, `unicast_peers`, `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify_conflict`, `track_interfaces`, `garp_repeat`, `garp_delay`, `garp_refresh`, `lease`"

@@ -221,7 +221,7 @@ pub fn failover(ctx: &Ctx, events: &[Event], kind: FailoverKind) -> CheckResult 
                 t_str(n.t_ns),
                 ms_str(measured)
             ));
-            if measured > limit_ns {
+            let r = if measured > limit_ns {
                 fail(
                     format!(
                         "{start_what} of {old_label} at {} -> first advert of {} at {}: {} > {expect_text}",
@@ -234,7 +234,8 @@ pub fn failover(ctx: &Ctx, events: &[Event], kind: FailoverKind) -> CheckResult 
                 )
             } else {
                 CheckResult::new(NAME, Outcome::Pass, detail)
-            }
+            };
+            r.with_measure(measured)
         }
         None => {
             let elapsed = ctx.end_ns.saturating_sub(start.t_ns);

@@ -87,6 +87,9 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// What was measured, whatever the outcome (for reports).
     pub detail: String,
+    /// The number the check measured, in nanoseconds, when it measures one (the failover
+    /// time), for tables and benchmarks.
+    pub measured_ns: Option<u64>,
 }
 
 impl CheckResult {
@@ -96,7 +99,14 @@ impl CheckResult {
             name: name.to_string(),
             outcome,
             detail: detail.into(),
+            measured_ns: None,
         }
+    }
+
+    /// The same result carrying the number it measured.
+    pub fn with_measure(mut self, ns: u64) -> CheckResult {
+        self.measured_ns = Some(ns);
+        self
     }
 
     /// The same result under another name (for instance to tell two in-run expectations
