@@ -432,21 +432,13 @@ impl Runner<'_> {
         r.unwrap_or_else(|e| Outcome::Fail(format!("{e:#}")))
     }
 
-    /// Which nodes hold each VIP right now (read from the kernel).
+    /// Which nodes hold each VIP right now, as the history (the address monitors) has
+    /// it: waits and later checks then judge from the same view, so an expectation
+    /// right after a wait can never see the world a few milliseconds older.
     pub(crate) async fn holders(&self) -> Result<BTreeMap<IpAddr, BTreeSet<String>>> {
-        let mut out: BTreeMap<IpAddr, BTreeSet<String>> =
-            self.vips.iter().map(|v| (*v, BTreeSet::new())).collect();
-        for n in self.lab.nodes() {
-            let snap = n.addresses().await?;
-            for e in &snap.entries {
-                if e.ifindex == n.ifindex() {
-                    if let Some(set) = out.get_mut(&e.addr) {
-                        set.insert(n.name().to_string());
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let events = self.history.events();
+        let now = self.history.clock().now_ns();
+        Ok(check::holders_at(&events, &self.vips, now))
     }
 
     async fn wait(&self, cond: &WaitCond, deadline: Duration) -> Result<Outcome> {
