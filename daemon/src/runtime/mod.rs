@@ -720,8 +720,7 @@ impl Daemon {
         let mut buf = std::mem::take(&mut self.buf);
         let mut cmsg = std::mem::take(&mut self.cmsg);
         let now = Instant::now();
-        loop {
-            let Some(sock) = self.vrrp.get(si) else { break };
+        while let Some(sock) = self.vrrp.get(si) {
             match sock.recv(&mut buf, &mut cmsg) {
                 Ok(Some(rx)) => {
                     let payload = buf.get(rx.payload.clone()).unwrap_or(&[]);
@@ -790,8 +789,7 @@ impl Daemon {
     fn drain_packet(&mut self, pi: usize) {
         let mut buf = std::mem::take(&mut self.buf);
         let now = Instant::now();
-        loop {
-            let Some(sock) = self.pkt.get(pi) else { break };
+        while let Some(sock) = self.pkt.get(pi) {
             let ifindex = sock.ifindex;
             match sock.recv(&mut buf) {
                 Ok(n) => {
