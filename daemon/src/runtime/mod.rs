@@ -66,6 +66,9 @@ pub const EXIT_RUNTIME: u8 = 1;
 /// How long start-up waits for an interface's addresses (a fresh IPv6 link-local
 /// address is tentative for about a second).
 const ADDRESS_PATIENCE: Duration = Duration::from_secs(5);
+/// A conflict seen at every probe is logged (and `notify_conflict` run) at most this
+/// often per instance; the instance's `conflicts` counter counts every one.
+const CONFLICT_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How often counters are flushed to the state file at most.
 const STATE_FLUSH: Duration = Duration::from_secs(1);
 
@@ -170,8 +173,10 @@ where
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VRRPD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -617,7 +622,13 @@ impl Daemon {
                     }
                 }
                 Action::Conflict { mac } => {
-                    let r = &self.routers[ri];
+                    let r = &mut self.routers[ri];
+                    if r.last_conflict_report
+                        .is_some_and(|t| now < t + CONFLICT_REPORT_EVERY)
+                    {
+                        continue;
+                    }
+                    r.last_conflict_report = Some(now);
                     let mac = Mac(mac).to_string();
                     tracing::warn!(instance = %r.cfg.name, vrid = r.cfg.vrid, other_mac = %mac,
                         "conflict: another host answers for our virtual IP");
