@@ -294,6 +294,7 @@ async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
     vrrplab::privilege::require_root();
+    common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -344,6 +345,7 @@ async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negative_control_keepalived_1_2_keeps_stale_vip() -> Result<()> {
     vrrplab::privilege::require_root();
+    common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = vip4(20);

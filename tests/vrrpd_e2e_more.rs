@@ -1,6 +1,7 @@
 //! More end-to-end tests of `vrrpd` (root only): BACKUP self-check, conflict detection
 //! with `notify_conflict`, SIGHUP reload, link loss, and interoperation with keepalived.
 
+#[allow(dead_code)]
 mod common;
 
 use std::net::IpAddr;
