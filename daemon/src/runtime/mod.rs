@@ -66,6 +66,9 @@ pub const EXIT_RUNTIME: u8 = 1;
 /// How long start-up waits for an interface's addresses (a fresh IPv6 link-local
 /// address is tentative for about a second).
 const ADDRESS_PATIENCE: Duration = Duration::from_secs(5);
+/// A conflict seen at every probe is logged (and `notify_conflict` run) at most this
+/// often per instance; the instance's `conflicts` counter counts every one.
+const CONFLICT_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How often counters are flushed to the state file at most.
 const STATE_FLUSH: Duration = Duration::from_secs(1);
 
@@ -170,8 +173,10 @@ where
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VRRPD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -617,7 +622,13 @@ impl Daemon {
                     }
                 }
                 Action::Conflict { mac } => {
-                    let r = &self.routers[ri];
+                    let r = &mut self.routers[ri];
+                    if r.last_conflict_report
+                        .is_some_and(|t| now < t + CONFLICT_REPORT_EVERY)
+                    {
+                        continue;
+                    }
+                    r.last_conflict_report = Some(now);
                     let mac = Mac(mac).to_string();
                     tracing::warn!(instance = %r.cfg.name, vrid = r.cfg.vrid, other_mac = %mac,
                         "conflict: another host answers for our virtual IP");
@@ -720,8 +731,7 @@ impl Daemon {
         let mut buf = std::mem::take(&mut self.buf);
         let mut cmsg = std::mem::take(&mut self.cmsg);
         let now = Instant::now();
-        loop {
-            let Some(sock) = self.vrrp.get(si) else { break };
+        while let Some(sock) = self.vrrp.get(si) {
             match sock.recv(&mut buf, &mut cmsg) {
                 Ok(Some(rx)) => {
                     let payload = buf.get(rx.payload.clone()).unwrap_or(&[]);
@@ -790,8 +800,7 @@ impl Daemon {
     fn drain_packet(&mut self, pi: usize) {
         let mut buf = std::mem::take(&mut self.buf);
         let now = Instant::now();
-        loop {
-            let Some(sock) = self.pkt.get(pi) else { break };
+        while let Some(sock) = self.pkt.get(pi) {
             let ifindex = sock.ifindex;
             match sock.recv(&mut buf) {
                 Ok(n) => {

@@ -61,6 +61,8 @@ pub struct Router {
     pub probe_at: Option<Instant>,
     /// Last time the VIP lifetimes were set.
     pub last_refresh: Option<Instant>,
+    /// When a conflict was last logged and notified (rate limit).
+    pub last_conflict_report: Option<Instant>,
     /// Whether this run added its VIPs (keepalived-1.2 control).
     pub added_this_run: bool,
     /// Interfaces whose state decides Fault: its own plus track_interfaces.
@@ -178,6 +180,7 @@ impl Router {
             drops: DropCounters::default(),
             probe_at: None,
             last_refresh: None,
+            last_conflict_report: None,
             added_this_run: false,
             tracked,
             links_up: true,

@@ -77,7 +77,7 @@ fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     // returning the same number from as_raw_fd, until it is dropped, which happens only
     // when the AsyncFd that owns it is dropped.
     unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
-        .map_err(|e| io::Error::new(io::ErrorKind::Other, e.to_string()))
+        .map_err(|e| io::Error::other(e.to_string()))
 }
 
 fn with_context(e: io::Error, what: &str) -> io::Error {
@@ -284,7 +284,7 @@ impl VrrpSocket {
     /// Reads one packet into `buf` (`WouldBlock` when there is none), with ancillary
     /// data in `cmsg` (size it with `nix::cmsg_space!(libc::in6_pktinfo, libc::c_int,
     /// libc::c_int)`). `Ok(None)`: the datagram's IP header was unusable.
-    pub fn recv(&self, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<Option<Received>> {
+    pub fn recv(&self, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result<Option<Received>> {
         let fd = self.fd.get_ref().as_raw_fd();
         let mut ttl = None;
         let mut dst6 = None;

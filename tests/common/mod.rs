@@ -1,0 +1,50 @@
+//! Helpers shared by the root end-to-end tests.
+
+use std::path::PathBuf;
+
+/// The `vrrpd` binary under test: `$VRRPD_BIN` if set, else `vrrpd` next to the test
+/// executable's directory (`target/debug/deps/../vrrpd`).
+///
+/// Cargo builds that binary for `cargo test --workspace` (the daemon crate has
+/// integration tests), with the `negative-controls` feature the root dev-dependency
+/// turns on. When running one root test alone, build it first:
+/// `cargo build -p vrrpd --features negative-controls`.
+pub fn vrrpd_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("VRRPD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("vrrpd"))
+        .unwrap_or_else(|| PathBuf::from("vrrpd"))
+}
+
+/// Panics with instructions unless [`vrrpd_binary`] accepts `--misbehave` (was built
+/// with the `negative-controls` feature). A plain `cargo build --workspace` relinks the
+/// binary without it, since dev-dependency features apply to test builds only.
+pub fn require_negative_controls() {
+    let bin = vrrpd_binary();
+    let dir = std::env::temp_dir().join(format!("vrrpd-nc-probe-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let cfg = dir.join("probe.toml");
+    let _ = std::fs::write(
+        &cfg,
+        "[[instance]]\nname = \"p\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\"192.0.2.20\"]\n",
+    );
+    let out = std::process::Command::new(&bin)
+        .args(["--check", "--misbehave", "no-lease", "--config"])
+        .arg(&cfg)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "{} lacks negative controls ({}): run `cargo build -p vrrpd --features negative-controls` \
+             (or `cargo test --workspace`) first, or set VRRPD_BIN",
+            bin.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("cannot run {}: {e}", bin.display()),
+    }
+}
