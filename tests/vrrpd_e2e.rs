@@ -83,8 +83,13 @@ fn spawn(
         dir.join(format!("{node}-{run}.pid")).into(),
     ];
     args.extend(extra.iter().map(Into::into));
+    let program = if extra.contains(&"--misbehave") {
+        common::vrrpd_nc_binary()
+    } else {
+        common::vrrpd_binary()
+    };
     let pid = lab.node(node)?.spawn(&ProcessSpec {
-        program: common::vrrpd_binary(),
+        program,
         args,
         env: vec![("VRRPD_LOG".into(), "info".into())],
         log: log.clone(),

@@ -77,7 +77,8 @@ impl Daemon {
     /// Checks the daemon's program is there; the error says how to get it.
     pub fn binary(&self) -> Result<PathBuf> {
         match self {
-            Daemon::Vrrpd { .. } => vrrpd_binary(),
+            Daemon::Vrrpd { misbehave: None } => vrrpd_binary(),
+            Daemon::Vrrpd { misbehave: Some(_) } => vrrpd_nc_binary(),
             Daemon::Keepalived => keepalived_binary(),
         }
     }
@@ -108,7 +109,7 @@ impl Daemon {
                     args.push(m.into());
                 }
                 Ok(ProcessSpec {
-                    program: vrrpd_binary()?,
+                    program: self.binary()?,
                     args,
                     env: vec![("RUST_LOG".into(), "info".into())],
                     log,
@@ -183,20 +184,35 @@ fn write(path: &Path, text: &str) -> Result<()> {
 /// The bundled daemon: `VRRPD_BIN`, else next to the running program (target/debug/vrrplab
 /// → target/debug/vrrpd), else one directory up (a test in target/debug/deps).
 pub fn vrrpd_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("VRRPD_BIN") {
+    sibling_binary("vrrpd", "VRRPD_BIN", "cargo build --workspace")
+}
+
+/// The bundled daemon with its negative controls compiled in (`vrrpd-nc`, built only with
+/// the `negative-controls` feature, which test builds turn on): `VRRPD_NC_BIN`, else found
+/// like [`vrrpd_binary`].
+pub fn vrrpd_nc_binary() -> Result<PathBuf> {
+    sibling_binary(
+        "vrrpd-nc",
+        "VRRPD_NC_BIN",
+        "cargo build --workspace --features vrrpd/negative-controls",
+    )
+}
+
+fn sibling_binary(name: &str, env: &str, build: &str) -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().context("current_exe")?;
     let dir = exe
         .parent()
         .ok_or_else(|| anyhow!("no parent of {}", exe.display()))?;
-    for cand in [dir.join("vrrpd"), dir.join("../vrrpd")] {
+    for cand in [dir.join(name), dir.join("..").join(name)] {
         if cand.is_file() {
             return Ok(cand);
         }
     }
     bail!(
-        "vrrpd binary not found next to {}: build it with `cargo build --workspace` (or set VRRPD_BIN)",
+        "{name} binary not found next to {}: build it with `{build}` (or set {env})",
         exe.display()
     )
 }

@@ -128,7 +128,17 @@ impl PidNs {
 
     /// Sends `sig` to every process of the node at once (like `pkill -SIG` on a host; init
     /// is spared, as a host's PID 1 would be). Returns how many processes were signalled.
+    ///
+    /// For SIGKILL every process is first stopped (SIGSTOP), so none can run a handler
+    /// in the microseconds between two kills — a daemon's child that gets a parent-death
+    /// signal would otherwise clean up, which a real `kill -9` of all of them does not
+    /// allow.
     pub fn signal_all(&self, sig: Signal) -> usize {
+        if sig == Signal::SIGKILL {
+            for pid in self.members() {
+                let _ = kill(pid, Signal::SIGSTOP);
+            }
+        }
         let members = self.members();
         for pid in &members {
             // A process may exit between listing and signalling: ESRCH is fine.

@@ -20,11 +20,16 @@ pub fn vrrpd_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("vrrpd"))
 }
 
-/// Panics with instructions unless [`vrrpd_binary`] accepts `--misbehave` (was built
-/// with the `negative-controls` feature). A plain `cargo build --workspace` relinks the
-/// binary without it, since dev-dependency features apply to test builds only.
+/// The `vrrpd-nc` binary (vrrpd with its negative controls compiled in), found like
+/// [`vrrpd_binary`]; `$VRRPD_NC_BIN` overrides. Cargo builds it for test builds only.
+pub fn vrrpd_nc_binary() -> PathBuf {
+    vrrplab::daemons::vrrpd_nc_binary().unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Panics with instructions unless [`vrrpd_nc_binary`] accepts `--misbehave` (was built
+/// with the `negative-controls` feature, as `cargo test --workspace` does).
 pub fn require_negative_controls() {
-    let bin = vrrpd_binary();
+    let bin = vrrpd_nc_binary();
     let dir = std::env::temp_dir().join(format!("vrrpd-nc-probe-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let cfg = dir.join("probe.toml");
@@ -41,7 +46,7 @@ pub fn require_negative_controls() {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
             "{} lacks negative controls ({}): run `cargo build -p vrrpd --features negative-controls` \
-             (or `cargo test --workspace`) first, or set VRRPD_BIN",
+             (or `cargo test --workspace`) first, or set VRRPD_NC_BIN",
             bin.display(),
             String::from_utf8_lossy(&o.stderr).trim()
         ),

@@ -299,16 +299,18 @@ impl Daemon {
     /// Reconcile, build the routers, start them.
     async fn start(&mut self, config: Config) -> anyhow::Result<()> {
         if self.behaviour.startup_reconcile {
-            let mut indexes = Vec::new();
+            // Every interface of the namespace, not only those the new configuration
+            // names: a VIP whose whole instance was deleted between a crash and this
+            // start is still ours (the mark says so). One vrrpd per network namespace
+            // owns the mark, as one keepalived owns its VIPs.
             for name in interfaces_of(&config.instances) {
-                match self.vips.ifindex(&name).await {
-                    Ok(i) => indexes.push(i),
-                    Err(e) => anyhow::bail!("interface {name}: {e}"),
+                if let Err(e) = self.vips.ifindex(&name).await {
+                    anyhow::bail!("interface {name}: {e}");
                 }
             }
             let removed = self
                 .vips
-                .reconcile_marked(Some(&indexes))
+                .reconcile_marked(None)
                 .await
                 .map_err(|e| anyhow::anyhow!("start-up reconcile: {e}"))?;
             for e in &removed {

@@ -86,7 +86,10 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
     p.preempt_delay = cfg.preempt_delay;
     p.initial_master = cfg.initial_state == Some(InitialState::Master);
     p.garp_repeat = cfg.garp_repeat;
-    p.garp_delay = cfg.garp_delay;
+    // The configured garp_delay is keepalived's garp_master_delay: the pause before a
+    // *second* burst, which the state machine does not send. One burst of garp_repeat
+    // rounds goes out back to back on becoming MASTER.
+    p.garp_delay = Duration::ZERO;
     p.garp_refresh = cfg.garp_refresh;
     p.lease = cfg.lease && behaviour.lease;
     p
