@@ -330,6 +330,9 @@ pub struct Counters {
     pub vip_refreshes: u64,
     /// Conflicts (another MAC holding our VIP) reported.
     pub conflicts: u64,
+    /// Refreshes that came after the lease had already run out (the process was frozen
+    /// or starved): the VIPs were re-added and announced again.
+    pub lease_lapses: u64,
 }
 
 /// One VRRP virtual router's protocol state machine.
@@ -349,6 +352,8 @@ pub struct Instance {
     garp_at: Option<Instant>,
     garp_left: u32,
     garp_refresh_at: Option<Instant>,
+    /// When the VIPs' lifetime was last set (AddVips or RefreshVips).
+    leased_at: Option<Instant>,
     actions: VecDeque<Action>,
     counters: Counters,
 }
@@ -376,6 +381,7 @@ impl Instance {
             garp_at: None,
             garp_left: 0,
             garp_refresh_at: None,
+            leased_at: None,
             actions: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -444,7 +450,7 @@ impl Instance {
             } else {
                 now + self.params.advert_interval
             });
-            self.send_master_advert();
+            self.send_master_advert(now);
         }
         if due(self.garp_at, now) {
             self.send_gratuitous();
@@ -589,7 +595,7 @@ impl Instance {
                 self.counters.adverts_discarded += 1;
             }
         } else if adv.priority == PRIORITY_STOP {
-            self.send_master_advert();
+            self.send_master_advert(now);
             self.adver_at = Some(now + self.params.advert_interval);
         } else if adv.priority > ours || (adv.priority == ours && adv.src > self.params.own_addr) {
             self.leave_master();
@@ -625,6 +631,7 @@ impl Instance {
         self.actions.push_back(Action::AddVips {
             lease: self.lease(),
         });
+        self.leased_at = Some(now);
         self.push_advert(self.effective_priority());
         self.adver_at = Some(now + self.params.advert_interval);
         self.garp_left = self.params.garp_repeat;
@@ -657,8 +664,11 @@ impl Instance {
         self.transition(State::Stopped);
     }
 
-    /// A periodic (or priority-0-triggered) Master advert plus its lease refresh.
-    fn send_master_advert(&mut self) {
+    /// A periodic (or priority-0-triggered) Master advert plus its lease refresh. When the
+    /// lease has already run out (this process was frozen or starved past it), the kernel
+    /// has dropped the VIPs and neighbours have since learnt another MAC for them: the
+    /// refresh re-adds them and a gratuitous round announces them again.
+    fn send_master_advert(&mut self, now: Instant) {
         if self.state != State::Master {
             return;
         }
@@ -666,6 +676,12 @@ impl Instance {
         if let Some(lease) = self.lease() {
             self.counters.vip_refreshes += 1;
             self.actions.push_back(Action::RefreshVips { lease });
+            let lapsed = self.leased_at.is_some_and(|t| now >= t + lease);
+            self.leased_at = Some(now);
+            if lapsed {
+                self.counters.lease_lapses += 1;
+                self.send_gratuitous();
+            }
         }
     }
 

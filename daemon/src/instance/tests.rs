@@ -1114,3 +1114,27 @@ mod props {
         }
     }
 }
+
+/// Regression (found by the freeze-thaw scenario): a MASTER frozen past its lease comes
+/// back, re-adds the VIPs the kernel dropped, and must announce them again, since the
+/// segment has learnt the backup's MAC in the meantime.
+#[test]
+fn master_resuming_after_its_lease_ran_out_announces_again() {
+    let t0 = Instant::now();
+    let mut inst = started(params(255), t0);
+    drain(&mut inst);
+    let lease = inst.lease().unwrap();
+    // On time: a refresh, no announcement.
+    inst.handle_timeout(t0 + ms(1000));
+    assert!(!drain(&mut inst).contains(&Action::SendGratuitous));
+    // Frozen for longer than the lease, then the timer fires.
+    let late = t0 + ms(1000) + lease + ms(300);
+    inst.handle_timeout(late);
+    let actions = drain(&mut inst);
+    assert!(
+        actions.contains(&Action::RefreshVips { lease }),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::SendGratuitous), "{actions:?}");
+    assert_eq!(inst.counters().lease_lapses, 1);
+}
