@@ -22,27 +22,45 @@ pub async fn run_all(
     opts: &RunOptions,
     jobs: usize,
 ) -> Vec<RunResult> {
+    run_repeated(scenarios, daemons, opts, jobs, 1).await
+}
+
+/// Like [`run_all`], each combination `repeat` times (a soak against flakiness); the
+/// repetitions write their artifacts under `<out>/rep<k>/`.
+pub async fn run_repeated(
+    scenarios: &[Scenario],
+    daemons: &[Daemon],
+    opts: &RunOptions,
+    jobs: usize,
+    repeat: usize,
+) -> Vec<RunResult> {
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    let total = scenarios.len() * daemons.len();
+    let repeat = repeat.max(1);
+    let total = scenarios.len() * daemons.len() * repeat;
     let done = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::with_capacity(total);
-    for sc in scenarios {
-        for d in daemons {
-            let (sc, d, opts) = (sc.clone(), d.clone(), opts.clone());
-            let (sem, done) = (sem.clone(), done.clone());
-            handles.push(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let r = run::run(&sc, &d, &opts).await;
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                eprintln!(
-                    "[{n}/{total}] {} × {}: {} ({:.1} s)",
-                    r.scenario,
-                    r.daemon,
-                    short_verdict(&r),
-                    r.duration.as_secs_f64()
-                );
-                r
-            }));
+    for k in 1..=repeat {
+        for sc in scenarios {
+            for d in daemons {
+                let (sc, d, mut opts) = (sc.clone(), d.clone(), opts.clone());
+                if repeat > 1 {
+                    opts.out_dir = opts.out_dir.join(format!("rep{k}"));
+                }
+                let (sem, done) = (sem.clone(), done.clone());
+                handles.push(tokio::spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let r = run::run(&sc, &d, &opts).await;
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    eprintln!(
+                        "[{n}/{total}] {} × {}: {} ({:.1} s)",
+                        r.scenario,
+                        r.daemon,
+                        short_verdict(&r),
+                        r.duration.as_secs_f64()
+                    );
+                    r
+                }));
+            }
         }
     }
     let mut out = Vec::with_capacity(total);

@@ -139,6 +139,13 @@ pub struct RunArgs {
     /// Runs at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Run every scenario × daemon this many times (a soak against flaky verdicts).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Keep each lab up after its run, print how to enter its nodes, and tear it down on
+    /// Ctrl-C (use with one scenario and one daemon).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
@@ -204,10 +211,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .context("tokio runtime")?;
     let opts = vrrplab::run::RunOptions {
         out_dir: args.out.clone(),
+        keep: args.keep,
         ..Default::default()
     };
-    let results = rt.block_on(vrrplab::batch::run_all(
-        &scenarios, &daemons, &opts, args.jobs,
+    let jobs = if args.keep { 1 } else { args.jobs };
+    let results = rt.block_on(vrrplab::batch::run_repeated(
+        &scenarios,
+        &daemons,
+        &opts,
+        jobs,
+        args.repeat,
     ));
     let code = vrrplab::batch::finish(&results, &args.out, args.junit.as_deref())?;
     Ok(code)

@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Time between client probe rounds.
     pub probe_interval: Duration,
+    /// Keep the lab up after the run (daemons still running), print how to enter each
+    /// node, and tear it down on Ctrl-C.
+    pub keep: bool,
 }
 
 impl Default for RunOptions {
@@ -34,6 +37,7 @@ impl Default for RunOptions {
         RunOptions {
             out_dir: PathBuf::from("out"),
             probe_interval: probe::DEFAULT_INTERVAL,
+            keep: false,
         }
     }
 }
@@ -286,6 +290,19 @@ async fn run_inner(
     rt.monitors.clear();
     let events = history.events();
     history.write_jsonl(&out.join("history.jsonl"))?;
+    if opts.keep {
+        eprintln!(
+            "lab of {} × {} kept up (artifacts in {}); enter a node with:",
+            sc.name,
+            daemon.name(),
+            out.display()
+        );
+        for (name, cmd) in rt.lab.enter_hints() {
+            eprintln!("  {name:8} {cmd}");
+        }
+        eprintln!("Ctrl-C tears it down.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
     let stopped_holder = rt.stopped_holder;
     let macs: BTreeMap<String, String> = rt
         .lab
