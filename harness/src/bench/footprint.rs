@@ -2,7 +2,8 @@
 //! (node1 priority 150 MASTER of all, node2 100 BACKUP), vrrpd against keepalived.
 //!
 //! Instance *i* (VRID *i*) holds one VIP on eth1: 198.51.100.*i* for VRIDs 1–254 and
-//! 203.0.113.1 for VRID 255. Once node1 holds all 255 VIPs and node2 none, the sampling
+//! 203.0.113.1 for VRID 255. node1 starts first; once it holds all 255 VIPs, node2
+//! starts, and once node2 has run without taking any VIP, the sampling
 //! time is cut into N equal windows; in each, CPU time (utime + stime from
 //! `/proc/<pid>/stat`, summed over every process of the node) is divided by the
 //! window's length: per cent of one core. Peak RSS is the sum of `VmHWM` over the
@@ -32,8 +33,12 @@ pub const ADVERT_MS: u64 = 100;
 /// How long node1 may take to hold every VIP.
 const CONVERGE_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Time after convergence before sampling starts (start-up GARPs and log bursts).
+/// Time node2 runs before it is judged converged.
 const SETTLE: Duration = Duration::from_secs(2);
+
+/// Time after convergence before sampling starts: past keepalived's second round of
+/// gratuitous ARPs (`garp_master_delay`, 5 s) and every start-up log burst.
+const WARMUP: Duration = Duration::from_secs(6);
 
 /// The VIP of instance `vrid`.
 pub fn vip(vrid: u8) -> Ipv4Addr {
@@ -112,7 +117,8 @@ pub fn keepalived_conf(n: &NodeConf, router_id: &str) -> String {
 pub struct FootprintRow {
     /// The daemon.
     pub daemon: String,
-    /// Time until node1 held every VIP, s (`None` if it never did).
+    /// Time from starting node1 until node1 held every VIP and node2 had run 2 s
+    /// without taking any, s (`None` if that never happened).
     pub converged_s: Option<f64>,
     /// CPU of the MASTER node, % of one core, per window.
     pub master_cpu: Option<Stats>,
@@ -297,34 +303,18 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
         own: a2,
         peer: a1,
     };
-    let t0 = Instant::now();
-    n1.spawn(&spec(d, &tmp.path().join("node1"), &c1, "node1")?)?;
-    n2.spawn(&spec(d, &tmp.path().join("node2"), &c2, "node2")?)?;
     let all: Vec<IpAddr> = (1..=INSTANCES).map(|v| IpAddr::V4(vip(v))).collect();
-    loop {
-        let held1 = count_held(n1, &all).await?;
-        let held2 = count_held(n2, &all).await?;
-        if held1 == all.len() && held2 == 0 {
-            break;
-        }
-        if n1.processes().is_empty() || n2.processes().is_empty() {
-            bail!(
-                "{} exited before converging (node1 held {held1} VIPs, node2 {held2}); log: {}",
-                d.name(),
-                tail(&tmp.path().join("node1/daemon.log"))
-            );
-        }
-        if t0.elapsed() > CONVERGE_DEADLINE {
-            bail!(
-                "after {CONVERGE_DEADLINE:?} node1 held {held1} of {} VIPs and node2 {held2}; log: {}",
-                all.len(),
-                tail(&tmp.path().join("node1/daemon.log"))
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let converged_s = t0.elapsed().as_secs_f64();
+    let log1 = tmp.path().join("node1/daemon.log");
+    let t0 = Instant::now();
+    // node1 first, as an operator brings up a pair: started together, keepalived's
+    // 255 instances on node2 time out before node1's first adverts and stay split.
+    n1.spawn(&spec(d, &tmp.path().join("node1"), &c1, "node1")?)?;
+    converge(d, n1, n2, &all, false, t0, &log1).await?;
+    n2.spawn(&spec(d, &tmp.path().join("node2"), &c2, "node2")?)?;
     tokio::time::sleep(SETTLE).await;
+    converge(d, n1, n2, &all, true, t0, &log1).await?;
+    let converged_s = t0.elapsed().as_secs_f64();
+    tokio::time::sleep(WARMUP).await;
     let window = secs / u32::try_from(windows.max(1)).unwrap_or(u32::MAX);
     let tck = clock_ticks()?;
     let (mut m, mut b) = (Vec::new(), Vec::new());
@@ -358,6 +348,40 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
     };
     drop(lab);
     Ok(row)
+}
+
+/// Waits until `n1` holds every VIP and `n2` none (and, with `both`, both daemons run).
+async fn converge(
+    d: &Daemon,
+    n1: &Host,
+    n2: &Host,
+    all: &[IpAddr],
+    both: bool,
+    t0: Instant,
+    log1: &Path,
+) -> Result<()> {
+    loop {
+        let held1 = count_held(n1, all).await?;
+        let held2 = count_held(n2, all).await?;
+        if held1 == all.len() && held2 == 0 {
+            return Ok(());
+        }
+        if n1.processes().is_empty() || (both && n2.processes().is_empty()) {
+            bail!(
+                "{} exited before converging (node1 held {held1} VIPs, node2 {held2}); log: {}",
+                d.name(),
+                tail(log1)
+            );
+        }
+        if t0.elapsed() > CONVERGE_DEADLINE {
+            bail!(
+                "after {CONVERGE_DEADLINE:?} node1 held {held1} of {} VIPs and node2 {held2}; log: {}",
+                all.len(),
+                tail(log1)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// How many of `vips` the host's eth1 holds.

@@ -39,6 +39,9 @@ pub struct LabRow {
     pub ip_teardown_ms: Stats,
     /// iproute2: build + teardown, ms.
     pub ip_total_ms: Stats,
+    /// Of vrrplab's total: creating and closing the N + 2 bare namespaces alone
+    /// ([`crate::netns::create_many`]: unshare, sysctls, a netlink socket each), ms.
+    pub namespaces_ms: Stats,
     /// `ip` commands one iproute2 build + teardown runs.
     pub ip_commands: usize,
     /// iproute2 total median / vrrplab total median.
@@ -97,6 +100,10 @@ pub fn run(rt: &tokio::runtime::Runtime, runs: usize) -> Result<LabSection> {
             t.push(ms(teardown));
             tot.push(ms(build + teardown));
         }
+        let mut ns = Vec::new();
+        for _ in 0..runs {
+            ns.push(ms(rt.block_on(namespaces_only(n))?));
+        }
         let (mut ib, mut it, mut itot) = (Vec::new(), Vec::new(), Vec::new());
         let mut commands = 0;
         for i in 0..runs {
@@ -115,6 +122,7 @@ pub fn run(rt: &tokio::runtime::Runtime, runs: usize) -> Result<LabSection> {
             teardown_ms: stats(&t)?,
             speedup: ip_total_ms.ratio_to(&total_ms),
             total_ms,
+            namespaces_ms: stats(&ns)?,
             ip_build_ms: stats(&ib)?,
             ip_teardown_ms: stats(&it)?,
             ip_total_ms,
@@ -153,6 +161,17 @@ async fn one(n: usize) -> Result<(Duration, Duration)> {
         tokio::task::yield_now().await;
     }
     Ok((built, t1.elapsed()))
+}
+
+/// Creates and closes the bare namespaces of an `n`-node lab: the floor under
+/// [`Lab::build`] that no netlink batching can lower.
+async fn namespaces_only(n: usize) -> Result<Duration> {
+    let mut labels = vec!["segment".to_string(), "client".to_string()];
+    labels.extend((1..=n).map(|i| format!("node{i}")));
+    let t0 = Instant::now();
+    let fresh = crate::netns::create_many(&labels)?;
+    drop(fresh);
+    Ok(t0.elapsed())
 }
 
 /// Number of open descriptors of this process.

@@ -78,17 +78,18 @@ fn lab(s: &mut String, l: &LabSection) {
     let _ = writeln!(s, "\n## 1. Lab build + teardown, ms (median / min / p95)\n");
     let _ = writeln!(
         s,
-        "| nodes | vrrplab build | vrrplab teardown | vrrplab total | iproute2 build | iproute2 teardown | iproute2 total | `ip` commands | iproute2 / vrrplab |"
+        "| nodes | vrrplab build | vrrplab teardown | vrrplab total | bare namespaces alone | iproute2 build | iproute2 teardown | iproute2 total | `ip` commands | iproute2 / vrrplab |"
     );
-    let _ = writeln!(s, "|---:|---|---|---|---|---|---|---:|---:|");
+    let _ = writeln!(s, "|---:|---|---|---|---|---|---|---|---:|---:|");
     for r in &l.rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1}× |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}× |",
             r.nodes,
             stats_cell(&r.build_ms, 2),
             stats_cell(&r.teardown_ms, 2),
             stats_cell(&r.total_ms, 2),
+            stats_cell(&r.namespaces_ms, 2),
             stats_cell(&r.ip_build_ms, 1),
             stats_cell(&r.ip_teardown_ms, 1),
             stats_cell(&r.ip_total_ms, 1),
@@ -252,6 +253,7 @@ mod tests {
                 build_ms: st(&[2.0]),
                 teardown_ms: st(&[1.0]),
                 total_ms: st(&[3.0]),
+                namespaces_ms: st(&[1.5]),
                 ip_build_ms: st(&[40.0]),
                 ip_teardown_ms: st(&[20.0]),
                 ip_total_ms: st(&[60.0]),
@@ -306,7 +308,7 @@ mod tests {
         assert!(md.contains("Keepalived v2.2.7"));
         assert!(md.contains("- command: `vrrplab bench --runs 3`"));
         assert!(md.contains(
-            "| 2 | 2.00 / 2.00 / 2.00 | 1.00 / 1.00 / 1.00 | 3.00 / 3.00 / 3.00 | 40.0 / 40.0 / 40.0 | 20.0 / 20.0 / 20.0 | 60.0 / 60.0 / 60.0 | 20 | 20.0× |"
+            "| 2 | 2.00 / 2.00 / 2.00 | 1.00 / 1.00 / 1.00 | 3.00 / 3.00 / 3.00 | 1.50 / 1.50 / 1.50 | 40.0 / 40.0 / 40.0 | 20.0 / 20.0 / 20.0 | 60.0 / 60.0 / 60.0 | 20 | 20.0× |"
         ));
         assert!(md.contains(
             "| sigkill, v2, 1000 ms | vrrpd | Master_Down_Interval 3609.375 | 3611.00 / 3611.00 / 3611.00 | +1.62 | 0 |"
