@@ -225,3 +225,87 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let code = vrrplab::batch::finish(&results, &args.out, args.junit.as_deref())?;
     Ok(code)
 }
+
+/// Arguments of `vrrplab bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Runs per figure (median, min and p95 are over these).
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint
+    /// (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Write the results as JSON here.
+    #[arg(long, default_value = "target/bench/bench.json")]
+    pub json: PathBuf,
+    /// Also write the markdown table here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Seconds of CPU/RSS sampling per daemon in the footprint section.
+    #[arg(long, default_value_t = 30)]
+    pub footprint_secs: u64,
+    /// Scenario runs at once (failover, conflict, catalogue).
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Runs of the whole catalogue.
+    #[arg(long, default_value_t = 1)]
+    pub catalogue_runs: usize,
+    /// The catalogue to time.
+    #[arg(long, default_value = "scenarios/seed")]
+    pub catalogue: PathBuf,
+}
+
+/// `vrrplab bench`: runs the selected benchmark sections, prints the markdown table,
+/// writes the JSON (and the markdown when asked). Exit 0 when every target was met,
+/// 1 when one was missed or could not be judged, 2 on bad input.
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    use vrrplab::bench::{self, Section, Verdict};
+
+    let sections = if args.only.is_empty() {
+        Section::ALL.to_vec()
+    } else {
+        let mut v = Vec::new();
+        for s in &args.only {
+            match Section::parse(s) {
+                Ok(s) => v.push(s),
+                Err(e) => {
+                    eprintln!("vrrplab: {e:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        v
+    };
+    if let Err(e) = vrrplab::daemons::vrrpd_binary() {
+        eprintln!("vrrplab: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    vrrplab::privilege::require_root_cli()?;
+    let opts = bench::BenchOptions {
+        runs: args.runs,
+        sections,
+        jobs: args.jobs,
+        catalogue_runs: args.catalogue_runs,
+        footprint_secs: args.footprint_secs,
+        catalogue_dir: args.catalogue.clone(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let report = bench::run(&opts)?;
+    let md = bench::table::render(&report);
+    println!("{md}");
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&report).context("serialise bench report")?;
+    std::fs::write(&args.json, json).with_context(|| format!("write {}", args.json.display()))?;
+    if let Some(m) = &args.markdown {
+        std::fs::write(m, &md).with_context(|| format!("write {}", m.display()))?;
+    }
+    let all_met = report.targets.iter().all(|t| t.verdict == Verdict::Met);
+    Ok(if all_met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -6,6 +6,7 @@
 
 pub mod addrs;
 pub mod batch;
+pub mod bench;
 pub mod check;
 pub mod daemons;
 pub mod fault;

@@ -24,6 +24,9 @@ enum Command {
     /// Run scenarios against daemons and judge them (default: the seed catalogue against
     /// vrrpd, and keepalived when installed).
     Run(cli::RunArgs),
+    /// Measure lab build, failover precision, conflict windows, catalogue wall time and
+    /// daemon footprint (vrrpd against keepalived and iproute2); prints a markdown table.
+    Bench(cli::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => cli::check(a),
         Some(Command::Lab(a)) => cli::lab(a),
         Some(Command::Run(a)) => cli::run(a),
+        Some(Command::Bench(a)) => cli::bench(a),
         None => cli::run(cli::RunArgs::default()),
     };
     match result {

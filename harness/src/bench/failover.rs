@@ -1,0 +1,548 @@
+//! Sections 2–4: failover precision, conflict windows after SIGKILL, and the wall time of
+//! the seed catalogue.
+//!
+//! Sections 2 and 3 share their runs: one scenario text per (fault, timer) case,
+//! generated here, run N times against each daemon with [`batch::run_all`]. Failover is
+//! [`RunRecord::failover_ms`] (from the capture: last advert of the old master → first
+//! advert of the new); conflict is [`RunRecord::conflict`] (two holders) and the longest
+//! window in which the client saw two MACs for the VIP.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use vrrpd::instance::{lease_overlap_bound, master_down_interval, skew_time, ProtoVersion};
+
+use super::{Sample, Stats, Target, Verdict};
+use crate::batch;
+use crate::check::client_view;
+use crate::daemons::{keepalived_installed, Daemon};
+use crate::report::{Figure, RunRecord};
+use crate::run::{RunOptions, RunResult};
+use crate::scenario::Scenario;
+
+/// The priority of the BACKUP whose timers the RFC values are computed for.
+pub const BACKUP_PRIORITY: u8 = 100;
+
+/// A fault and timer combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Case {
+    /// `sigkill` or `stop`.
+    pub fault: &'static str,
+    /// VRRP version.
+    pub version: u8,
+    /// Advertisement interval, ms.
+    pub interval_ms: u64,
+}
+
+impl Case {
+    fn proto(&self) -> ProtoVersion {
+        if self.version == 2 {
+            ProtoVersion::V2
+        } else {
+            ProtoVersion::V3
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+
+    /// The RFC value the failover is measured against, and its name: node2's
+    /// Master_Down_Interval after SIGKILL, its Skew_Time after a clean stop.
+    pub fn rfc(&self) -> (Duration, &'static str) {
+        if self.fault == "sigkill" {
+            (
+                master_down_interval(self.proto(), BACKUP_PRIORITY, self.interval()),
+                "Master_Down_Interval",
+            )
+        } else {
+            (
+                skew_time(self.proto(), BACKUP_PRIORITY, self.interval()),
+                "Skew_Time",
+            )
+        }
+    }
+
+    /// `sigkill, v2, 1000 ms`.
+    pub fn label(&self) -> String {
+        format!("{}, v{}, {} ms", self.fault, self.version, self.interval_ms)
+    }
+
+    /// The scenario text of run `run`: node1 priority 150 starts as MASTER, node2 100;
+    /// after a few adverts node1 gets the fault, node2 takes over, and the run watches
+    /// two more seconds (longer than any vrrpd lease overlap) so a conflict that closes
+    /// is seen closing.
+    pub fn scenario_text(&self, run: usize) -> String {
+        format!(
+            r#"name = "bench-{fault}-v{v}-{ms}ms-r{run}"
+description = "bench: {fault} of the MASTER, VRRPv{v} at {ms} ms"
+[topology]
+nodes = 2
+
+[vrrp]
+version = {v}
+vrid = 51
+priority = {BACKUP_PRIORITY}
+advert_interval = "{ms}ms"
+vips = ["192.0.2.20/32"]
+
+[nodes.node1]
+priority = 150
+initial_state = "master"
+
+[[steps]]
+start = "all"
+
+[[steps]]
+wait = "only-holder"
+node = "node1"
+
+[[steps]]
+hold = "3 advert_interval"
+
+[[steps]]
+fault = "{fault}"
+node = "node1"
+
+[[steps]]
+wait = "holder"
+node = "node2"
+within = "master_down + 1s"
+
+[[steps]]
+hold = "2s"
+
+[expect]
+failover = "rfc"
+"#,
+            fault = self.fault,
+            v = self.version,
+            ms = self.interval_ms,
+        )
+    }
+}
+
+/// The cases of section 2 (both faults) or only those section 3 needs (SIGKILL).
+pub fn cases(failover: bool) -> Vec<Case> {
+    let mut out = Vec::new();
+    for (version, interval_ms) in [(2, 1000), (3, 100)] {
+        for fault in ["sigkill", "stop"] {
+            if fault == "stop" && !failover {
+                continue;
+            }
+            out.push(Case {
+                fault,
+                version,
+                interval_ms,
+            });
+        }
+    }
+    out
+}
+
+/// Failover of one daemon in one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailoverRow {
+    /// The daemon.
+    pub daemon: String,
+    /// The case.
+    pub case: Case,
+    /// The RFC timer's name.
+    pub rfc_name: String,
+    /// The RFC value, ms.
+    pub rfc_ms: f64,
+    /// Measured failover, ms (`None` when no run measured one).
+    pub failover_ms: Option<Stats>,
+    /// Median − RFC value, ms.
+    pub diff_ms: Option<f64>,
+    /// Runs that measured nothing, with why.
+    pub unmeasured: Vec<String>,
+}
+
+/// Conflict windows of one daemon in one SIGKILL case.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConflictRow {
+    /// The daemon.
+    pub daemon: String,
+    /// The case.
+    pub case: Case,
+    /// Per run: longest window with two holders after the fault, ms.
+    pub holders: Vec<Sample>,
+    /// Per run: longest window in which the client saw two MACs, ms.
+    pub client: Vec<Sample>,
+    /// Runs where a window could not be measured, with why.
+    pub unknown: Vec<String>,
+    /// vrrpd's documented bound for this interval, ms.
+    pub bound_ms: f64,
+}
+
+impl ConflictRow {
+    /// Statistics of the two-holder windows.
+    pub fn holders_stats(&self) -> Option<Stats> {
+        Stats::of_samples(&self.holders)
+    }
+
+    /// Statistics of the client's two-MAC windows.
+    pub fn client_stats(&self) -> Option<Stats> {
+        Stats::of_samples(&self.client)
+    }
+}
+
+/// Sections 2 and 3.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailoverSection {
+    /// Runs per daemon and case.
+    pub runs: usize,
+    /// Scenario runs at once.
+    pub jobs: usize,
+    /// Wall time of all the runs, s.
+    pub wall_s: f64,
+    /// Section 2 (empty when not selected).
+    pub failover: Vec<FailoverRow>,
+    /// Section 3 (empty when not selected).
+    pub conflict: Vec<ConflictRow>,
+}
+
+impl FailoverSection {
+    /// The targets of sections 2 and 3.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for r in self.failover.iter().filter(|r| r.daemon == "vrrpd") {
+            let within = if r.case.interval_ms >= 1000 { 5.0 } else { 2.0 };
+            out.push(match r.diff_ms {
+                Some(d) => Target {
+                    what: format!(
+                        "failover {}: vrrpd median within {within} ms of {}",
+                        r.case.label(),
+                        r.rfc_name
+                    ),
+                    measured: format!("{d:+.2} ms"),
+                    verdict: Verdict::from_bool(d.abs() <= within),
+                },
+                None => Target {
+                    what: format!("failover {}: vrrpd measured", r.case.label()),
+                    measured: "no measurement".into(),
+                    verdict: Verdict::Unknown,
+                },
+            });
+            let k = self
+                .failover
+                .iter()
+                .find(|k| k.daemon == "keepalived" && k.case == r.case);
+            if let (Some(d), Some(kd)) = (r.diff_ms, k.and_then(|k| k.diff_ms)) {
+                out.push(Target {
+                    what: format!(
+                        "failover {}: vrrpd no further from the RFC than keepalived",
+                        r.case.label()
+                    ),
+                    measured: format!("{:.2} vs {:.2} ms off", d.abs(), kd.abs()),
+                    verdict: Verdict::from_bool(d.abs() <= kd.abs()),
+                });
+            }
+        }
+        for r in self.conflict.iter().filter(|r| r.daemon == "vrrpd") {
+            let (limit, name) = if r.case.interval_ms >= 1000 {
+                (0.0, "0 ms".to_string())
+            } else {
+                (
+                    r.bound_ms,
+                    format!("{} ms (lease_overlap_bound)", r.bound_ms),
+                )
+            };
+            let worst = |s: &[Sample]| s.iter().copied().max_by(|a, b| a.value.total_cmp(&b.value));
+            for (what, samples) in [("two holders", &r.holders), ("client two MACs", &r.client)] {
+                out.push(match worst(samples) {
+                    Some(w) if r.unknown.is_empty() => Target {
+                        what: format!(
+                            "conflict {}: vrrpd {what} ≤ {name} in every run",
+                            r.case.label()
+                        ),
+                        measured: format!("worst {}", sample_str(&w)),
+                        verdict: Verdict::from_bool(!w.open && w.value <= limit),
+                    },
+                    _ => Target {
+                        what: format!(
+                            "conflict {}: vrrpd {what} ≤ {name} in every run",
+                            r.case.label()
+                        ),
+                        measured: format!("{} runs unmeasured", r.unknown.len()),
+                        verdict: Verdict::Unknown,
+                    },
+                });
+            }
+        }
+        out
+    }
+}
+
+/// `12.5 ms` or `open ≥ 12.5 ms`.
+pub fn sample_str(s: &Sample) -> String {
+    if s.open {
+        format!("open ≥ {:.1} ms", s.value)
+    } else {
+        format!("{:.1} ms", s.value)
+    }
+}
+
+/// The daemons to compare: vrrpd, and keepalived when installed.
+pub fn daemons() -> Vec<Daemon> {
+    let mut d = vec![Daemon::Vrrpd { misbehave: None }];
+    if keepalived_installed() {
+        d.push(Daemon::Keepalived);
+    } else {
+        eprintln!("bench: keepalived is not installed; measuring vrrpd alone");
+    }
+    d
+}
+
+/// Runs sections 2 and/or 3.
+pub async fn run(
+    runs: usize,
+    jobs: usize,
+    want_failover: bool,
+    want_conflict: bool,
+) -> Result<FailoverSection> {
+    let cases = cases(want_failover);
+    let mut scenarios = Vec::new();
+    for c in &cases {
+        for i in 0..runs {
+            let text = c.scenario_text(i);
+            let path = PathBuf::from(format!("bench/{}-{i}.toml", c.fault));
+            scenarios.push(Scenario::parse(&text, &path).map_err(|e| anyhow::anyhow!("{e}"))?);
+        }
+    }
+    let daemons = daemons();
+    let tmp = tempfile::tempdir().context("temp dir for run artifacts")?;
+    let opts = RunOptions {
+        out_dir: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let results = batch::run_all(&scenarios, &daemons, &opts, jobs).await;
+    let wall_s = t0.elapsed().as_secs_f64();
+    let mut section = FailoverSection {
+        runs,
+        jobs,
+        wall_s,
+        failover: Vec::new(),
+        conflict: Vec::new(),
+    };
+    for c in &cases {
+        for d in &daemons {
+            let prefix = format!("bench-{}-v{}-{}ms-r", c.fault, c.version, c.interval_ms);
+            let mine: Vec<&RunResult> = results
+                .iter()
+                .filter(|r| r.daemon == d.name() && r.scenario.starts_with(&prefix))
+                .collect();
+            if want_failover {
+                section.failover.push(failover_row(c, &d.name(), &mine));
+            }
+            if want_conflict && c.fault == "sigkill" {
+                section.conflict.push(conflict_row(c, &d.name(), &mine));
+            }
+        }
+    }
+    Ok(section)
+}
+
+fn failover_row(c: &Case, daemon: &str, runs: &[&RunResult]) -> FailoverRow {
+    let (rfc, rfc_name) = c.rfc();
+    let rfc_ms = rfc.as_secs_f64() * 1e3;
+    let mut values = Vec::new();
+    let mut unmeasured = Vec::new();
+    for r in runs {
+        let rec = batch::record(r);
+        match (rec.failover_ms, &r.error) {
+            (Some(ms), _) => values.push(ms),
+            (None, Some(e)) => unmeasured.push(format!("{}: error: {e}", r.scenario)),
+            (None, None) => unmeasured.push(format!("{}: no failover in the capture", r.scenario)),
+        }
+    }
+    let failover_ms = Stats::of(&values);
+    FailoverRow {
+        daemon: daemon.to_string(),
+        case: *c,
+        rfc_name: rfc_name.to_string(),
+        rfc_ms,
+        diff_ms: failover_ms.map(|s| s.median - rfc_ms),
+        failover_ms,
+        unmeasured,
+    }
+}
+
+fn conflict_row(c: &Case, daemon: &str, runs: &[&RunResult]) -> ConflictRow {
+    let mut row = ConflictRow {
+        daemon: daemon.to_string(),
+        case: *c,
+        holders: Vec::new(),
+        client: Vec::new(),
+        unknown: Vec::new(),
+        bound_ms: lease_overlap_bound(c.interval()).as_secs_f64() * 1e3,
+    };
+    for r in runs {
+        if let Some(e) = &r.error {
+            row.unknown.push(format!("{}: error: {e}", r.scenario));
+            continue;
+        }
+        let rec: RunRecord = batch::record(r);
+        match figure_sample(&rec.conflict) {
+            Ok(s) => row.holders.push(s),
+            Err(why) => row.unknown.push(format!("{}: holders: {why}", r.scenario)),
+        }
+        match client_sample(r) {
+            Ok(s) => row.client.push(s),
+            Err(why) => row.unknown.push(format!("{}: client: {why}", r.scenario)),
+        }
+    }
+    row
+}
+
+/// A report figure as a sample: no window is 0 ms, an open window a lower bound.
+pub fn figure_sample(f: &Figure) -> std::result::Result<Sample, String> {
+    match f {
+        Figure::None => Ok(Sample::exact(0.0)),
+        Figure::Ms(ms) => Ok(Sample::exact(*ms)),
+        Figure::Open { at_least_ms, .. } => Ok(Sample::at_least(*at_least_ms)),
+        Figure::Unknown(why) => Err(why.clone()),
+    }
+}
+
+/// The longest window after the fault in which the client saw two MACs for a VIP.
+fn client_sample(r: &RunResult) -> std::result::Result<Sample, String> {
+    let after = r.first_fault_ns.unwrap_or(0);
+    let mut worst = Sample::exact(0.0);
+    for vip in &r.vips {
+        let view = client_view(&r.events, *vip);
+        if view.probes.is_empty() {
+            return Err(format!("the client never probed {vip}"));
+        }
+        for w in view.multi_mac_windows() {
+            if w.to_ns.is_some_and(|t| t < after) {
+                continue;
+            }
+            let ms = w.duration_until(r.end_ns).as_secs_f64() * 1e3;
+            if ms > worst.value || (w.is_open() && !worst.open) {
+                worst = Sample {
+                    value: ms,
+                    open: w.is_open(),
+                };
+            }
+        }
+    }
+    Ok(worst)
+}
+
+/// Section 4.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogueSection {
+    /// The catalogue directory.
+    pub dir: PathBuf,
+    /// Scenario files.
+    pub scenarios: usize,
+    /// Daemons run against it.
+    pub daemons: Vec<String>,
+    /// Scenario runs at once.
+    pub jobs: usize,
+    /// Wall time of the whole catalogue × daemons, s.
+    pub wall_s: Stats,
+    /// Per catalogue run: runs that went as their scenario expects / all runs.
+    pub as_expected: Vec<(usize, usize)>,
+}
+
+impl CatalogueSection {
+    /// Target: under 60 s.
+    pub fn targets(&self) -> Vec<Target> {
+        vec![Target {
+            what: format!(
+                "catalogue ({} scenarios × {} daemons) median wall time < 60 s",
+                self.scenarios,
+                self.daemons.len()
+            ),
+            measured: format!("{:.1} s", self.wall_s.median),
+            verdict: Verdict::from_bool(self.wall_s.median < 60.0),
+        }]
+    }
+}
+
+/// Runs the catalogue in `dir` against vrrpd and keepalived `runs` times.
+pub async fn catalogue(dir: &Path, runs: usize, jobs: usize) -> Result<CatalogueSection> {
+    let files = crate::scenario::collect_files(std::slice::from_ref(&dir.to_path_buf()))?;
+    let mut scenarios = Vec::new();
+    for f in &files {
+        scenarios.push(Scenario::load(f).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let daemons = daemons();
+    let mut walls = Vec::new();
+    let mut as_expected = Vec::new();
+    for _ in 0..runs {
+        let tmp = tempfile::tempdir().context("temp dir for run artifacts")?;
+        let opts = RunOptions {
+            out_dir: tmp.path().to_path_buf(),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let results = batch::run_all(&scenarios, &daemons, &opts, jobs).await;
+        walls.push(t0.elapsed().as_secs_f64());
+        let ok = results
+            .iter()
+            .filter(|r| batch::record(r).status().is_ok())
+            .count();
+        as_expected.push((ok, results.len()));
+    }
+    Ok(CatalogueSection {
+        dir: dir.to_path_buf(),
+        scenarios: scenarios.len(),
+        daemons: daemons.iter().map(Daemon::name).collect(),
+        jobs,
+        wall_s: Stats::of(&walls).context("no catalogue run")?,
+        as_expected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_parse() {
+        for c in cases(true) {
+            let s = Scenario::parse(&c.scenario_text(3), Path::new("bench/x.toml")).unwrap();
+            assert_eq!(s.nodes.len(), 2);
+            assert!(s.name.ends_with("-r3"), "{}", s.name);
+        }
+        assert_eq!(cases(true).len(), 4);
+        assert_eq!(cases(false).len(), 2);
+    }
+
+    #[test]
+    fn rfc_values() {
+        let c = Case {
+            fault: "sigkill",
+            version: 2,
+            interval_ms: 1000,
+        };
+        assert_eq!(c.rfc().0, Duration::from_nanos(3_609_375_000));
+        let c = Case {
+            fault: "stop",
+            version: 3,
+            interval_ms: 100,
+        };
+        assert_eq!(c.rfc().0, Duration::from_nanos(60_937_500));
+    }
+
+    #[test]
+    fn figures_as_samples() {
+        assert_eq!(figure_sample(&Figure::None), Ok(Sample::exact(0.0)));
+        assert_eq!(figure_sample(&Figure::Ms(3.5)), Ok(Sample::exact(3.5)));
+        assert_eq!(
+            figure_sample(&Figure::Open {
+                since_ms: 1.0,
+                at_least_ms: 9.0
+            }),
+            Ok(Sample::at_least(9.0))
+        );
+        assert!(figure_sample(&Figure::Unknown("x".into())).is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! The markdown rendering of a [`BenchReport`]: a header (machine, versions, command),
+//! one table per section, then every target with `met` or `MISSED`.
+
+use std::fmt::Write as _;
+
+use super::failover::{sample_str, CatalogueSection, FailoverSection};
+use super::footprint::FootprintSection;
+use super::labbuild::LabSection;
+use super::{BenchReport, Stats};
+
+/// `median / min / p95` with `prec` decimals; a statistic that is only a lower bound is
+/// written `open ≥ x`, never as a plain number.
+pub fn stats_cell(s: &Stats, prec: usize) -> String {
+    let one = |v: f64, open: bool| {
+        if open {
+            format!("open ≥ {v:.prec$}")
+        } else {
+            format!("{v:.prec$}")
+        }
+    };
+    format!(
+        "{} / {} / {}",
+        one(s.median, s.median_open),
+        one(s.min, s.min_open),
+        one(s.p95, s.p95_open)
+    )
+}
+
+fn opt_cell(s: Option<&Stats>, prec: usize) -> String {
+    s.map_or_else(|| "—".to_string(), |s| stats_cell(s, prec))
+}
+
+/// The whole report as markdown.
+pub fn render(r: &BenchReport) -> String {
+    let m = &r.machine;
+    let mut s = String::new();
+    let _ = writeln!(s, "# vrrplab bench\n");
+    let _ = writeln!(
+        s,
+        "- machine: {} ({} cores), Linux {}",
+        m.cpu, m.cores, m.kernel
+    );
+    let _ = writeln!(
+        s,
+        "- versions: vrrplab {}, vrrpd `{}`, keepalived `{}`",
+        m.vrrplab, m.vrrpd, m.keepalived
+    );
+    let _ = writeln!(s, "- command: `{}`", m.command);
+    let _ = writeln!(
+        s,
+        "- every figure is median / min / p95 over {} runs; every ratio compares figures of this same invocation; wall time {:.0} s",
+        r.runs, r.wall_s
+    );
+    if let Some(l) = &r.lab {
+        lab(&mut s, l);
+    }
+    if let Some(f) = &r.failover {
+        failover(&mut s, f);
+    }
+    if let Some(c) = &r.catalogue {
+        catalogue(&mut s, c);
+    }
+    if let Some(f) = &r.footprint {
+        footprint(&mut s, f);
+    }
+    if !r.targets.is_empty() {
+        let _ = writeln!(s, "\n## Targets\n");
+        let _ = writeln!(s, "| target | measured | result |");
+        let _ = writeln!(s, "|---|---|---|");
+        for t in &r.targets {
+            let _ = writeln!(s, "| {} | {} | {} |", t.what, t.measured, t.verdict);
+        }
+    }
+    s
+}
+
+fn lab(s: &mut String, l: &LabSection) {
+    let _ = writeln!(s, "\n## 1. Lab build + teardown, ms (median / min / p95)\n");
+    let _ = writeln!(
+        s,
+        "| nodes | vrrplab build | vrrplab teardown | vrrplab total | bare namespaces alone | iproute2 build | iproute2 teardown | iproute2 total | `ip` commands | iproute2 / vrrplab |"
+    );
+    let _ = writeln!(s, "|---:|---|---|---|---|---|---|---|---:|---:|");
+    for r in &l.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}× |",
+            r.nodes,
+            stats_cell(&r.build_ms, 2),
+            stats_cell(&r.teardown_ms, 2),
+            stats_cell(&r.total_ms, 2),
+            stats_cell(&r.namespaces_ms, 2),
+            stats_cell(&r.ip_build_ms, 1),
+            stats_cell(&r.ip_teardown_ms, 1),
+            stats_cell(&r.ip_total_ms, 1),
+            r.ip_commands,
+            r.speedup
+        );
+    }
+}
+
+fn failover(s: &mut String, f: &FailoverSection) {
+    if !f.failover.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## 2. Failover, ms (median / min / p95; {} runs per row, {} at once, {:.0} s for sections 2–3)\n",
+            f.runs, f.jobs, f.wall_s
+        );
+        let _ = writeln!(
+            s,
+            "| fault, version, interval | daemon | RFC value | measured | median − RFC | unmeasured runs |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---:|---:|");
+        for r in &f.failover {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} {:.3} | {} | {} | {} |",
+                r.case.label(),
+                r.daemon,
+                r.rfc_name,
+                r.rfc_ms,
+                opt_cell(r.failover_ms.as_ref(), 2),
+                r.diff_ms
+                    .map_or_else(|| "—".to_string(), |d| format!("{d:+.2}")),
+                r.unmeasured.len()
+            );
+        }
+    }
+    if !f.conflict.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## 3. Conflict after SIGKILL of the MASTER, ms (median / min / p95; worst run)\n"
+        );
+        let _ = writeln!(
+            s,
+            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | vrrpd lease bound | unmeasured |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|");
+        let worst = |v: &[super::Sample]| {
+            v.iter()
+                .copied()
+                .max_by(|a, b| a.value.total_cmp(&b.value))
+                .map_or_else(|| "—".to_string(), |w| sample_str(&w))
+        };
+        for r in &f.conflict {
+            let _ = writeln!(
+                s,
+                "| v{}, {} ms | {} | {} | {} | {} | {} | {} | {} |",
+                r.case.version,
+                r.case.interval_ms,
+                r.daemon,
+                opt_cell(r.holders_stats().as_ref(), 1),
+                worst(&r.holders),
+                opt_cell(r.client_stats().as_ref(), 1),
+                worst(&r.client),
+                r.bound_ms,
+                r.unknown.len()
+            );
+        }
+    }
+}
+
+fn catalogue(s: &mut String, c: &CatalogueSection) {
+    let _ = writeln!(s, "\n## 4. Catalogue wall time\n");
+    let _ = writeln!(
+        s,
+        "| catalogue | daemons | jobs | wall s (median / min / p95) | runs as expected |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---|---|");
+    let ok: Vec<String> = c
+        .as_expected
+        .iter()
+        .map(|(a, b)| format!("{a}/{b}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "| {} ({} scenarios) | {} | {} | {} | {} |",
+        c.dir.display(),
+        c.scenarios,
+        c.daemons.join(", "),
+        c.jobs,
+        stats_cell(&c.wall_s, 1),
+        ok.join(", ")
+    );
+}
+
+fn footprint(s: &mut String, f: &FootprintSection) {
+    let _ = writeln!(
+        s,
+        "\n## 5. Footprint: 255 VRRPv3 instances at 100 ms, unicast ({} s cut into {} windows)\n",
+        f.secs, f.windows
+    );
+    let _ = writeln!(
+        s,
+        "| daemon | MASTER CPU % of a core | BACKUP CPU % of a core | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
+    );
+    let _ = writeln!(s, "|---|---|---|---:|---:|---|---:|---|");
+    for r in &f.rows {
+        let mb = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {}/{} | {} | {} |",
+            r.daemon,
+            opt_cell(r.master_cpu.as_ref(), 2),
+            opt_cell(r.backup_cpu.as_ref(), 2),
+            mb(r.master_rss_mb),
+            mb(r.backup_rss_mb),
+            r.processes.0,
+            r.processes.1,
+            r.converged_s
+                .map_or_else(|| "—".to_string(), |v| format!("{v:.2}")),
+            r.problem.as_deref().unwrap_or("")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{failover, labbuild, BenchReport, Machine, Sample, Target, Verdict};
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine {
+            cpu: "Test CPU".into(),
+            cores: 2,
+            kernel: "6.1.0".into(),
+            vrrplab: "0.1.0".into(),
+            vrrpd: "vrrpd 0.1.0".into(),
+            keepalived: "Keepalived v2.2.7".into(),
+            command: "vrrplab bench --runs 3".into(),
+        }
+    }
+
+    #[test]
+    fn stats_cells() {
+        let st = Stats::of(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(stats_cell(&st, 1), "2.0 / 1.0 / 3.0");
+        let st = Stats::of_samples(&[
+            Sample::exact(1.0),
+            Sample::exact(2.0),
+            Sample::at_least(5000.0),
+        ])
+        .unwrap();
+        assert_eq!(stats_cell(&st, 0), "2 / 1 / open ≥ 5000");
+    }
+
+    #[test]
+    fn renders_header_sections_and_targets() {
+        let st = |v: &[f64]| Stats::of(v).unwrap();
+        let lab = labbuild::LabSection {
+            rows: vec![labbuild::LabRow {
+                nodes: 2,
+                build_ms: st(&[2.0]),
+                teardown_ms: st(&[1.0]),
+                total_ms: st(&[3.0]),
+                namespaces_ms: st(&[1.5]),
+                ip_build_ms: st(&[40.0]),
+                ip_teardown_ms: st(&[20.0]),
+                ip_total_ms: st(&[60.0]),
+                ip_commands: 20,
+                speedup: 20.0,
+            }],
+        };
+        let case = failover::Case {
+            fault: "sigkill",
+            version: 2,
+            interval_ms: 1000,
+        };
+        let fo = failover::FailoverSection {
+            runs: 1,
+            jobs: 4,
+            wall_s: 12.0,
+            failover: vec![failover::FailoverRow {
+                daemon: "vrrpd".into(),
+                case,
+                rfc_name: "Master_Down_Interval".into(),
+                rfc_ms: 3609.375,
+                failover_ms: Some(st(&[3611.0])),
+                diff_ms: Some(1.625),
+                unmeasured: vec![],
+            }],
+            conflict: vec![failover::ConflictRow {
+                daemon: "keepalived".into(),
+                case,
+                holders: vec![Sample::at_least(2000.0)],
+                client: vec![Sample::exact(0.0)],
+                unknown: vec![],
+                bound_ms: 0.0,
+            }],
+        };
+        let r = BenchReport {
+            machine: machine(),
+            runs: 1,
+            lab: Some(lab),
+            failover: Some(fo),
+            catalogue: None,
+            footprint: None,
+            targets: vec![Target {
+                what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),
+                measured: "20.0×".into(),
+                verdict: Verdict::Missed,
+            }],
+            wall_s: 1.0,
+        };
+        let md = render(&r);
+        assert!(md.starts_with("# vrrplab bench\n"));
+        assert!(md.contains("- machine: Test CPU (2 cores), Linux 6.1.0"));
+        assert!(md.contains("Keepalived v2.2.7"));
+        assert!(md.contains("- command: `vrrplab bench --runs 3`"));
+        assert!(md.contains(
+            "| 2 | 2.00 / 2.00 / 2.00 | 1.00 / 1.00 / 1.00 | 3.00 / 3.00 / 3.00 | 1.50 / 1.50 / 1.50 | 40.0 / 40.0 / 40.0 | 20.0 / 20.0 / 20.0 | 60.0 / 60.0 / 60.0 | 20 | 20.0× |"
+        ));
+        assert!(md.contains(
+            "| sigkill, v2, 1000 ms | vrrpd | Master_Down_Interval 3609.375 | 3611.00 / 3611.00 / 3611.00 | +1.62 | 0 |"
+        ));
+        assert!(md.contains("| v2, 1000 ms | keepalived | open ≥ 2000.0 / open ≥ 2000.0 / open ≥ 2000.0 | open ≥ 2000.0 ms |"));
+        assert!(md.contains("| lab 2 nodes: ≥ 10× faster than iproute2 | 20.0× | MISSED |"));
+        assert!(!md.contains("## 4."));
+        // Every row of a table has as many cells as its header.
+        let mut width = None;
+        for line in md.lines() {
+            if !line.starts_with('|') {
+                width = None;
+                continue;
+            }
+            let n = line.matches('|').count();
+            assert_eq!(*width.get_or_insert(n), n, "ragged row: {line}");
+        }
+    }
+}
