@@ -9,6 +9,7 @@ use std::path::PathBuf;
 /// integration tests), with the `negative-controls` feature the root dev-dependency
 /// turns on. When running one root test alone, build it first:
 /// `cargo build -p vrrpd --features negative-controls`.
+#[allow(dead_code)] // not every test file that includes this module starts vrrpd itself
 pub fn vrrpd_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("VRRPD_BIN") {
         return PathBuf::from(p);
