@@ -132,10 +132,12 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
         "node2 kept the VIP\n{}",
         logs()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The kill phase's history starts here, so it holds node1's adverts before the kill
+    // and not the earlier stop.
     let kill_from = history.record(EventKind::Note {
         text: "kill phase".into(),
     });
+    tokio::time::sleep(Duration::from_secs(2)).await;
     history.record(EventKind::Fault {
         node: "node1".into(),
         fault: "sigkill".into(),
