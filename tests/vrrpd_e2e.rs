@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::instance;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,16 +25,6 @@ const SLACK: Duration = Duration::from_secs(2);
 
 fn vip4(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
-}
-
-/// A TOML instance block.
-fn instance(name: &str, vrid: u8, priority: u8, extra: &str, vips: &[&str]) -> String {
-    let vips: Vec<String> = vips.iter().map(|v| format!("\"{v}\"")).collect();
-    format!(
-        "[[instance]]\nname = \"{name}\"\ninterface = \"eth1\"\nvrid = {vrid}\npriority = {priority}\n\
-         advert_interval = \"1s\"\nvips = [{}]\n{extra}\n",
-        vips.join(", ")
-    )
 }
 
 /// One vrrpd process on a node.

@@ -4,6 +4,8 @@
 #[allow(dead_code)]
 mod common;
 
+use common::instance;
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,15 +22,6 @@ const SLACK: Duration = Duration::from_secs(2);
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
-fn instance(name: &str, vrid: u8, priority: u8, extra: &str, vips: &[&str]) -> String {
-    let vips: Vec<String> = vips.iter().map(|v| format!("\"{v}\"")).collect();
-    format!(
-        "[[instance]]\nname = \"{name}\"\ninterface = \"eth1\"\nvrid = {vrid}\npriority = {priority}\n\
-         advert_interval = \"1s\"\nvips = [{}]\n{extra}\n",
-        vips.join(", ")
-    )
 }
 
 struct Proc {

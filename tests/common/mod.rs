@@ -54,3 +54,14 @@ pub fn require_negative_controls() {
         Err(e) => panic!("cannot run {}: {e}", bin.display()),
     }
 }
+
+/// A vrrpd TOML `[[instance]]` block on eth1 at a 1 s interval.
+#[allow(dead_code)] // used by the vrrpd end-to-end files, not by every includer
+pub fn instance(name: &str, vrid: u8, priority: u8, extra: &str, vips: &[&str]) -> String {
+    let vips: Vec<String> = vips.iter().map(|v| format!("\"{v}\"")).collect();
+    format!(
+        "[[instance]]\nname = \"{name}\"\ninterface = \"eth1\"\nvrid = {vrid}\npriority = {priority}\n\
+         advert_interval = \"1s\"\nvips = [{}]\n{extra}\n",
+        vips.join(", ")
+    )
+}
