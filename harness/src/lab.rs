@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Child;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,32 @@ pub const BRIDGE: &str = "br0";
 
 /// Name of every node's (and the client's) interface on the segment.
 pub const NODE_IF: &str = "eth1";
+
+/// ifindex of the bridge in the segment namespace. Every ifindex of the lab is chosen by
+/// the harness and set in the create request, so no link is looked up by name afterwards.
+/// They sit well above the few indexes a fresh namespace can already hold (`lo`, and the
+/// fallback tunnels some kernels create in every namespace).
+const BRIDGE_INDEX: u32 = 1000;
+
+/// ifindex of port number `slot` on the bridge (slot 0: the client's `pc`, 1..=N: node
+/// i's `pi`, N+1+k: the port of the k-th reboot).
+fn port_index(slot: u16) -> u32 {
+    BRIDGE_INDEX + 1 + u32::from(slot)
+}
+
+/// ifindex of `eth1` inside every node's and the client's namespace.
+const ETH1_INDEX: u32 = 1000;
+
+/// Labs built by this process so far: part of every lab MAC.
+static LABS: AtomicU16 = AtomicU16::new(0);
+
+/// The MAC of the `eth1` in port `slot` of lab number `lab`: locally administered
+/// unicast, and distinct for every host of every lab this process runs at once.
+fn lab_mac(lab: u16, slot: u16) -> [u8; 6] {
+    let [l0, l1] = lab.to_be_bytes();
+    let [s0, s1] = slot.to_be_bytes();
+    [0x02, std::process::id() as u8, l0, l1, s0, s1]
+}
 
 /// One namespace of the lab with its netlink handle.
 #[derive(Debug)]
@@ -62,6 +89,8 @@ pub struct Lab {
     nodes: Vec<Host>,
     tasks: Vec<JoinHandle<()>>,
     reboots: usize,
+    /// This lab's number among the process's labs (see [`lab_mac`]).
+    id: u16,
 }
 
 impl Host {
@@ -326,38 +355,82 @@ impl Lab {
         topology.validate()?;
         let mut labels = vec!["segment".to_string(), "client".to_string()];
         labels.extend(topology.nodes.iter().map(|n| n.name.clone()));
-        let fresh = netns::create_many(&labels)?;
-        let mut tasks = Vec::with_capacity(fresh.len());
-        let mut hosts = Vec::with_capacity(fresh.len());
-        for f in fresh {
-            tasks.push(tokio::spawn(f.conn));
-            hosts.push((f.ns, f.handle));
-        }
-        // From here on, an error drops `hosts` and `tasks`: the namespaces vanish.
-        let mut it = hosts.into_iter();
-        let (seg_ns, seg) = it.next().ok_or_else(|| anyhow!("no segment namespace"))?;
-        let (client_ns, client_h) = it.next().ok_or_else(|| anyhow!("no client namespace"))?;
-        let guard = AbortOnDrop(tasks);
-
+        let id = LABS.fetch_add(1, Ordering::Relaxed);
+        // Namespaces arrive one by one from two creating threads; each host is attached
+        // as soon as its namespace exists (and the bridge does), so the kernel builds veth
+        // pairs on one core while it creates the remaining namespaces on the other.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        netns::create_streaming(&labels, move |i, f| tx.send((i, f)).is_ok())?;
+        // From here on, an error drops what was created and `guard`: the namespaces
+        // vanish, and the creating threads stop at their next namespace.
+        let mut guard = AbortOnDrop(Vec::with_capacity(labels.len()));
+        let mut waiting = Vec::new();
+        let (seg_ns, seg) = loop {
+            let (i, f) = rx
+                .recv()
+                .await
+                .ok_or_else(|| anyhow!("no segment namespace"))?;
+            let f = f?;
+            guard.0.push(tokio::spawn(f.conn));
+            if i == 0 {
+                break (f.ns, f.handle);
+            }
+            waiting.push((i, f.ns, f.handle));
+        };
         let bridge = make_bridge(&seg).await?;
         let client_spec = NodeSpec {
             name: "client".into(),
             v4: CLIENT_V4,
             v6: topology.ipv6.then_some(CLIENT_V6),
         };
-        let node_setups = topology
-            .nodes
-            .iter()
-            .zip(it)
-            .enumerate()
-            .map(|(i, (spec, (ns, h)))| {
-                attach(&seg, bridge, format!("p{}", i + 1), spec.clone(), ns, h)
-            });
-        let client_setup = attach(&seg, bridge, "pc".into(), client_spec, client_ns, client_h);
-        let (client, nodes) =
-            futures::future::join(client_setup, futures::future::try_join_all(node_setups)).await;
-        let client = client?;
-        let nodes = nodes?;
+        // Position i in `labels` is port slot i - 1 (see `port_index`): the client is
+        // slot 0, node k (1-based) slot k.
+        let setup = |i: usize, ns: NetNs, h: rtnetlink::Handle| -> Result<_> {
+            let slot = u16::try_from(i - 1).context("too many nodes")?;
+            let (name, spec) = if slot == 0 {
+                ("pc".to_string(), client_spec.clone())
+            } else {
+                (format!("p{slot}"), topology.nodes[i - 2].clone())
+            };
+            let port = Port {
+                name,
+                index: port_index(slot),
+                mac: lab_mac(id, slot),
+            };
+            let seg = &seg;
+            Ok(async move { (i, attach(seg, bridge, port, spec, ns, h).await) })
+        };
+        let mut attaching = futures::stream::FuturesUnordered::new();
+        for (i, ns, h) in waiting {
+            attaching.push(setup(i, ns, h)?);
+        }
+        let mut hosts: Vec<Option<Host>> = labels.iter().map(|_| None).collect();
+        let mut creating = true;
+        while creating || !attaching.is_empty() {
+            tokio::select! {
+                next = rx.recv(), if creating => match next {
+                    Some((i, f)) => {
+                        let f = f?;
+                        guard.0.push(tokio::spawn(f.conn));
+                        attaching.push(setup(i, f.ns, f.handle)?);
+                    }
+                    None => creating = false,
+                },
+                Some((i, host)) = attaching.next(), if !attaching.is_empty() => {
+                    hosts[i] = Some(host?);
+                }
+            }
+        }
+        drop(attaching);
+        let mut hosts = hosts
+            .into_iter()
+            .skip(1)
+            .zip(&labels[1..])
+            .map(|(h, label)| h.ok_or_else(|| anyhow!("namespace for {label} not created")))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter();
+        let client = hosts.next().ok_or_else(|| anyhow!("no client namespace"))?;
+        let nodes: Vec<Host> = hosts.collect();
         let segment = Host {
             name: "segment".into(),
             ns: seg_ns,
@@ -376,6 +449,7 @@ impl Lab {
             nodes,
             tasks: guard.disarm(),
             reboots: 0,
+            id,
         })
     }
 
@@ -454,7 +528,12 @@ impl Lab {
             .ok_or_else(|| anyhow!("no node named {name:?} in this lab"))?;
         let spec = self.topology.nodes[idx].clone();
         self.reboots += 1;
-        let port = format!("p{}r{}", idx + 1, self.reboots);
+        let slot = u16::try_from(self.nodes.len() + self.reboots).context("too many reboots")?;
+        let port = Port {
+            name: format!("p{}r{}", idx + 1, self.reboots),
+            index: port_index(slot),
+            mac: lab_mac(self.id, slot),
+        };
         // Power off first: nothing of the old node runs while the new one boots.
         self.nodes[idx].kill_everything();
         self.nodes[idx].set_link(false).await?;
@@ -518,9 +597,13 @@ impl Drop for AbortOnDrop {
 }
 
 async fn make_bridge(seg: &rtnetlink::Handle) -> Result<u32> {
+    // Promiscuous: the bridge device then sees every frame crossing the segment, which is
+    // what the capture reads. The kernel applies the flag as part of the create.
     let msg = LinkBridge::new(BRIDGE)
+        .index(BRIDGE_INDEX)
         .mcast_snooping(false)
         .forward_delay(0)
+        .promiscuous(true)
         .up()
         .build();
     seg.link()
@@ -528,47 +611,50 @@ async fn make_bridge(seg: &rtnetlink::Handle) -> Result<u32> {
         .execute()
         .await
         .context("create bridge")?;
-    let (index, _) = link_by_name(seg, BRIDGE).await?;
-    // Promiscuous: the bridge device then sees every frame crossing the segment, which is
-    // what the capture reads.
-    seg.link()
-        .set(LinkUnspec::new_with_index(index).promiscuous(true).build())
-        .execute()
-        .await
-        .context("bridge promiscuous")?;
-    Ok(index)
+    Ok(BRIDGE_INDEX)
+}
+
+/// A host's port on the bridge: its name and ifindex in the segment namespace, and the
+/// MAC of the host's `eth1` at its other end.
+struct Port {
+    name: String,
+    index: u32,
+    mac: [u8; 6],
 }
 
 /// Creates the veth pair for one host: `port` on the bridge, `eth1` in the host's
-/// namespace, then brings the host's side up with its addresses.
+/// namespace, then brings the host's side up with its addresses. Both ends get the
+/// ifindex (and `eth1` the MAC) chosen in `port`, so nothing is looked up afterwards.
 async fn attach(
     seg: &rtnetlink::Handle,
     bridge: u32,
-    port: String,
+    port: Port,
     spec: NodeSpec,
     ns: NetNs,
     h: rtnetlink::Handle,
 ) -> Result<Host> {
     let peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(NODE_IF.to_string())
+        .index(ETH1_INDEX)
+        .address(port.mac.to_vec())
         .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&ns.fd()))
         .build();
-    let msg = LinkVeth::new(&port, NODE_IF)
+    let msg = LinkVeth::new(&port.name, NODE_IF)
+        .index(port.index)
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
         .controller(bridge)
         .up()
         .build();
-    seg.link()
-        .add(msg)
-        .execute()
-        .await
-        .with_context(|| format!("create veth {port}/{NODE_IF} for {}", spec.name))?;
-    let (port_index, _) = link_by_name(seg, &port).await?;
+    let veth = seg.link().add(msg).execute();
+    // `lo` exists already: it comes up while the veth pair is being created.
     let lo = h
         .link()
         .set(LinkUnspec::new_with_index(1).up().build())
         .execute();
-    let (eth1, mac) = link_by_name(&h, NODE_IF).await?;
+    let (veth, lo) = futures::join!(veth, lo);
+    veth.with_context(|| format!("create veth {}/{NODE_IF} for {}", port.name, spec.name))?;
+    lo.with_context(|| format!("lo up on {}", spec.name))?;
+    let eth1 = ETH1_INDEX;
     let up = h
         .link()
         .set(LinkUnspec::new_with_index(eth1).up().build())
@@ -577,22 +663,25 @@ async fn attach(
         .address()
         .add(eth1, IpAddr::V4(spec.v4), PREFIX_V4)
         .execute();
-    let (a, b, c) = futures::join!(lo, up, v4);
-    a.with_context(|| format!("lo up on {}", spec.name))?;
+    let v6 = async {
+        match spec.v6 {
+            Some(v6) => add_v6(&h, eth1, v6)
+                .await
+                .with_context(|| format!("address {v6} on {}", spec.name)),
+            None => Ok(()),
+        }
+    };
+    let (b, c, d) = futures::join!(up, v4, v6);
     b.with_context(|| format!("{NODE_IF} up on {}", spec.name))?;
     c.with_context(|| format!("address {} on {}", spec.v4, spec.name))?;
-    if let Some(v6) = spec.v6 {
-        add_v6(&h, eth1, v6)
-            .await
-            .with_context(|| format!("address {v6} on {}", spec.name))?;
-    }
+    d?;
     Ok(Host {
         name: spec.name,
         ns,
         handle: h,
         eth1,
-        mac,
-        port: port_index,
+        mac: port.mac,
+        port: port.index,
         pidns: Mutex::new(None),
         children: Mutex::new(Vec::new()),
     })

@@ -85,37 +85,83 @@ pub struct Fresh {
     pub handle: rtnetlink::Handle,
 }
 
-/// Creates one namespace per label, on a single dedicated thread: for each, `unshare`
-/// (which moves the thread into the new namespace), turn IPv6 duplicate address detection
-/// off so lab addresses are usable at once, open the namespace descriptor and a netlink
-/// socket. The thread ends afterwards, so no long-lived thread is left in a lab namespace.
+/// Creates one namespace per label, on two short-lived dedicated threads that each take
+/// every other label (namespace creation is mostly per-namespace kernel work, so two
+/// threads nearly halve it): for each, `unshare` (which moves the thread into the new
+/// namespace), turn IPv6 duplicate address detection off so lab addresses are usable at
+/// once, open the namespace descriptor and a netlink socket. The threads end afterwards,
+/// so no long-lived thread is left in a lab namespace. The result is in label order.
 ///
 /// Must be called from within a tokio runtime (the netlink sockets register with it).
 pub fn create_many(labels: &[String]) -> Result<Vec<Fresh>> {
-    let labels = labels.to_vec();
+    let (tx, rx) = std::sync::mpsc::channel();
+    create_streaming(labels, move |i, fresh| tx.send((i, fresh)).is_ok())?;
+    let mut out: Vec<Option<Fresh>> = labels.iter().map(|_| None).collect();
+    // Ends when both threads are done and have dropped their senders.
+    while let Ok((i, fresh)) = rx.recv() {
+        out[i] = Some(fresh?);
+    }
+    out.into_iter()
+        .zip(labels)
+        .map(|(f, label)| f.ok_or_else(|| anyhow!("namespace for {label} not created")))
+        .collect()
+}
+
+/// Like [`create_many`], but hands each namespace over as soon as it exists, as
+/// `deliver(position in labels, namespace)`, so the caller can use the first ones while the
+/// others are still being created. Labels at even positions are created in order on one
+/// thread, those at odd positions on another; a thread stops at its first error (which it
+/// delivers) or once `deliver` returns false. Each thread drops its copy of `deliver`
+/// when done, which is how a channel inside it closes.
+pub fn create_streaming<D>(labels: &[String], deliver: D) -> Result<()>
+where
+    D: Fn(usize, Result<Fresh>) -> bool + Clone + Send + 'static,
+{
     let rt = tokio::runtime::Handle::try_current().context("lab needs a tokio runtime")?;
-    std::thread::spawn(move || -> Result<Vec<Fresh>> {
-        let _guard = rt.enter();
-        let mut out = Vec::with_capacity(labels.len());
-        for label in labels {
-            unshare(CloneFlags::CLONE_NEWNET)
-                .with_context(|| format!("unshare a network namespace for {label}"))?;
-            disable_dad().with_context(|| format!("sysctls in namespace of {label}"))?;
-            let fd: OwnedFd = File::open("/proc/thread-self/ns/net")
-                .context("open /proc/thread-self/ns/net")?
-                .into();
-            let (conn, handle, _) =
-                rtnetlink::new_connection().context("netlink socket in new namespace")?;
-            out.push(Fresh {
-                ns: NetNs { fd, label },
-                conn,
-                handle,
-            });
+    for parity in 0..2 {
+        let mine: Vec<(usize, String)> = labels
+            .iter()
+            .cloned()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .collect();
+        if mine.is_empty() {
+            continue;
         }
-        Ok(out)
+        let (deliver, rt) = (deliver.clone(), rt.clone());
+        std::thread::Builder::new()
+            .name("netns-create".into())
+            .spawn(move || {
+                let _guard = rt.enter();
+                for (i, label) in mine {
+                    let fresh = create_here(label);
+                    let failed = fresh.is_err();
+                    if !deliver(i, fresh) || failed {
+                        break;
+                    }
+                }
+            })
+            .context("spawn a namespace-creating thread")?;
+    }
+    Ok(())
+}
+
+/// Creates one namespace and moves the calling thread into it: only for the dedicated
+/// threads of [`create_streaming`], inside a tokio runtime context.
+fn create_here(label: String) -> Result<Fresh> {
+    unshare(CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("unshare a network namespace for {label}"))?;
+    disable_dad().with_context(|| format!("sysctls in namespace of {label}"))?;
+    let fd: OwnedFd = File::open("/proc/thread-self/ns/net")
+        .context("open /proc/thread-self/ns/net")?
+        .into();
+    let (conn, handle, _) =
+        rtnetlink::new_connection().context("netlink socket in new namespace")?;
+    Ok(Fresh {
+        ns: NetNs { fd, label },
+        conn,
+        handle,
     })
-    .join()
-    .map_err(|_| anyhow!("namespace-creating thread panicked"))?
 }
 
 /// Net sysctls follow the namespace of the thread that opens them, so this runs on the
