@@ -146,6 +146,12 @@ impl Daemon {
         }
     }
 
+    /// Removes what a reboot clears (pid files, which live under /run on a real host).
+    pub fn clear_runtime_files(&self, dir: &Path) {
+        let _ = std::fs::remove_dir_all(dir.join("run"));
+        let _ = std::fs::remove_file(dir.join("vrrpd.pid"));
+    }
+
     /// Rewrites the node's configuration for a reload (SIGHUP follows).
     pub fn rewrite_config(&self, node: &NodeVrrp, dir: &Path) -> Result<()> {
         self.prepare(node, dir).map(|_| ())

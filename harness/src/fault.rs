@@ -148,9 +148,34 @@ pub(crate) async fn apply(
             rt.host(node)?.set_link(false).await?;
         }
         FaultKind::Reboot => {
+            let held = rt.holders().await?;
             rt.monitors.remove(node);
             rt.rt(node)?.pid = None;
             rt.lab.reboot(node).await?;
+            // The old namespace is gone with every address in it; its monitor is gone
+            // too, so say so in the history before the new node's monitor starts.
+            for (vip, nodes) in held {
+                if nodes.contains(node) {
+                    let prefix_len = cfg
+                        .vips
+                        .iter()
+                        .find(|(a, _)| *a == vip)
+                        .map_or(if vip.is_ipv4() { 32 } else { 128 }, |(_, p)| *p);
+                    rt.history.record(EventKind::Addr {
+                        node: node.to_string(),
+                        ifname: "eth1".into(),
+                        change: crate::history::AddrChange::Removed,
+                        addr: vip,
+                        prefix_len,
+                        valid_lft: 0,
+                        proto: None,
+                        label: Some("node rebooted".into()),
+                    });
+                }
+            }
+            // /run is a tmpfs on a real machine: a reboot clears pid files.
+            let dir = rt.rt(node)?.dir.clone();
+            rt.daemon.clear_runtime_files(&dir);
             let mon = addr::start(rt.host(node)?, rt.history.clone()).await?;
             rt.monitors.insert(node.to_string(), mon);
             start(rt, node).await?;
