@@ -576,7 +576,11 @@ impl Daemon {
             if r.inst.poll_timeout().is_some_and(|t| t <= now) {
                 r.inst.handle_timeout(now);
             }
-            if r.probe_at.is_some_and(|t| t <= now) {
+            // A probe has no precision to keep: send it with this wakeup if due
+            // within half an interval, so probes ride on the advert timer instead of
+            // waking the loop again a few microseconds later.
+            let slack = r.cfg.advert_interval / 2;
+            if r.probe_at.is_some_and(|t| t <= now + slack) {
                 if r.inst.state() == State::Master {
                     r.probe_at = Some(now + r.cfg.advert_interval);
                     self.send_probes(ri);

@@ -139,45 +139,45 @@ impl PreciseSleep {
         })
     }
 
-    /// Arms the timer for `at` (`None`: never). Only touches the kernel if it changed.
+    /// Makes sure the timer fires no later than `at` (`None`: no deadline).
+    ///
+    /// Only touches the kernel when `at` is earlier than what is armed: a deadline
+    /// that moved later (a Backup's Master_Down after each advert) leaves the earlier
+    /// expiry in place, which costs one early wakeup that re-arms, instead of a
+    /// `timerfd_settime` per received packet.
     pub fn arm(&mut self, at: Option<Instant>) -> io::Result<()> {
-        if self.armed == at {
+        let Some(t) = at else {
+            return Ok(());
+        };
+        if self.armed.is_some_and(|cur| cur <= t) {
             return Ok(());
         }
-        match at {
-            None => self.fd.get_ref().0.unset()?,
-            Some(t) => {
-                // Both clocks are CLOCK_MONOTONIC: map `t` through a pair of readings.
-                // A deadline in the past maps to "now", which fires at once (never to
-                // zero, which would disarm).
-                let now = Instant::now();
-                let base = clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
-                let abs = base + TimeSpec::from(t.saturating_duration_since(now));
-                self.fd.get_ref().0.set(
-                    Expiration::OneShot(abs),
-                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
-                )?;
-            }
-        }
+        // Both clocks are CLOCK_MONOTONIC: map `t` through a pair of readings. A
+        // deadline in the past maps to "now", which fires at once (never to zero,
+        // which would disarm).
+        let now = Instant::now();
+        let base = clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+        let abs = base + TimeSpec::from(t.saturating_duration_since(now));
+        self.fd.get_ref().0.set(
+            Expiration::OneShot(abs),
+            TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+        )?;
         self.armed = at;
         Ok(())
     }
 
     /// Resolves once the armed instant has passed (and leaves the timer disarmed);
-    /// pending forever while disarmed.
+    /// pending forever while disarmed. May resolve early (a stale expiry of a timer
+    /// re-armed since); callers check what is due.
+    ///
+    /// The expiry count is not read: the next [`PreciseSleep::arm`] always calls
+    /// `timerfd_settime` (nothing is armed any more), which resets it, and the next
+    /// expiry wakes the edge-triggered reactor again. One syscall less per wakeup.
     pub async fn expired(&mut self) -> io::Result<()> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.get_inner().0.wait() {
-                Ok(()) => {
-                    self.armed = None;
-                    return Ok(());
-                }
-                // Re-armed since readiness was seen, or a spurious wakeup.
-                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let mut guard = self.fd.readable().await?;
+        guard.clear_ready();
+        self.armed = None;
+        Ok(())
     }
 }
 
