@@ -15,8 +15,11 @@
 //! # Cost
 //!
 //! One task, no per-instance allocation on the steady-state path except the address
-//! list [`crate::wire::vrrp::Repr::parse`] builds and the probe frames; timers are a
-//! linear scan for the earliest deadline; lease refreshes are skipped while the
+//! list [`crate::wire::vrrp::Repr::parse`] builds and the probe frames; per-router
+//! deadlines live in a heap ([`timer::TimerHeap`]), so a wakeup only touches the
+//! routers that are due or received something; the loop sleeps on a `timerfd`
+//! ([`timer::PreciseSleep`]) so deadlines fire at their instant, not rounded up to
+//! tokio's millisecond; lease refreshes are skipped while the
 //! current lifetime still covers the next interval with headroom
 //! ([`router::REFRESH_HEADROOM`]); counters reach the state file at most once a
 //! second, state changes at once.
@@ -30,6 +33,7 @@ pub mod router;
 pub mod rx;
 pub mod sockets;
 pub mod state_file;
+pub mod timer;
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -57,6 +61,7 @@ use self::notify::Notifier;
 use self::router::{Router, VipSlot};
 use self::rx::{DropCounters, DropReason, RxMeta};
 use self::sockets::{PacketSocket, VrrpSocket};
+use self::timer::{PreciseSleep, TimerHeap};
 
 /// Exit status for configuration and usage errors.
 pub const EXIT_CONFIG: u8 = 2;
@@ -259,6 +264,10 @@ struct Daemon {
     counters_dirty: bool,
     state_flush_at: Instant,
     selfcheck_at: Option<Instant>,
+    /// Per router: the earliest of its protocol deadline and its probe.
+    timers: TimerHeap,
+    /// Routers given an event since their actions last ran.
+    touched: Vec<usize>,
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     out: Vec<u8>,
@@ -290,6 +299,8 @@ impl Daemon {
             counters_dirty: false,
             state_flush_at: Instant::now(),
             selfcheck_at: None,
+            timers: TimerHeap::default(),
+            touched: Vec::new(),
             buf: vec![0; 65_536],
             cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
             out: vec![0; 8192],
@@ -466,6 +477,20 @@ impl Daemon {
                 table[usize::from(r.cfg.vrid)] = v;
             }
         }
+        // Indices changed: every caller follows with run_all_actions, which re-arms all.
+        self.timers.reset(self.routers.len());
+        self.touched.clear();
+    }
+
+    /// Puts router `ri`'s next deadline (protocol timer or probe) in the heap.
+    fn rearm(&mut self, ri: usize) {
+        if let Some(r) = self.routers.get(ri) {
+            let at = match (r.inst.poll_timeout(), r.probe_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.timers.set(ri, at);
+        }
     }
 
     fn tracked_up(&self, r: &Router) -> bool {
@@ -491,9 +516,14 @@ impl Daemon {
         let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
         let mut chld = signal(SignalKind::child()).context("SIGCHLD handler")?;
+        let mut sleep = PreciseSleep::new().context("timerfd")?;
         loop {
             let deadline = self.next_deadline();
-            let sleep = tokio::time::sleep_until(deadline.into());
+            if let Err(e) = sleep.arm(deadline) {
+                // Cannot happen with a valid fd and time; fall back to polling soon.
+                tracing::warn!("timerfd_settime failed: {e}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             tokio::select! {
                 biased;
                 _ = term.recv() => {
@@ -514,7 +544,11 @@ impl Daemon {
                     Readable::Vrrp(i) => self.drain_vrrp(i),
                     Readable::Packet(i) => self.drain_packet(i),
                 },
-                _ = sleep => {}
+                r = sleep.expired() => {
+                    if let Err(e) = r {
+                        anyhow::bail!("timerfd read failed: {e}");
+                    }
+                }
             }
             self.on_time().await;
         }
@@ -522,30 +556,31 @@ impl Daemon {
         Ok(())
     }
 
-    fn next_deadline(&self) -> Instant {
-        let mut next = self.state_flush_at;
-        if !self.counters_dirty && !self.state_dirty {
-            next = Instant::now() + Duration::from_secs(3600);
-        }
-        for r in &self.routers {
-            for t in [r.inst.poll_timeout(), r.probe_at].into_iter().flatten() {
-                next = next.min(t);
-            }
-        }
-        if let Some(t) = self.selfcheck_at {
-            next = next.min(t);
-        }
-        next
+    /// The loop's next wakeup: the earliest router deadline, self-check, or state flush.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let flush = (self.counters_dirty || self.state_dirty).then_some(self.state_flush_at);
+        [self.timers.peek(), self.selfcheck_at, flush]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
+    /// Fires what is due and runs the actions of every router that was due or got an
+    /// event since the last pass (the others have nothing queued).
     async fn on_time(&mut self) {
         let now = Instant::now();
-        for ri in 0..self.routers.len() {
-            let r = &mut self.routers[ri];
+        while let Some(ri) = self.timers.pop_due(now) {
+            let Some(r) = self.routers.get_mut(ri) else {
+                continue;
+            };
             if r.inst.poll_timeout().is_some_and(|t| t <= now) {
                 r.inst.handle_timeout(now);
             }
-            if r.probe_at.is_some_and(|t| t <= now) {
+            // A probe has no precision to keep: send it with this wakeup if due
+            // within half an interval, so probes ride on the advert timer instead of
+            // waking the loop again a few microseconds later.
+            let slack = r.cfg.advert_interval / 2;
+            if r.probe_at.is_some_and(|t| t <= now + slack) {
                 if r.inst.state() == State::Master {
                     r.probe_at = Some(now + r.cfg.advert_interval);
                     self.send_probes(ri);
@@ -553,8 +588,16 @@ impl Daemon {
                     r.probe_at = None;
                 }
             }
+            self.touched.push(ri);
         }
-        self.run_all_actions(now).await;
+        let mut touched = std::mem::take(&mut self.touched);
+        for &ri in &touched {
+            self.run_actions(ri, now).await;
+        }
+        touched.clear();
+        if self.touched.is_empty() {
+            self.touched = touched;
+        }
         if self.selfcheck_at.is_some_and(|t| t <= now) {
             self.self_check(now).await;
         }
@@ -642,6 +685,7 @@ impl Daemon {
                 }
             }
         }
+        self.rearm(ri);
     }
 
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
@@ -775,10 +819,10 @@ impl Daemon {
             .by_vrid
             .get(si)
             .map_or(0, |t| t[usize::from(repr.vrid)]);
-        let Some(r) = slot
-            .checked_sub(1)
-            .and_then(|i| self.routers.get_mut(usize::from(i)))
-        else {
+        let Some((i, r)) = slot.checked_sub(1).and_then(|i| {
+            let i = usize::from(i);
+            self.routers.get_mut(i).map(|r| (i, r))
+        }) else {
             self.drops.bump(DropReason::UnknownVrid);
             tracing::debug!(src = %rx.src, vrid = repr.vrid, "advert for unknown VRID dropped");
             return;
@@ -790,6 +834,7 @@ impl Daemon {
                     self.drops.bump(DropReason::AddressMismatch);
                 }
                 r.inst.handle_event(now, Event::Advert(adv));
+                self.touched.push(i);
             }
             Err(reason) => {
                 r.drops.bump(reason);
@@ -837,7 +882,7 @@ impl Daemon {
             None
         };
         let Some((addr, mac)) = claim else { return };
-        for r in &mut self.routers {
+        for (ri, r) in self.routers.iter_mut().enumerate() {
             if r.inst.state() != State::Master {
                 continue;
             }
@@ -846,6 +891,7 @@ impl Daemon {
                 .any(|s| s.ifindex == ifindex && s.vip.addr == addr && s.mac != mac)
             {
                 r.inst.handle_event(now, Event::ConflictSeen { mac: mac.0 });
+                self.touched.push(ri);
             }
         }
     }
