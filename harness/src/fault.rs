@@ -102,8 +102,7 @@ pub(crate) async fn apply(
     match fault {
         FaultKind::Sigkill => {
             // Every process of the node at once, like `pkill -9 keepalived`.
-            rt.host(node)?.signal_all(Signal::SIGKILL);
-            reap(rt, node, Duration::from_secs(5)).await?;
+            kill_all(rt, node).await?;
         }
         FaultKind::SigkillParent => {
             rt.signal_main(node, Signal::SIGKILL)?;
@@ -143,8 +142,7 @@ pub(crate) async fn apply(
         FaultKind::Crash => {
             // The server goes down: everything dies and its link drops, but what the
             // kernel held (addresses) is frozen in place until the link comes back.
-            rt.host(node)?.signal_all(Signal::SIGKILL);
-            reap(rt, node, Duration::from_secs(5)).await?;
+            kill_all(rt, node).await?;
             rt.host(node)?.set_link(false).await?;
         }
         FaultKind::Reboot => {
@@ -193,6 +191,26 @@ pub(crate) async fn apply(
             let (a, p) = addr.ok_or_else(|| anyhow!("addr-add needs an address"))?;
             rt.host(node)?.add_address(a, p).await?;
         }
+    }
+    Ok(())
+}
+
+/// SIGKILL to every process of the node, then wait until each is gone from the process
+/// table, zombies included: a daemon started right after must not find its predecessor's
+/// PID still taken (keepalived then refuses to start, "daemon is already running").
+async fn kill_all(rt: &mut Runner<'_>, node: &str) -> Result<()> {
+    let before = rt.host(node)?.processes();
+    rt.host(node)?.signal_all(Signal::SIGKILL);
+    reap(rt, node, Duration::from_secs(5)).await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while before
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        if Instant::now() >= deadline {
+            bail!("processes of {node} still present 5 s after SIGKILL");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }
