@@ -31,18 +31,18 @@ pub fn vrrpd_nc_binary() -> PathBuf {
 /// with the `negative-controls` feature, as `cargo test --workspace` does).
 pub fn require_negative_controls() {
     let bin = vrrpd_nc_binary();
-    let dir = std::env::temp_dir().join(format!("vrrpd-nc-probe-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let cfg = dir.join("probe.toml");
-    let _ = std::fs::write(
+    // A directory of its own per call: tests of one binary run this in parallel.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let cfg = dir.path().join("probe.toml");
+    std::fs::write(
         &cfg,
         "[[instance]]\nname = \"p\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\"192.0.2.20\"]\n",
-    );
+    )
+    .unwrap_or_else(|e| panic!("write {}: {e}", cfg.display()));
     let out = std::process::Command::new(&bin)
         .args(["--check", "--misbehave", "no-lease", "--config"])
         .arg(&cfg)
         .output();
-    let _ = std::fs::remove_dir_all(&dir);
     match out {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
