@@ -317,6 +317,7 @@ struct Draft {
     garp_delay: Option<Duration>,
     garp_repeat: Option<u32>,
     garp_refresh: Option<Duration>,
+    vmac: bool,
 }
 
 impl Importer<'_> {
@@ -578,6 +579,18 @@ impl Importer<'_> {
                 "garp_master_refresh" => {
                     d.garp_refresh = self.typed(k, Some((p, "garp_refresh")), parse_seconds);
                 }
+                "use_vmac" => {
+                    if let Some(n) = k.args.first() {
+                        self.warn(
+                            n.pos,
+                            format!(
+                                "vrrpd names its virtual-MAC link itself; `{}` ignored",
+                                n.text
+                            ),
+                        );
+                    }
+                    d.vmac = true;
+                }
                 other => self.unsupported(k, &format!("`{other}`")),
             }
         }
@@ -828,6 +841,7 @@ impl Importer<'_> {
                 .unwrap_or(DEFAULT_GARP_DELAY),
             garp_refresh,
             lease: true,
+            vmac: d.vmac,
         };
         Some((inst, places))
     }
@@ -911,6 +925,7 @@ mod tests {
                 garp_delay: Duration::from_secs(5),
                 garp_refresh: None,
                 lease: true,
+                vmac: false,
             }],
         };
         assert_eq!(config, expected);
@@ -1259,5 +1274,20 @@ vrrp_instance VI_2 {
         )) {
             let _ = parse_keepalived(&words.join(" "), "p.conf");
         }
+    }
+
+    #[test]
+    fn use_vmac_maps_to_the_virtual_mac_mode() {
+        let (c, w) = parse_keepalived(&with("    use_vmac\n"), "k.conf").unwrap();
+        assert!(c.instances[0].vmac, "use_vmac turns the mode on");
+        assert!(w.is_empty(), "{w:?}");
+        let (c, w) = parse_keepalived(&with("    use_vmac vrrp.51\n"), "k.conf").unwrap();
+        assert!(c.instances[0].vmac);
+        assert_eq!(
+            w.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["k.conf:7:14: warning: vrrpd names its virtual-MAC link itself; `vrrp.51` ignored"]
+        );
+        let (c, _) = parse_keepalived(&with(""), "k.conf").unwrap();
+        assert!(!c.instances[0].vmac);
     }
 }

@@ -185,6 +185,9 @@ pub struct InstanceConfig {
     /// Add VIPs with a finite kernel lifetime refreshed every advert (see ARCHITECTURE,
     /// "the daemon never leaves a stale VIP").
     pub lease: bool,
+    /// Put the VIPs on a macvlan with the virtual MAC (see [`crate::vmac`]) instead of
+    /// on the interface.
+    pub vmac: bool,
 }
 
 /// Default gratuitous ARP count on becoming master (keepalived's default too).

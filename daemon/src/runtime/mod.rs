@@ -52,6 +52,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::{self, Config, ConfigError, Family as CfgFamily, InstanceConfig, Warning};
 use crate::instance::{Action, Event, State, PRIORITY_OWNER};
 use crate::vip::{self, VipManager};
+use crate::vmac::{VmacLink, VmacManager};
 use crate::wire::{arp, ndisc, vrrp, Family, Mac};
 
 use self::cli::{Cli, LogFormat};
@@ -245,6 +246,9 @@ struct Daemon {
     behaviour: Behaviour,
     handle: rtnetlink::Handle,
     vips: VipManager,
+    /// Virtual-MAC links (instances with `vmac`), and the ones this run uses.
+    vmacs: VmacManager,
+    vmac_links: Vec<VmacLink>,
     config: Config,
     ifaces: HashMap<String, IfInfo>,
     link_up: HashMap<String, bool>,
@@ -278,6 +282,8 @@ impl Daemon {
         Daemon {
             behaviour: Behaviour::with(opts.misbehave),
             opts,
+            vmacs: VmacManager::new(handle.clone()),
+            vmac_links: Vec::new(),
             handle,
             vips,
             config: Config {
@@ -329,6 +335,15 @@ impl Daemon {
                     addr = %e.addr, prefix = e.prefix_len, ifindex = e.ifindex,
                     "start-up reconcile: removed an address left by an earlier run"
                 );
+            }
+            let links = self
+                .vmacs
+                .reconcile()
+                .await
+                .map_err(|e| anyhow::anyhow!("start-up reconcile: {e}"))?;
+            for name in &links {
+                tracing::info!(link = %name,
+                    "start-up reconcile: removed a virtual-MAC link left by an earlier run");
             }
         } else {
             tracing::warn!("start-up reconcile skipped (negative control)");
@@ -431,9 +446,14 @@ impl Daemon {
                 self.vrrp.len() - 1
             }
         };
+        let vmac = match cfg.vmac {
+            true => Some(self.vmac_link(&info, family, cfg.vrid).await?),
+            false => None,
+        };
         let mut slots = Vec::with_capacity(cfg.vips.len());
         for v in &cfg.vips {
-            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let dev = v.dev.clone().or_else(|| vmac.clone());
+            let dev = dev.unwrap_or_else(|| cfg.interface.clone());
             let di = self.iface(&dev, None).await?;
             let label = match v.addr {
                 IpAddr::V4(_) => Some(
@@ -452,7 +472,8 @@ impl Daemon {
                 },
                 pkt: self.packet_socket(di.index)?,
                 mac: di.mac,
-                ll6: di.ll6,
+                // A virtual-MAC link has no link-local address of its own.
+                ll6: di.ll6.or(info.ll6),
             });
         }
         for t in &cfg.track_interfaces {
@@ -467,6 +488,57 @@ impl Daemon {
             }
         }
         Ok(Router::new(cfg, sock, src, slots, &self.behaviour))
+    }
+
+    /// The virtual-MAC link of `vrid` on `lower`, created when this run has none yet;
+    /// returns its name.
+    async fn vmac_link(
+        &mut self,
+        lower: &IfInfo,
+        family: Family,
+        vrid: u8,
+    ) -> anyhow::Result<String> {
+        let name = crate::vmac::link_name(family, vrid);
+        if !self.vmac_links.iter().any(|l| l.name == name) {
+            let link = self
+                .vmacs
+                .ensure(lower.index, &lower.name, family, vrid)
+                .await
+                .map_err(|e| anyhow::anyhow!("virtual MAC on {}: {e}", lower.name))?;
+            tracing::info!(link = %link.name, lower = %lower.name, "virtual-MAC link ready");
+            self.ifaces.remove(&link.name);
+            self.vmac_links.push(link);
+        }
+        Ok(name)
+    }
+
+    /// Removes the virtual-MAC links no router uses any more (all of them at stop).
+    async fn prune_vmac_links(&mut self) {
+        let used: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| r.cfg.vmac && !r.stopping)
+            .map(|r| {
+                let family = match r.cfg.family {
+                    CfgFamily::Ipv4 => Family::Ipv4,
+                    CfgFamily::Ipv6 => Family::Ipv6,
+                };
+                crate::vmac::link_name(family, r.cfg.vrid)
+            })
+            .collect();
+        let (keep, gone): (Vec<VmacLink>, Vec<VmacLink>) = std::mem::take(&mut self.vmac_links)
+            .into_iter()
+            .partition(|l| used.contains(&l.name));
+        self.vmac_links = keep;
+        for l in gone {
+            self.ifaces.remove(&l.name);
+            match self.vmacs.release(&l).await {
+                Ok(()) => tracing::info!(link = %l.name, "virtual-MAC link removed"),
+                Err(e) => {
+                    tracing::error!(link = %l.name, "removing the virtual-MAC link failed: {e}")
+                }
+            }
+        }
     }
 
     /// Rebuilds the VRID lookup tables after the router list changed.
@@ -1004,6 +1076,9 @@ impl Daemon {
         for ri in 0..self.routers.len() {
             self.stop_router(ri, now).await;
         }
+        if self.behaviour.release_on_stop {
+            self.prune_vmac_links().await;
+        }
         self.state_dirty = true;
         self.write_state(true);
         tracing::info!("vrrpd stopped");
@@ -1078,6 +1153,7 @@ impl Daemon {
         self.routers = routers;
         self.config = new;
         self.reindex();
+        self.prune_vmac_links().await;
         for ri in started {
             tracing::info!(instance = %self.routers[ri].cfg.name, "reload: starting");
             self.start_router(ri, now);
