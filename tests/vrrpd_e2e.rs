@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use vrrpd::instance::{lease_for, master_down_interval, skew_time, ProtoVersion};
 use vrrpd::wire::{ipv4, vrrp};
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::{Topology, CLIENT_V4};
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::{Topology, CLIENT_V4};
 
 const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
@@ -151,7 +151,7 @@ async fn start_pair(lab: &Lab, dir: &Path, run: &str, vip: &str) -> Result<(Vrrp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elects_higher_priority_and_hands_over_on_sigterm() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = vip4(20);
@@ -217,7 +217,7 @@ async fn elects_higher_priority_and_hands_over_on_sigterm() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = vip4(20);
@@ -291,7 +291,7 @@ async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
@@ -342,7 +342,7 @@ async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negative_control_keepalived_1_2_keeps_stale_vip() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
@@ -401,7 +401,7 @@ fn datagram(vrrp_bytes: &[u8], ttl: u8) -> Result<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_packets_change_nothing_and_are_counted() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -510,7 +510,7 @@ async fn hostile_packets_change_nothing_and_are_counted() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_vip_with_v3_elects_and_hands_over() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, true)).await?;
     let dir = tempfile::tempdir()?;
     let vip: IpAddr = "2001:db8::20".parse()?;

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use vrrpd::instance::{master_down_interval, skew_time, ProtoVersion};
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::Topology;
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::Topology;
 
 const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
@@ -103,7 +103,7 @@ async fn holds(h: &Host, a: IpAddr) -> Result<bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -155,7 +155,7 @@ async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -212,7 +212,7 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -279,7 +279,7 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_down_means_fault_and_release() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -336,7 +336,7 @@ async fn link_down_means_fault_and_release() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     // Never a silent pass: without keepalived this test fails and says what to do.
     let keepalived = vrrplab::daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;

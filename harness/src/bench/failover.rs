@@ -15,10 +15,10 @@ use serde::Serialize;
 use vrrpd::instance::{lease_overlap_bound, master_down_interval, skew_time, ProtoVersion};
 
 use super::{Sample, Stats, Target, Verdict};
-use crate::batch;
 use crate::check::client_view;
 use crate::daemons::{keepalived_installed, Daemon};
 use crate::report::{Figure, RunRecord};
+use crate::run::batch;
 use crate::run::{RunOptions, RunResult};
 use crate::scenario::Scenario;
 

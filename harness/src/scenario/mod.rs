@@ -27,7 +27,7 @@ use anyhow::{bail, Context};
 use thiserror::Error;
 use vrrpd::instance::ProtoVersion;
 
-use crate::topology::Topology;
+use crate::lab::topology::Topology;
 
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
 

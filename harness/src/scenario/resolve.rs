@@ -16,7 +16,7 @@ use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
     Scenario, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS,
 };
-use crate::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
+use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
 #[derive(Debug)]
@@ -437,7 +437,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
         .node(node)
         .ok_or_else(|| at(0..0, unknown_node_msg(node, topo)))?;
     let v6 = vips.first().is_some_and(|(a, _)| a.is_ipv6());
-    let addr_of = |n: &crate::topology::NodeSpec| match (v6, n.v6) {
+    let addr_of = |n: &crate::lab::topology::NodeSpec| match (v6, n.v6) {
         (true, Some(a)) => IpAddr::V6(a),
         _ => IpAddr::V4(n.v4),
     };

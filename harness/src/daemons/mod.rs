@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use vrrpd::instance::ProtoVersion;
 
-use crate::process::ProcessSpec;
+use crate::lab::process::ProcessSpec;
 use crate::scenario::{InitialState, NodeVrrp, NotifyAction, VrrpState};
 
 /// Negative controls of the bundled daemon (built with its `negative-controls` feature).
