@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use vrrpd::instance::{master_down_interval, skew_time, ProtoVersion};
+use vrrpd::instance::{master_down_interval, skew_time};
+use vrrpd::wire::vrrp::Version;
 use vrrplab::lab::process::ProcessSpec;
 use vrrplab::lab::topology::Topology;
 use vrrplab::lab::{Host, Lab};
@@ -94,7 +95,7 @@ where
 }
 
 fn election(priority: u8) -> Duration {
-    master_down_interval(ProtoVersion::V3, priority, SEC) + SLACK
+    master_down_interval(Version::V3, priority, SEC) + SLACK
 }
 
 async fn holds(h: &Host, a: IpAddr) -> Result<bool> {
@@ -315,7 +316,7 @@ async fn link_down_means_fault_and_release() -> Result<()> {
     );
     ensure!(
         wait_for(
-            master_down_interval(ProtoVersion::V3, 100, SEC) + SLACK,
+            master_down_interval(Version::V3, 100, SEC) + SLACK,
             || async { holds(h2, vip).await }
         )
         .await?
@@ -376,7 +377,7 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
     let klog = || std::fs::read_to_string(dir.path().join("keepalived.log")).unwrap_or_default();
     ensure!(
         wait_for(
-            master_down_interval(ProtoVersion::V2, 150, SEC) + 2 * SLACK,
+            master_down_interval(Version::V2, 150, SEC) + 2 * SLACK,
             || async {
                 Ok(holds(h1, vip).await?
                     && n2.inst("VI_1").is_some_and(|i| {
@@ -401,7 +402,7 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
     // keepalived stops cleanly (priority 0): vrrpd takes over after Skew_Time.
     h1.signal(kpid, "SIGTERM".parse()?)?;
     ensure!(
-        wait_for(skew_time(ProtoVersion::V2, 100, SEC) + SLACK, || async {
+        wait_for(skew_time(Version::V2, 100, SEC) + SLACK, || async {
             Ok(holds(h2, vip).await? && !holds(h1, vip).await?)
         })
         .await?,

@@ -145,7 +145,7 @@ impl Ctx {
     pub fn new(
         vips: Vec<IpAddr>,
         node_macs: BTreeMap<String, String>,
-        version: vrrpd::instance::ProtoVersion,
+        version: vrrpd::wire::vrrp::Version,
         backup_priority: u8,
         advert_interval: Duration,
         events: &[Event],
@@ -474,7 +474,7 @@ mod tests {
         let ctx = Ctx::new(
             vec![],
             BTreeMap::new(),
-            vrrpd::instance::ProtoVersion::V3,
+            vrrpd::wire::vrrp::Version::V3,
             100,
             Duration::from_secs(1),
             &[],

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use thiserror::Error;
-use vrrpd::instance::ProtoVersion;
+use vrrpd::wire::vrrp::Version;
 
 use crate::lab::topology::Topology;
 
@@ -101,7 +101,7 @@ pub struct NodeVrrp {
     /// The node (`node1`, ...).
     pub name: String,
     /// VRRP version.
-    pub version: ProtoVersion,
+    pub version: Version,
     /// Virtual router id, 1..=255.
     pub vrid: u8,
     /// Priority, 1..=255.
