@@ -515,13 +515,7 @@ impl Daemon {
             .routers
             .iter()
             .filter(|r| r.cfg.vmac && !r.stopping)
-            .map(|r| {
-                let family = match r.cfg.family {
-                    CfgFamily::Ipv4 => Family::Ipv4,
-                    CfgFamily::Ipv6 => Family::Ipv6,
-                };
-                crate::vmac::link_name(family, r.cfg.vrid)
-            })
+            .map(|r| crate::vmac::link_name(r.cfg.family, r.cfg.vrid))
             .collect();
         let (keep, gone): (Vec<VmacLink>, Vec<VmacLink>) = std::mem::take(&mut self.vmac_links)
             .into_iter()
