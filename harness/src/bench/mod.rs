@@ -6,7 +6,7 @@
 //!    iproute2 commands ([`iproute`]), for 2, 8, 32 and 64 nodes;
 //! 2. `failover`: failover time from the capture against the RFC value, vrrpd and
 //!    keepalived, SIGKILL and SIGTERM, VRRPv2 at 1 s and VRRPv3 at 100 ms;
-//! 3. `conflict`: two-holder and two-MAC windows after SIGKILL (same runs as 2);
+//! 3. `conflict`: two-holder and two-answering-node windows after SIGKILL (same runs as 2);
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
 //!    keepalived.

@@ -133,7 +133,7 @@ fn failover(s: &mut String, f: &FailoverSection) {
         );
         let _ = writeln!(
             s,
-            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | vrrpd lease bound | unmeasured |"
+            "| version, interval | daemon | two holders | worst | client: two nodes answer | worst | vrrpd lease bound | unmeasured |"
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|");
         let worst = |v: &[super::Sample]| {

@@ -14,12 +14,20 @@ use crate::history::{Event, EventKind, FrameSummary};
 /// frame carries a kernel timestamp).
 pub const ANNOUNCE_WINDOW: Duration = Duration::from_secs(1);
 
-/// Whether `e` announces `vip` from `mac`: a gratuitous ARP (IPv4) or an unsolicited NA
-/// (IPv6).
-fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
-    let EventKind::Frame { frame, .. } = &e.kind else {
+/// Whether `e` announces `vip` from `node`: a gratuitous ARP (IPv4) or an unsolicited NA
+/// (IPv6) that came in by `node`'s bridge port, or, when the capture does not say which
+/// port, that carries `node`'s MAC (`mac`). A virtual MAC is the same on every node, so
+/// only the port tells who sent it.
+fn announces(e: &Event, vip: IpAddr, node: &str, mac: &str) -> bool {
+    let EventKind::Frame { frame, from, .. } = &e.kind else {
         return false;
     };
+    if let Some(from) = from {
+        if from != node {
+            return false;
+        }
+    }
+    let mac_ok = |m: &str| from.is_some() || m.eq_ignore_ascii_case(mac);
     match frame {
         FrameSummary::Arp {
             src_mac,
@@ -27,15 +35,12 @@ fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
             sender_ip,
             gratuitous: true,
             ..
-        } => {
-            *sender_ip == vip
-                && (src_mac.eq_ignore_ascii_case(mac) || sender_mac.eq_ignore_ascii_case(mac))
-        }
+        } => *sender_ip == vip && (mac_ok(src_mac) || mac_ok(sender_mac)),
         FrameSummary::NeighborAdvert {
             src_mac,
             target,
             unsolicited: true,
-        } => *target == vip && src_mac.eq_ignore_ascii_case(mac),
+        } => *target == vip && mac_ok(src_mac),
         _ => false,
     }
 }
@@ -93,7 +98,7 @@ pub fn garp_on_takeover(ctx: &Ctx, events: &[Event]) -> CheckResult {
                 let found = events
                     .iter()
                     .filter(|e| e.t_ns >= lo && e.t_ns <= hi)
-                    .find(|e| announces(e, *vip, mac));
+                    .find(|e| announces(e, *vip, node, mac));
                 if let Some(a) = found {
                     detail.push(format!(
                         "{node} took {vip} at {}: {what} at {}",

@@ -14,7 +14,8 @@
 //! time window in seconds since the run began (`t=3.412s`).
 //!
 //! Families:
-//! * [`timeline`]: who held each VIP when (address events), as intervals and windows;
+//! * [`liveness`]: when a VIP on a node is live (address and link events);
+//! * [`timeline`]: who held each VIP when, as intervals and windows;
 //! * [`holding`]: conflict / outage / end-state checks over that timeline;
 //! * [`adverts`]: checks over the captured VRRP adverts (failover time, priority 0, TTL);
 //! * [`announce`]: gratuitous ARP / unsolicited NA after a takeover;
@@ -25,6 +26,7 @@ pub mod adverts;
 pub mod announce;
 pub mod client;
 pub mod holding;
+pub mod liveness;
 pub mod timeline;
 pub mod verdict;
 
@@ -180,14 +182,6 @@ impl Ctx {
     /// The segment MAC of `node`.
     pub fn mac_of(&self, node: &str) -> Option<&str> {
         self.node_macs.get(node).map(String::as_str)
-    }
-
-    /// `mac (node)` when the node is known, else just the MAC.
-    fn mac_label(&self, mac: &str) -> String {
-        match self.node_of_mac(mac) {
-            Some(n) => format!("{mac} ({n})"),
-            None => mac.to_string(),
-        }
     }
 }
 

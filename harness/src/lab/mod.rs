@@ -14,6 +14,7 @@
 pub mod addrs;
 pub mod leaks;
 pub mod netns;
+pub mod ports;
 pub mod privilege;
 pub mod process;
 pub mod topology;
@@ -96,6 +97,8 @@ pub struct Lab {
     nodes: Vec<Host>,
     tasks: Vec<JoinHandle<()>>,
     reboots: usize,
+    /// The host behind each bridge port.
+    ports: ports::Ports,
     /// This lab's number among the process's labs (see [`lab_mac`]).
     id: u16,
 }
@@ -119,6 +122,11 @@ impl Host {
     /// ifindex of its `eth1`.
     pub fn ifindex(&self) -> u32 {
         self.eth1
+    }
+
+    /// ifindex of its port on the bridge, in the segment namespace (0 for the segment).
+    pub fn port(&self) -> u32 {
+        self.port
     }
 
     /// MAC address of its `eth1`.
@@ -448,6 +456,10 @@ impl Lab {
             pidns: Mutex::new(None),
             children: Mutex::new(Vec::new()),
         };
+        let ports = ports::Ports::default();
+        for h in std::iter::once(&client).chain(&nodes) {
+            ports.insert(h.port, &h.name);
+        }
         Ok(Lab {
             topology,
             segment,
@@ -456,6 +468,7 @@ impl Lab {
             nodes,
             tasks: guard.disarm(),
             reboots: 0,
+            ports,
             id,
         })
     }
@@ -486,6 +499,11 @@ impl Lab {
     /// The segment namespace (holds the bridge; the capture point).
     pub fn segment(&self) -> &Host {
         &self.segment
+    }
+
+    /// The host behind each bridge port (kept up to date across reboots).
+    pub fn ports(&self) -> ports::Ports {
+        self.ports.clone()
     }
 
     /// ifindex of the bridge inside the segment namespace.
@@ -556,6 +574,7 @@ impl Lab {
             f.handle,
         )
         .await?;
+        self.ports.insert(host.port, &host.name);
         drop(std::mem::replace(&mut self.nodes[idx], host));
         Ok(())
     }

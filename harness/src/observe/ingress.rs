@@ -57,12 +57,12 @@ pub fn program(bridge: u32, keep: Keep) -> Vec<libc::sock_filter> {
         ],
         Keep::Neighbour => vec![
             op(BPF_LD_W_ABS, 0, 0, AD_IFINDEX),
-            op(BPF_JEQ_K, 6, 0, bridge),        // -> drop
-            op(BPF_LD_H_ABS, 0, 0, 12),         // EtherType
-            op(BPF_JEQ_K, 3, 0, 0x0806),        // ARP -> accept
-            op(BPF_JEQ_K, 0, 3, 0x86dd),        // not IPv6 -> drop
-            op(BPF_LD_B_ABS, 0, 0, 14 + 6),     // IPv6 next header
-            op(BPF_JEQ_K, 0, 1, 58),            // not ICMPv6 -> drop
+            op(BPF_JEQ_K, 6, 0, bridge),    // -> drop
+            op(BPF_LD_H_ABS, 0, 0, 12),     // EtherType
+            op(BPF_JEQ_K, 3, 0, 0x0806),    // ARP -> accept
+            op(BPF_JEQ_K, 0, 3, 0x86dd),    // not IPv6 -> drop
+            op(BPF_LD_B_ABS, 0, 0, 14 + 6), // IPv6 next header
+            op(BPF_JEQ_K, 0, 1, 58),        // not ICMPv6 -> drop
             op(BPF_RET_K, 0, 0, ACCEPT),
             op(BPF_RET_K, 0, 0, 0),
         ],

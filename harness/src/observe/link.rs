@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State};
+use netlink_packet_route::link::{
+    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+};
 
 use crate::history::{mac_string, EventKind, LinkChange};
 
@@ -87,13 +89,10 @@ impl LinkFacts {
             up: self.up,
             oper_up: self.oper_up,
             protodown: self.protodown,
-            lower: self.lower.map(|l| {
-                names
-                    .get(&l)
-                    .cloned()
-                    .unwrap_or_else(|| format!("if{l}"))
-            }),
-            kind: self.kind.clone(),
+            lower: self
+                .lower
+                .map(|l| names.get(&l).cloned().unwrap_or_else(|| format!("if{l}"))),
+            link_kind: self.kind.clone(),
             mac: self.mac.clone(),
         }
     }
@@ -101,8 +100,21 @@ impl LinkFacts {
     /// Whether a change from `old` matters to liveness or attribution (a new link
     /// message also comes for changes that do not, e.g. statistics or MTU).
     pub fn differs(&self, old: &LinkFacts) -> bool {
-        (&self.name, self.up, self.oper_up, self.protodown, self.lower, &self.mac)
-            != (&old.name, old.up, old.oper_up, old.protodown, old.lower, &old.mac)
+        (
+            &self.name,
+            self.up,
+            self.oper_up,
+            self.protodown,
+            self.lower,
+            &self.mac,
+        ) != (
+            &old.name,
+            old.up,
+            old.oper_up,
+            old.protodown,
+            old.lower,
+            &old.mac,
+        )
     }
 }
 
