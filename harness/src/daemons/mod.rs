@@ -306,6 +306,9 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     if node.track_interface {
         let _ = writeln!(s, "track_interfaces = [\"eth1\"]");
     }
+    if node.vmac {
+        let _ = writeln!(s, "vmac = true");
+    }
     if let Some(p) = notify_backup {
         let _ = writeln!(s, "notify_backup = [{}]", toml_str(&p.to_string_lossy()));
     }
@@ -344,10 +347,15 @@ pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> Strin
         );
     }
     let _ = writeln!(s, "    virtual_ipaddress {{");
+    // With use_vmac the VIPs go on the vrrp.<VRID> macvlan: no `dev`.
+    let dev = if node.vmac { "" } else { " dev eth1" };
     for (a, p) in &node.vips {
-        let _ = writeln!(s, "        {a}/{p} dev eth1");
+        let _ = writeln!(s, "        {a}/{p}{dev}");
     }
     let _ = writeln!(s, "    }}");
+    if node.vmac {
+        let _ = writeln!(s, "    use_vmac");
+    }
     if !node.unicast_peers.is_empty() {
         let _ = writeln!(s, "    unicast_src_ip {}", node.own_addr);
         let _ = writeln!(s, "    unicast_peer {{");
@@ -433,5 +441,19 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(cfg.instances[0].auth_pass.as_deref(), Some("1111"));
         assert!(text.contains("advert_int 1\n"), "{text}");
+    }
+
+    #[test]
+    fn vmac_renders_for_both_daemons() {
+        let mut n = node();
+        n.vmac = true;
+        let v = vrrpd::config::parse_toml(&render_vrrpd(&n, None), "r.toml").unwrap();
+        assert!(v.instances[0].vmac);
+        let text = render_keepalived(&n, None);
+        assert!(text.contains("    use_vmac\n"), "{text}");
+        assert!(!text.contains("dev eth1"), "VIPs go on the vmac link: {text}");
+        let (k, _) = vrrpd::config::parse_keepalived(&text, "keepalived.conf").unwrap();
+        assert!(k.instances[0].vmac);
+        assert!(!render_keepalived(&node(), None).contains("use_vmac"));
     }
 }

@@ -127,6 +127,9 @@ pub struct NodeVrrp {
     pub track_interface: bool,
     /// What the runner's notify script does on entering BACKUP.
     pub notify_backup: NotifyAction,
+    /// Hold the VIPs on a macvlan with the virtual MAC 00:00:5e:00:01:VRID (IPv6
+    /// 00:00:5e:00:02:VRID) instead of on eth1 (keepalived's `use_vmac`, vrrpd's `vmac`).
+    pub vmac: bool,
 }
 
 impl NodeVrrp {

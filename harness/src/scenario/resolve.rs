@@ -476,6 +476,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
             Some(s) => one_of(s, "notify_backup", &NOTIFY_ACTIONS)?,
             None => NotifyAction::None,
         },
+        vmac: l.vmac.as_ref().is_some_and(|v| *v.get_ref()),
     })
 }
 
@@ -499,6 +500,7 @@ fn layer_keys(l: &RawVrrp) -> Vec<&'static str> {
     add(l.initial_state.is_some(), "initial_state");
     add(l.track_interface.is_some(), "track_interface");
     add(l.notify_backup.is_some(), "notify_backup");
+    add(l.vmac.is_some(), "vmac");
     k
 }
 
