@@ -9,7 +9,8 @@
 //! 3. `conflict`: two-holder and two-answering-node windows after SIGKILL (same runs as 2);
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
-//!    keepalived.
+//!    keepalived; then, under the same load, the capture's drops and the client
+//!    probe's answer latency ([`observers`]).
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
@@ -18,6 +19,7 @@ pub mod failover;
 pub mod footprint;
 pub mod iproute;
 pub mod labbuild;
+pub mod observers;
 pub mod table;
 
 use std::fmt;

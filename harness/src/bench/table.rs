@@ -212,6 +212,34 @@ fn footprint(s: &mut String, f: &FootprintSection) {
             r.problem.as_deref().unwrap_or("")
         );
     }
+    let _ = writeln!(
+        s,
+        "\nThe observers under the same load (capture of every frame at its bridge port, client probe of {} VIPs every 50 ms):\n",
+        super::observers::PROBED
+    );
+    let _ = writeln!(
+        s,
+        "| daemon | frames/s | capture drops | probe rounds | probe gaps | unanswered | misattributed | answer latency ms |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---|");
+    for r in &f.rows {
+        let Some(o) = &r.observe else {
+            let _ = writeln!(s, "| {} | — | — | — | — | — | — | — |", r.daemon);
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            r.daemon,
+            o.frames_per_s,
+            o.capture_drops,
+            o.probe_rounds,
+            o.probe_gaps,
+            o.unanswered,
+            o.misattributed,
+            opt_cell(o.latency_ms.as_ref(), 2)
+        );
+    }
 }
 
 #[cfg(test)]
