@@ -23,7 +23,9 @@ fn run(file: &str, daemon: &str) -> RunResult {
             "keepalived is missing: `apt-get install keepalived` (.ci/run installs it)"
         );
     }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/vmac").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/vmac")
+        .join(file);
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let d = Daemon::parse(daemon).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -79,7 +81,11 @@ fn fault_at(r: &RunResult, fault: &str, nth: usize) -> u64 {
 #[test]
 fn keepalived_use_vmac_sigkill_is_a_conflict_with_both_nodes_named() {
     let r = run("vmac-sigkill-master.toml", "keepalived");
-    assert!(r.ok(), "the known failures must reproduce exactly: {:#?}", r.verdict);
+    assert!(
+        r.ok(),
+        "the known failures must reproduce exactly: {:#?}",
+        r.verdict
+    );
     let Outcome::Fail(client) = outcome(&r, "client_single_mac_at_end") else {
         panic!("{:?}", outcome(&r, "client_single_mac_at_end"))
     };
@@ -90,7 +96,10 @@ fn keepalived_use_vmac_sigkill_is_a_conflict_with_both_nodes_named() {
     let Outcome::Fail(conflict) = outcome(&r, "conflict_max") else {
         panic!("{:?}", outcome(&r, "conflict_max"))
     };
-    assert!(conflict.contains("node1+node2 both held 192.0.2.20"), "{conflict}");
+    assert!(
+        conflict.contains("node1+node2 both held 192.0.2.20"),
+        "{conflict}"
+    );
 }
 
 #[test]
@@ -114,11 +123,15 @@ fn vrrpd_vmac_clean_stop_removes_its_macvlan() {
     let stop = fault_at(&r, "stop", 0);
     let node1 = link_changes(&r, "node1", "vrrpd4.51");
     assert!(
-        node1.iter().any(|(t, c, _)| *c != LinkChange::Removed && *t < stop),
+        node1
+            .iter()
+            .any(|(t, c, _)| *c != LinkChange::Removed && *t < stop),
         "vrrpd created its macvlan: {node1:?}"
     );
     assert!(
-        node1.iter().any(|(t, c, _)| *c == LinkChange::Removed && *t > stop),
+        node1
+            .iter()
+            .any(|(t, c, _)| *c == LinkChange::Removed && *t > stop),
         "vrrpd removed its macvlan on the clean stop: {node1:?}"
     );
 }

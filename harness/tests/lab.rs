@@ -337,7 +337,11 @@ async fn client_probe_tells_two_nodes_apart_when_they_answer_with_one_mac() {
     let history = History::new();
     let mut monitors = Vec::new();
     for n in lab.nodes() {
-        monitors.push(vrrplab::observe::addr::start(n, history.clone()).await.unwrap());
+        monitors.push(
+            vrrplab::observe::addr::start(n, history.clone())
+                .await
+                .unwrap(),
+        );
     }
     let vmac = [0, 0, 0x5e, 0, 1, 51];
     for n in lab.nodes() {

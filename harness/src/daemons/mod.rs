@@ -451,7 +451,10 @@ mod tests {
         assert!(v.instances[0].vmac);
         let text = render_keepalived(&n, None);
         assert!(text.contains("    use_vmac\n"), "{text}");
-        assert!(!text.contains("dev eth1"), "VIPs go on the vmac link: {text}");
+        assert!(
+            !text.contains("dev eth1"),
+            "VIPs go on the vmac link: {text}"
+        );
         let (k, _) = vrrpd::config::parse_keepalived(&text, "keepalived.conf").unwrap();
         assert!(k.instances[0].vmac);
         assert!(!render_keepalived(&node(), None).contains("use_vmac"));

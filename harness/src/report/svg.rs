@@ -743,6 +743,39 @@ mod tests {
         assert!(svg.contains("class=\"legend\""));
     }
 
+    /// FRR's way: the VIP on a protodown macvlan is drawn as present, not held, and two
+    /// nodes answering with the virtual MAC are named in the client lane.
+    #[test]
+    fn dormant_vip_has_its_own_style_and_the_client_lane_names_nodes() {
+        let mv = "vrrp4-2-51";
+        let up = (true, true, false);
+        let protodown = (true, false, true);
+        let ev = sorted(vec![
+            link(ms(100), "node1", mv, protodown, Some("eth1")),
+            link(ms(100), "node2", mv, protodown, Some("eth1")),
+            addr_on(ms(100), "node1", mv, AddrChange::Initial, vip4()),
+            addr_on(ms(100), "node2", mv, AddrChange::Initial, vip4()),
+            link(ms(1000), "node1", mv, up, Some("eth1")),
+            probe_from(ms(2000), 1, &[("node1", VMAC)]),
+            fault(ms(3000), "node1", "sigkill"),
+            link(ms(6600), "node2", mv, up, Some("eth1")),
+            probe_from(ms(7000), 2, &[("node1", VMAC), ("node2", VMAC)]),
+            note(ms(8000)),
+        ]);
+        let svg = timeline_svg(&ev, &nodes(), &[vip4()], ms(8000), "frr");
+        wellformed::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert_eq!(count(&svg, "<rect class=\"dormant\""), 2, "{svg}");
+        assert!(svg.contains("node2 has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: t=0.100s – t=6.600s (6500 ms)"), "{svg}");
+        assert!(
+            svg.contains("node1 holds a VIP: t=1.000s – end of run"),
+            "{svg}"
+        );
+        assert!(svg.contains(
+            "two or more nodes answered for 192.0.2.20 from t=7.000s to t=8.000s (1 probe(s)): node1 (00:00:5e:00:01:33), node2 (00:00:5e:00:01:33)"
+        ));
+        assert!(svg.contains(">VIP present, link not live</text>"), "{svg}");
+    }
+
     #[test]
     fn shapes_stay_inside_the_picture() {
         let svg = timeline_svg(&story(), &nodes(), &[vip4()], ms(12_000), "t");
