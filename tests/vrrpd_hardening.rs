@@ -415,7 +415,7 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
     let log = d.log_text();
     let line = log
         .lines()
-        .find(|l| l.contains("state change") && l.contains("to=BACKUP"))
+        .find(|l| l.contains("state change") && l.contains("from=MASTER to=BACKUP"))
         .unwrap_or_default();
     ensure!(
         line.contains(&CLIENT_V4.to_string()),

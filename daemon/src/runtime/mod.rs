@@ -822,6 +822,9 @@ impl Daemon {
         for slot in &r.vips {
             match self.vips.remove(slot.ifindex, &slot.vip).await {
                 Ok(()) => tracing::info!(instance = %r.cfg.name, vip = %slot.vip, "VIP removed"),
+                // Its interface was deleted, and the address with it.
+                Err(vip::VipError::NoSuchInterface(i)) => tracing::info!(instance = %r.cfg.name,
+                    vip = %slot.vip, ifindex = i, "VIP gone with its deleted interface"),
                 Err(e) => {
                     errors += 1;
                     tracing::error!(instance = %r.cfg.name, vip = %slot.vip, "remove VIP failed: {e}");
@@ -1197,8 +1200,9 @@ impl Daemon {
             .collect();
         let mut routers = Vec::with_capacity(new.instances.len());
         let mut started = Vec::new();
+        let kept: HashMap<usize, usize> = plan.keep.iter().map(|&(o, n)| (n, o)).collect();
         for ni in 0..new.instances.len() {
-            if let Some(&(oi, _)) = plan.keep.iter().find(|&&(_, n)| n == ni) {
+            if let Some(&oi) = kept.get(&ni) {
                 if let Some(r) = old.get_mut(oi).and_then(Option::take) {
                     routers.push(r);
                     continue;
@@ -1464,11 +1468,12 @@ impl Daemon {
 /// Every interface a configuration puts VIPs on or sends adverts on.
 fn interfaces_of(instances: &[InstanceConfig]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for i in instances {
         let names =
             std::iter::once(&i.interface).chain(i.vips.iter().filter_map(|v| v.dev.as_ref()));
         for n in names {
-            if !out.contains(n) {
+            if seen.insert(n.as_str()) {
                 out.push(n.clone());
             }
         }
