@@ -1,6 +1,7 @@
 //! End-to-end tests of what hostile testing broke in vrrpd (issue 13), in namespace
 //! labs (root only). Every wait polls with a deadline derived from the VRRP timers.
 
+#[allow(dead_code)] // not every helper is used here
 mod common;
 
 use common::instance;
@@ -12,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure, Context, Result};
 use vrrpd::instance::{master_down_interval, ProtoVersion};
 use vrrpd::wire::{ipv4, vrrp};
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::{Topology, CLIENT_V4};
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::{Topology, CLIENT_V4};
 
 const POLL: Duration = Duration::from_millis(20);
 const SEC: Duration = Duration::from_secs(1);
@@ -161,7 +162,7 @@ async fn stop(host: &Host, d: &Vrrpd) -> Result<Option<std::process::ExitStatus>
 /// file:line:col); 255 VIPs elect one Master whose adverts the Backup accepts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vips = |n: usize| -> Vec<String> {
@@ -231,7 +232,7 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
 /// interface, sending adverts; no restart needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interface_deleted_and_recreated_recovers() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -282,7 +283,7 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
 /// waits in FAULT instead of exiting, and starts when the interface appears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_interface_at_start_waits_in_fault() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -373,7 +374,7 @@ fn send_from_client(lab: &Lab, packet: Vec<u8>, times: usize, gap: Duration) -> 
 /// sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -429,7 +430,7 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
 /// first one's live VIP alone; a vrrpd in another namespace is not affected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_vrrpd_in_one_namespace_refuses_and_keeps_first_vip() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;

@@ -26,9 +26,9 @@ use serde::Serialize;
 use super::footprint::{clock_ticks, cpu_ticks, percent};
 use super::{Target, Verdict};
 use crate::daemons::{keepalived_binary, keepalived_installed, vrrpd_binary, Daemon};
+use crate::lab::process::ProcessSpec;
+use crate::lab::topology::{Topology, CLIENT_V4};
 use crate::lab::{Host, Lab};
-use crate::process::ProcessSpec;
-use crate::topology::{Topology, CLIENT_V4};
 use vrrpd::runtime::sockets::{RawIpv4Sender, VrrpTap};
 use vrrpd::wire::{ipv4, vrrp};
 
