@@ -303,7 +303,8 @@ pub struct Counters {
     pub adverts_discarded: u64,
     /// Non-owner advertisements dropped because their address list differs from ours.
     pub addr_list_mismatch: u64,
-    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1).
+    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1),
+    /// and v3 advertisements dropped because their Max Adver Int is below 10 ms (0).
     pub interval_mismatch: u64,
     /// Priority-0 advertisements sent (clean stops as Master).
     pub priority_zero_sent: u64,
@@ -576,6 +577,14 @@ impl Instance {
         if self.params.version == ProtoVersion::V2
             && adv.max_advert_interval != self.params.advert_interval
         {
+            self.counters.interval_mismatch += 1;
+            return;
+        }
+        if self.params.version == ProtoVersion::V3
+            && adv.max_advert_interval < MIN_ADVERT_INTERVAL_V3
+        {
+            // Max Adver Int 0 is no valid interval: following it would make
+            // Master_Down_Interval a few milliseconds and flap the Master.
             self.counters.interval_mismatch += 1;
             return;
         }

@@ -1138,3 +1138,22 @@ fn master_resuming_after_its_lease_ran_out_announces_again() {
     assert!(actions.contains(&Action::SendGratuitous), "{actions:?}");
     assert_eq!(inst.counters().lease_lapses, 1);
 }
+
+/// Issue 13 item 6: a v3 advert with Max Adver Int 0 (below 10 ms) never steers the
+/// state machine: a Backup keeps its timer, a Master does not yield.
+#[test]
+fn zero_max_adver_int_is_discarded() {
+    let t0 = Instant::now();
+    let mut backup = started(params(100), t0);
+    let before = backup.poll_timeout();
+    backup.handle_event(t0 + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(backup.state(), State::Backup);
+    assert_eq!(backup.poll_timeout(), before);
+    assert_eq!(backup.master(), None);
+
+    let (mut master, at) = master_via_timeout(params(100), t0);
+    master.handle_event(at + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(master.state(), State::Master);
+    assert_eq!(master.counters().interval_mismatch, 1);
+    assert!(drain(&mut master).is_empty());
+}

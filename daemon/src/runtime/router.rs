@@ -71,6 +71,11 @@ pub struct Router {
     pub links_up: bool,
     /// Shutting down (clean stop or removed by a reload).
     pub stopping: bool,
+    /// When a failed advert send was last logged; `None` while sends succeed.
+    pub send_error_logged: Option<Instant>,
+    /// Its interface (or a VIP's) is missing or not ready: no socket, no VIPs, held in
+    /// FAULT until the daemon can build it (issue 13 items 2 and 3).
+    pub detached: bool,
 }
 
 /// The state machine's parameters for `cfg`.
@@ -185,8 +190,22 @@ impl Router {
             tracked,
             links_up: true,
             stopping: false,
+            send_error_logged: None,
+            detached: false,
             cfg,
         }
+    }
+
+    /// A stand-in for a router whose interface is missing: no socket (`sock` points
+    /// nowhere), no VIPs, and it never leaves FAULT ([`Router::detached`]).
+    pub fn detached(cfg: InstanceConfig, behaviour: &Behaviour) -> Router {
+        let src = match cfg.family {
+            crate::config::Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            crate::config::Family::Ipv6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut r = Router::new(cfg, usize::MAX, src, Vec::new(), behaviour);
+        r.detached = true;
+        r
     }
 }
 

@@ -15,6 +15,7 @@
 //! every comparison is a ratio of two figures measured in that same invocation.
 
 pub mod failover;
+pub mod flood;
 pub mod footprint;
 pub mod iproute;
 pub mod labbuild;

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod fault;
+pub mod interrupt;
 mod live;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +37,9 @@ pub struct RunOptions {
     /// Keep the lab up after the run (daemons still running), print how to enter each
     /// node, and tear it down on Ctrl-C.
     pub keep: bool,
+    /// Set to `true` to stop the run in flight (see [`interrupt`]): it is judged
+    /// interrupted, its artifacts are written and its daemons stopped.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
@@ -44,6 +48,7 @@ impl Default for RunOptions {
             out_dir: PathBuf::from("out"),
             probe_interval: probe::DEFAULT_INTERVAL,
             keep: false,
+            stop: None,
         }
     }
 }
@@ -144,6 +149,9 @@ async fn run_inner(
     result: &mut RunResult,
 ) -> Result<()> {
     daemon.binary()?;
+    // The name is one path component of `out`; never let it climb out of `--out`.
+    crate::scenario::check_name(&sc.name)
+        .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
@@ -180,7 +188,12 @@ async fn run_inner(
     };
     let mut step_checks: Vec<CheckResult> = Vec::new();
     let mut deferred: Vec<(CheckName, Check)> = Vec::new();
+    let mut interrupted: Option<String> = None;
     for step in &sc.steps {
+        if interrupt::requested(&opts.stop) {
+            interrupted = Some(format!("before step {} ({})", step.index, step.text));
+            break;
+        }
         let name = CheckName::Step(step.index);
         history.record(EventKind::Step {
             index: step.index,
@@ -200,7 +213,13 @@ async fn run_inner(
                 deferred.push((name, check));
                 None
             }
-            kind => Some(rt.step(kind).await),
+            kind => tokio::select! {
+                o = rt.step(kind) => Some(o),
+                _ = interrupt::wait(&opts.stop) => {
+                    interrupted = Some(format!("during step {} ({})", step.index, step.text));
+                    break;
+                }
+            },
         };
         let phase = match &outcome {
             None | Some(Outcome::Pass) => StepPhase::End,
@@ -229,6 +248,9 @@ async fn run_inner(
                 .steps
                 .push(StepOutcome::ok(step.index, step.text.clone()));
         }
+    }
+    if let Some(when) = &interrupted {
+        return finish_interrupted(rt, when, out, prb, cap, step_checks, result).await;
     }
     // Let the last step settle before judging the end state: one advert interval, so a
     // takeover the last step triggered is announced and the client's view catches up.
@@ -323,6 +345,51 @@ async fn run_inner(
     result.first_fault_ns = ctx.first_fault_ns;
     result.end_ns = ctx.end_ns;
     result.events = events;
+    Ok(())
+}
+
+/// The end of a run stopped by a signal: the daemons are stopped cleanly, the evidence
+/// is written (addresses, capture, history), and the verdict holds the waits judged so
+/// far plus an `interrupted` check that is unknown — an interrupted run never passes.
+async fn finish_interrupted(
+    mut rt: Runner<'_>,
+    when: &str,
+    out: &Path,
+    prb: probe::Probe,
+    cap: capture::Capture,
+    mut results: Vec<CheckResult>,
+    result: &mut RunResult,
+) -> Result<()> {
+    let why = format!("interrupted by a signal {when}");
+    rt.history.record(EventKind::Note {
+        text: format!("{why}; stopping the daemons"),
+    });
+    let stopped = fault::stop_all(&mut rt).await;
+    for n in rt.lab.nodes() {
+        if let Ok(snap) = n.addresses().await {
+            let dir = out.join(n.name());
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("addresses.txt"), snap.render())?;
+        }
+    }
+    prb.stop()?;
+    cap.stop()?;
+    rt.monitors.clear();
+    let history = rt.history.clone();
+    history.write_jsonl(&out.join("history.jsonl"))?;
+    drop(rt);
+    let detail = match stopped {
+        Ok(()) => format!("{why}; daemons stopped with SIGTERM"),
+        Err(e) => format!("{why}; stopping the daemons: {e:#}"),
+    };
+    results.push(CheckResult::new(
+        "interrupted",
+        Outcome::Unknown(detail.clone()),
+        detail,
+    ));
+    result.verdict = check::judge(results, &Default::default());
+    result.events = history.events();
+    result.end_ns = history.clock().now_ns();
     Ok(())
 }
 
