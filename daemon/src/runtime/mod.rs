@@ -125,9 +125,21 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let (config, warnings) = match source.load() {
+    let loaded = source.load();
+    if cli.check && cli.format == LogFormat::Json {
+        let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
+        match serde_json::to_string_pretty(&diags) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("vrrpd: {e}"),
+        }
+        return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
+    }
+    let (config, warnings) = match loaded {
         Ok(x) => x,
         Err(e) => {
+            for w in e.warnings() {
+                eprintln!("{w}");
+            }
             eprintln!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
@@ -280,9 +292,7 @@ impl Daemon {
             opts,
             handle,
             vips,
-            config: Config {
-                instances: Vec::new(),
-            },
+            config: Config::default(),
             ifaces: HashMap::new(),
             link_up: HashMap::new(),
             link_names: HashMap::new(),
