@@ -71,6 +71,12 @@ pub struct Router {
     pub links_up: bool,
     /// Shutting down (clean stop or removed by a reload).
     pub stopping: bool,
+    /// Index of its sync group in the configuration, if any.
+    pub group: Option<usize>,
+    /// Its state changes come from its sync group: do not propagate them back.
+    pub sync_induced: bool,
+    /// Output interface index of each `cfg.routes` entry with a `dev`.
+    pub route_oifs: Vec<Option<u32>>,
 }
 
 /// The state machine's parameters for `cfg`.
@@ -87,9 +93,9 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
     p.initial_master = cfg.initial_state == Some(InitialState::Master);
     p.garp_repeat = cfg.garp_repeat;
     // The configured garp_delay is keepalived's garp_master_delay: the pause before a
-    // *second* burst, which the state machine does not send. One burst of garp_repeat
-    // rounds goes out back to back on becoming MASTER.
-    p.garp_delay = Duration::ZERO;
+    // *second* burst, which the state machine does not send. The garp_repeat rounds go
+    // out on becoming MASTER, `garp_interval` apart (keepalived's vrrp_garp_interval).
+    p.garp_delay = cfg.garp_interval;
     p.garp_refresh = cfg.garp_refresh;
     p.lease = cfg.lease && behaviour.lease;
     p
@@ -188,6 +194,9 @@ impl Router {
             tracked,
             links_up: true,
             stopping: false,
+            group: None,
+            sync_induced: false,
+            route_oifs: Vec::new(),
             cfg,
         }
     }
