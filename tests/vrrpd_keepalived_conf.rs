@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use futures::TryStreamExt;
 use vrrpd::instance::{lease_for, master_down_interval, ProtoVersion};
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::Topology;
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::Topology;
 
 const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);

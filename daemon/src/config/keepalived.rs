@@ -1096,6 +1096,17 @@ impl Importer {
                 }
                 seen.insert(t.text.clone(), g.name.clone());
                 g.members.push(t.text.clone());
+                let weighted = items
+                    .iter()
+                    .find(|(i, _)| i.name == t.text)
+                    .is_some_and(|(i, _)| i.trackers.iter().any(|k| k.weight != 0));
+                if weighted {
+                    self.warn(
+                        t,
+                        DiagnosticKind::Adjusted,
+                        format!("instance `{}` is in vrrp_sync_group `{}`: its track weights are not used, a failed check puts the whole group in FAULT (as keepalived does)", t.text, g.name),
+                    );
+                }
             }
             if g.members.len() == 1 {
                 // keepalived removes a group of one and runs the instance alone.
@@ -1138,9 +1149,7 @@ impl Importer {
             };
             match w.text.as_str() {
                 "src" | "via" | "gw" => {
-                    let Some(v) = need(self, "an address") else {
-                        return None;
-                    };
+                    let v = need(self, "an address")?;
                     match parse_unicast(&v.text) {
                         Ok(a) if w.text == "src" => route.src = Some(a),
                         Ok(a) => route.via = Some(a),
@@ -1152,9 +1161,7 @@ impl Importer {
                     i += 2;
                 }
                 "dev" => {
-                    let Some(v) = need(self, "an interface") else {
-                        return None;
-                    };
+                    let v = need(self, "an interface")?;
                     if let Err(e) = super::check_ifname(&v.text) {
                         self.error(v, e);
                         ok = false;
@@ -1163,9 +1170,7 @@ impl Importer {
                     i += 2;
                 }
                 "table" | "metric" | "preference" => {
-                    let Some(v) = need(self, "a number") else {
-                        return None;
-                    };
+                    let v = need(self, "a number")?;
                     match v.text.parse::<u32>() {
                         Ok(n) if w.text == "table" => route.table = Some(n),
                         Ok(n) => route.metric = Some(n),
@@ -1180,9 +1185,7 @@ impl Importer {
                     i += 2;
                 }
                 "scope" => {
-                    let Some(v) = need(self, "a scope") else {
-                        return None;
-                    };
+                    let v = need(self, "a scope")?;
                     route.scope = match v.text.as_str() {
                         "global" | "universe" => Some(RouteScope::Global),
                         "site" => Some(RouteScope::Site),
@@ -2190,6 +2193,18 @@ vrrp_track_file prio {{
             err(&text.replace("        VI_2\n    }", "        VI_9\n    }")),
             "k.conf:4:9: vrrp_sync_group `G1`: no vrrp_instance named `VI_9`"
         );
+        // Weights in a sync group are not used (keepalived sets them to 0): said once.
+        let weighted = format!(
+            "vrrp_script s {{\n    script /bin/true\n    weight -10\n}}\n{}",
+            text.replacen(
+                "    virtual_ipaddress {",
+                "    track_script {\n        s\n    }\n    virtual_ipaddress {",
+                1
+            )
+        );
+        let (_, w) = import(&weighted);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("its track weights are not used"), "{w:?}");
     }
 
     #[test]

@@ -198,7 +198,7 @@ fn tokenize(text: &str, file: usize) -> Result<Vec<Tok>, LexError> {
                 // A continuation: only whitespace may follow on this line.
                 let mut rest = chars.clone();
                 let mut ok = false;
-                while let Some(c) = rest.next() {
+                for c in rest.by_ref() {
                     if c == '\n' {
                         ok = true;
                         break;
@@ -210,7 +210,7 @@ fn tokenize(text: &str, file: usize) -> Result<Vec<Tok>, LexError> {
                 if !ok && rest.peek().is_some() {
                     return Err((file, pos, "`\\` must end the line".to_string()));
                 }
-                while let Some(c) = chars.next() {
+                for c in chars.by_ref() {
                     if c == '\n' {
                         line += 1;
                         col = 1;
