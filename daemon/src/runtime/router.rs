@@ -76,6 +76,12 @@ pub struct Router {
     /// Its interface (or a VIP's) is missing or not ready: no socket, no VIPs, held in
     /// FAULT until the daemon can build it (issue 13 items 2 and 3).
     pub detached: bool,
+    /// Index of its sync group in the configuration, if any.
+    pub group: Option<usize>,
+    /// Its state changes come from its sync group: do not propagate them back.
+    pub sync_induced: bool,
+    /// Output interface index of each `cfg.routes` entry with a `dev`.
+    pub route_oifs: Vec<Option<u32>>,
 }
 
 /// The state machine's parameters for `cfg`.
@@ -89,9 +95,9 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
     p.initial_master = cfg.initial_state == Some(InitialState::Master);
     p.garp_repeat = cfg.garp_repeat;
     // The configured garp_delay is keepalived's garp_master_delay: the pause before a
-    // *second* burst, which the state machine does not send. One burst of garp_repeat
-    // rounds goes out back to back on becoming MASTER.
-    p.garp_delay = Duration::ZERO;
+    // *second* burst, which the state machine does not send. The garp_repeat rounds go
+    // out on becoming MASTER, `garp_interval` apart (keepalived's vrrp_garp_interval).
+    p.garp_delay = cfg.garp_interval;
     p.garp_refresh = cfg.garp_refresh;
     p.lease = cfg.lease && behaviour.lease;
     p
@@ -192,6 +198,9 @@ impl Router {
             stopping: false,
             send_error_logged: None,
             detached: false,
+            group: None,
+            sync_induced: false,
+            route_oifs: Vec::new(),
             cfg,
         }
     }
