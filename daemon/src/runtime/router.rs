@@ -10,8 +10,7 @@ use super::reload::{key, Key};
 use super::rx::{DropCounters, Expect};
 use crate::config::{InitialState, InstanceConfig, Version};
 use crate::instance::{
-    lease_budget, lease_floor, Instance, Params, ProtoVersion, KERNEL_EXPIRY_LATE,
-    KERNEL_EXPIRY_LATE_ROUNDED,
+    lease_budget, lease_floor, Instance, Params, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
 };
 use crate::vip;
 use crate::wire::{vrrp, Mac};
@@ -86,10 +85,7 @@ pub struct Router {
 /// The state machine's parameters for `cfg`.
 pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> Params {
     let mut p = Params::new(cfg.vrid, own_addr);
-    p.version = match cfg.version {
-        Version::V2 => ProtoVersion::V2,
-        Version::V3 => ProtoVersion::V3,
-    };
+    p.version = cfg.version;
     p.priority = cfg.priority;
     p.advert_interval = cfg.advert_interval;
     p.preempt = cfg.preempt;
@@ -107,11 +103,7 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
 
 /// The lease budgets of `cfg`'s instance.
 pub fn lease_plan(cfg: &InstanceConfig) -> LeasePlan {
-    let version = match cfg.version {
-        Version::V2 => ProtoVersion::V2,
-        Version::V3 => ProtoVersion::V3,
-    };
-    let budget = |late| lease_budget(version, cfg.priority, cfg.advert_interval, late);
+    let budget = |late| lease_budget(cfg.version, cfg.priority, cfg.advert_interval, late);
     LeasePlan {
         budget: budget(KERNEL_EXPIRY_LATE),
         budget_rounded: budget(KERNEL_EXPIRY_LATE_ROUNDED),
