@@ -40,8 +40,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use timers::{
-    lease_for, lease_overlap_bound, master_down_interval, skew_time, ADVERT_JITTER,
-    KERNEL_EXPIRY_SLACK,
+    lease_budget, lease_floor, lease_for, lease_overlap_bound, master_down_interval, skew_time,
+    ADVERT_JITTER, KERNEL_EXPIRY_EARLY, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
+    LEASE_MARGIN,
 };
 
 /// The address owner's priority (RFC 5798 §5.2.4): it owns the VIPs and always preempts.
@@ -559,9 +560,13 @@ impl Instance {
 
     /// The lease given to VIPs, when leases are on.
     pub fn lease(&self) -> Option<Duration> {
-        self.params
-            .lease
-            .then(|| lease_for(self.params.advert_interval))
+        self.params.lease.then(|| {
+            lease_for(
+                self.params.version,
+                self.params.priority,
+                self.params.advert_interval,
+            )
+        })
     }
 
     fn is_owner(&self) -> bool {

@@ -26,6 +26,7 @@
 
 pub mod cli;
 pub mod iface;
+pub mod lease;
 pub mod lock;
 pub mod misbehave;
 pub mod notify;
@@ -356,6 +357,10 @@ struct Daemon {
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     out: Vec<u8>,
+    /// Where in each second a lease must not end (`None`: unknown, so leases assume
+    /// the kernel's rounded lateness).
+    window: Option<lease::RoundingWindow>,
+    clock: lease::MonoClock,
 }
 
 impl Daemon {
@@ -391,11 +396,17 @@ impl Daemon {
             buf: vec![0; 65_536],
             cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
             out: vec![0; 8192],
+            window: None,
+            clock: lease::MonoClock::new(),
         }
     }
 
     /// Reconcile, build the routers, start them.
     async fn start(&mut self, config: Config) -> anyhow::Result<()> {
+        if config.instances.iter().any(|i| i.lease) {
+            self.window = lease::RoundingWindow::probe();
+            tracing::debug!(window = ?self.window, "kernel lifetime rounding window");
+        }
         if self.behaviour.startup_reconcile {
             // Every interface of the namespace, not only those the new configuration
             // names: a VIP whose whole instance was deleted between a crash and this
@@ -845,10 +856,10 @@ impl Daemon {
     /// Puts router `ri`'s next deadline (protocol timer or probe) in the heap.
     fn rearm(&mut self, ri: usize) {
         if let Some(r) = self.routers.get(ri) {
-            let at = match (r.inst.poll_timeout(), r.probe_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let at = [r.inst.poll_timeout(), r.probe_at, r.refresh_at]
+                .into_iter()
+                .flatten()
+                .min();
             self.timers.set(ri, at);
         }
     }
@@ -985,6 +996,10 @@ impl Daemon {
 
     async fn run_actions(&mut self, ri: usize, now: Instant) {
         let mut sync = Vec::new();
+        if self.routers[ri].refresh_at.is_some_and(|t| t <= now) {
+            self.routers[ri].refresh_at = None;
+            self.refresh_lease(ri, true).await;
+        }
         while let Some(action) = self.routers[ri].inst.poll_action() {
             self.counters_dirty = true;
             match action {
@@ -997,6 +1012,10 @@ impl Daemon {
                     self.send_advert(ri, priority);
                 }
                 Action::AddVips { lease } => {
+                    let lease = match lease {
+                        Some(nominal) => Some(self.first_lease(ri, nominal)),
+                        None => None,
+                    };
                     self.vip_op(ri, lease, "add").await;
                     self.virtual_routes(ri, RouteOp::Add(lease)).await;
                     let r = &mut self.routers[ri];
@@ -1005,7 +1024,10 @@ impl Daemon {
                 }
                 Action::RefreshVips { lease } => {
                     let r = &self.routers[ri];
-                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
+                    if r.lease_plan.tracks_adverts(self.window.is_some()) {
+                        self.refresh_lease(ri, false).await;
+                    } else if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
+                    {
                         self.vip_op(ri, Some(lease), "refresh").await;
                         self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
                         self.routers[ri].last_refresh = Some(now);
@@ -1026,6 +1048,7 @@ impl Daemon {
                     self.virtual_routes(ri, RouteOp::Remove).await;
                     self.remove_vips(ri).await;
                     self.routers[ri].last_refresh = None;
+                    self.routers[ri].refresh_at = None;
                 }
                 Action::SendGratuitous => self.send_gratuitous(ri),
                 Action::StateChange { from, to } => {
@@ -1131,6 +1154,49 @@ impl Daemon {
         }
     }
 
+    /// The lease for VIPs added on becoming Master (the first advert follows at once).
+    /// When its end would fall in the rounding window, the rounded-safe lease now and
+    /// a full one once the window has passed.
+    fn first_lease(&mut self, ri: usize, nominal: Duration) -> Duration {
+        let r = &mut self.routers[ri];
+        if !r.lease_plan.tracks_adverts(self.window.is_some()) {
+            return nominal;
+        }
+        let now = Instant::now();
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, now, window, false) {
+            lease::Refresh::Now(n) => n,
+            lease::Refresh::At(at) => {
+                r.refresh_at = Some(at);
+                match r.lease_plan.refresh(now, now, None, true) {
+                    lease::Refresh::Now(n) => n,
+                    lease::Refresh::At(_) => r.lease_plan.floor,
+                }
+            }
+        }
+    }
+
+    /// Sets the lease right after an advert so that it ends within the router's budget
+    /// after that advert, or defers it out of the kernel's rounding window
+    /// ([`lease::LeasePlan::refresh`]).
+    async fn refresh_lease(&mut self, ri: usize, deferred: bool) {
+        let r = &mut self.routers[ri];
+        if r.inst.state() != State::Master {
+            return;
+        }
+        let now = Instant::now();
+        let last = r.last_advert.unwrap_or(now);
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, last, window, deferred) {
+            lease::Refresh::Now(n) => {
+                self.vip_op(ri, Some(n), "refresh").await;
+                self.virtual_routes(ri, RouteOp::Refresh(n)).await;
+                self.routers[ri].last_refresh = Some(now);
+            }
+            lease::Refresh::At(at) => r.refresh_at = Some(at),
+        }
+    }
+
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
         let r = &self.routers[ri];
         let mut errors = 0;
@@ -1170,6 +1236,10 @@ impl Daemon {
 
     fn send_advert(&mut self, ri: usize, priority: u8) {
         let r = &mut self.routers[ri];
+        if priority != 0 {
+            // Before the send: a peer starts its Master_Down timer no sooner.
+            r.last_advert = Some(Instant::now());
+        }
         r.template.priority = priority;
         let n = r.template.buffer_len();
         let Some(sock) = self.vrrp.get(r.sock) else {
