@@ -3,7 +3,7 @@
 //! schedule.
 
 use super::rng::Rng;
-use super::schedule::{Action, Caps, Change, NodeState, Schedule};
+use super::schedule::{vip_change_allowed, Action, Caps, Change, NodeState, Schedule};
 use crate::scenario::FaultKind;
 
 /// Which advertisement intervals to draw.
@@ -114,6 +114,16 @@ pub fn generate(seed: u64, index: u64, opts: &GenOptions) -> Schedule {
         if rng.chance(25) {
             s.actions.push(Action::Hold(hold(&mut rng, mdi)));
         }
+        if rng.chance(8) {
+            let on = !state[0].extra_vip;
+            if vip_change_allowed(&state, on, opts.caps) {
+                for n in state.iter_mut() {
+                    n.apply(FaultKind::Reload, Some(Change::ExtraVip(on)));
+                }
+                s.actions.push(Action::VipChange(on));
+                continue;
+            }
+        }
         let node = rng.range(0, nodes as u64 - 1) as usize;
         let n = &mut state[node];
         let allowed: Vec<FaultKind> = FAULTS
@@ -124,13 +134,8 @@ pub fn generate(seed: u64, index: u64, opts: &GenOptions) -> Schedule {
         let Some(kind) = rng.pick(&allowed).copied() else {
             continue;
         };
-        let change = (kind == FaultKind::Reload).then(|| {
-            if rng.chance(50) {
-                Change::Priority(rng.range(50, 250) as u8)
-            } else {
-                Change::ExtraVip(!n.extra_vip)
-            }
-        });
+        let change =
+            (kind == FaultKind::Reload).then(|| Change::Priority(rng.range(50, 250) as u8));
         n.apply(kind, change);
         s.actions.push(Action::Fault { node, kind, change });
         if rng.chance(70) {
@@ -177,7 +182,12 @@ mod tests {
             assert_eq!(s.nodes(), 3);
             assert_eq!(s.version, 3);
             assert!(s.advert_ms < 1000);
-            assert!((1..=2).contains(&s.faults()), "{s:?}");
+            let faults = s
+                .actions
+                .iter()
+                .filter(|a| !matches!(a, Action::Hold(_)))
+                .count();
+            assert!((1..=2).contains(&faults), "{s:?}");
         }
     }
 

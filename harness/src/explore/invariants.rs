@@ -147,7 +147,7 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
     let mdi = s.master_down();
     let tol = failover_tolerance(adv);
     let caps = d.caps;
-    let mut all = s.actions.clone();
+    let mut all = s.steps();
     all.extend(s.heal(caps));
 
     // Walk the schedule on a rough clock (ms), noting the windows the faults allow.
@@ -166,6 +166,7 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
                 continue;
             }
             Action::Fault { node, kind, change } => (node, kind, change),
+            Action::VipChange(_) => continue,
         };
         let Some(n) = st.get_mut(node) else { continue };
         let before = n.clone();
@@ -307,7 +308,7 @@ fn failover_applies(s: &Schedule, window: Duration) -> bool {
     let Some(first) = s
         .actions
         .iter()
-        .position(|a| matches!(a, Action::Fault { .. }))
+        .position(|a| !matches!(a, Action::Hold(_)))
     else {
         return false;
     };
@@ -333,7 +334,7 @@ fn failover_applies(s: &Schedule, window: Duration) -> bool {
         .take_while(|a| matches!(a, Action::Hold(_)))
         .map(|a| match a {
             Action::Hold(ms) => *ms,
-            Action::Fault { .. } => 0,
+            _ => 0,
         })
         .sum();
     Duration::from_millis(quiet) >= window

@@ -54,6 +54,8 @@ fn hold_step(what: String) -> RawStep {
 
 fn action_step(a: &Action) -> RawStep {
     match *a {
+        // Expanded by `Schedule::steps` before rendering.
+        Action::VipChange(_) => step(),
         Action::Hold(ms) => hold_step(format!("{ms}ms")),
         Action::Fault { node, kind, change } => {
             let config = change.map(|c| {
@@ -87,7 +89,7 @@ fn action_step(a: &Action) -> RawStep {
 
 /// The number of `[[steps]]` the file of `s` has.
 pub fn step_count(s: &Schedule, caps: Caps) -> usize {
-    SETUP_STEPS + s.actions.len() + s.heal(caps).len() + 1
+    SETUP_STEPS + s.steps().len() + s.heal(caps).len() + 1
 }
 
 /// The raw model of the scenario file for `s` judged by `b`.
@@ -102,7 +104,7 @@ fn raw(name: &str, description: &str, s: &Schedule, caps: Caps, b: &Bounds) -> R
             ..step()
         },
     ];
-    steps.extend(s.actions.iter().map(action_step));
+    steps.extend(s.steps().iter().map(action_step));
     steps.extend(s.heal(caps).iter().map(action_step));
     steps.push(hold_step(SETTLE.to_string()));
     let interval = if s.advert_ms % 1000 == 0 {
@@ -243,11 +245,7 @@ mod tests {
                     change: None,
                 },
                 Action::Hold(1500),
-                Action::Fault {
-                    node: 1,
-                    kind: FaultKind::Reload,
-                    change: Some(Change::ExtraVip(true)),
-                },
+                Action::VipChange(true),
                 Action::Fault {
                     node: 1,
                     kind: FaultKind::AddrDel,
@@ -272,7 +270,7 @@ mod tests {
             assert!(text.contains(want), "{want} missing from\n{text}");
         }
         let sc = load(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(sc.steps.len(), 2 + 4 + 1 + 1);
+        assert_eq!(sc.steps.len(), 2 + 5 + 1 + 1);
         assert_eq!(sc.expect.conflict_max, Some(b.conflict_max));
         assert_eq!(sc.expect.outage_max, Some(b.outage_max));
     }

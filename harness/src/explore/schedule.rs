@@ -23,7 +23,9 @@ pub const EXTRA_VIP: &str = "192.0.2.21/32";
 pub enum Change {
     /// The node's new priority.
     Priority(u8),
-    /// Whether the node's VIPs include [`EXTRA_VIP`] from now on.
+    /// Whether the node's VIPs include [`EXTRA_VIP`] from now on. Only ever part of an
+    /// [`Action::VipChange`]: nodes whose address lists differ drop each other's adverts
+    /// (RFC 3768/5798 §7.1), a misconfiguration rather than a fault.
     ExtraVip(bool),
 }
 
@@ -41,6 +43,10 @@ pub enum Action {
         /// For a reload: what changes.
         change: Option<Change>,
     },
+    /// The operator changes the virtual router's VIPs on every node, one reload after
+    /// the other: with [`EXTRA_VIP`] (`true`) or without it. Possible only while every
+    /// daemon runs.
+    VipChange(bool),
 }
 
 /// A whole schedule: settings plus actions. The setup before the actions (start every
@@ -257,7 +263,7 @@ impl Schedule {
     pub fn states(&self) -> Vec<Vec<NodeState>> {
         let mut cur: Vec<NodeState> = self.priorities.iter().map(|p| NodeState::new(*p)).collect();
         let mut out = vec![cur.clone()];
-        for a in &self.actions {
+        for a in &self.steps() {
             if let Action::Fault { node, kind, change } = a {
                 if let Some(s) = cur.get_mut(*node) {
                     s.apply(*kind, *change);
@@ -266,6 +272,23 @@ impl Schedule {
             out.push(cur.clone());
         }
         out
+    }
+
+    /// The actions as the file's steps: a [`Action::VipChange`] becomes one reload per
+    /// node.
+    pub fn steps(&self) -> Vec<Action> {
+        let mut v = Vec::new();
+        for a in &self.actions {
+            match *a {
+                Action::VipChange(on) => v.extend((0..self.nodes()).map(|node| Action::Fault {
+                    node,
+                    kind: FaultKind::Reload,
+                    change: Some(Change::ExtraVip(on)),
+                })),
+                other => v.push(other),
+            }
+        }
+        v
     }
 
     /// The heal steps after the last action: per node, in node order.
@@ -322,10 +345,23 @@ impl Schedule {
                 },
                 Action::Fault { node, kind, change } => {
                     let Some(s) = cur.get_mut(node) else { continue };
-                    if !s.allows(kind, caps) || (kind == FaultKind::Reload && change.is_none()) {
+                    let lone_vip_change = matches!(change, Some(Change::ExtraVip(_)));
+                    if !s.allows(kind, caps)
+                        || (kind == FaultKind::Reload && change.is_none())
+                        || lone_vip_change
+                    {
                         continue;
                     }
                     s.apply(kind, change);
+                    actions.push(*a);
+                }
+                Action::VipChange(on) => {
+                    if !vip_change_allowed(&cur, on, caps) {
+                        continue;
+                    }
+                    for s in cur.iter_mut() {
+                        s.apply(FaultKind::Reload, Some(Change::ExtraVip(on)));
+                    }
                     actions.push(*a);
                 }
             }
@@ -336,9 +372,9 @@ impl Schedule {
         }
     }
 
-    /// The number of fault actions.
+    /// The number of fault steps.
     pub fn faults(&self) -> usize {
-        self.actions
+        self.steps()
             .iter()
             .filter(|a| matches!(a, Action::Fault { .. }))
             .count()
@@ -350,10 +386,15 @@ impl Schedule {
             .iter()
             .map(|a| match a {
                 Action::Hold(ms) => *ms,
-                Action::Fault { .. } => 0,
+                _ => 0,
             })
             .sum()
     }
+}
+
+/// Whether every node can reload to `on` now, and one would change.
+pub fn vip_change_allowed(nodes: &[NodeState], on: bool, caps: Caps) -> bool {
+    nodes.iter().all(|s| s.allows(FaultKind::Reload, caps)) && nodes.iter().any(|s| s.extra_vip != on)
 }
 
 impl Default for NodeState {

@@ -34,7 +34,7 @@ pub struct ShrinkStats {
 /// Size order: fewer steps, then fewer nodes, then less hold time.
 fn size(s: &Schedule, caps: Caps) -> (usize, usize, u64) {
     (
-        s.actions.len() + s.heal(caps).len(),
+        s.steps().len() + s.heal(caps).len(),
         s.nodes(),
         s.hold_ms(),
     )
