@@ -27,6 +27,9 @@ enum Command {
     /// Measure lab build, failover precision, conflict windows, catalogue wall time and
     /// daemon footprint (vrrpd against keepalived and iproute2); prints a markdown table.
     Bench(cli::BenchArgs),
+    /// Random fault schedules against one daemon, judged by the catalogue's checkers;
+    /// a violation is shrunk to a minimal scenario file in out/explore/.
+    Explore(cli::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Lab(a)) => cli::lab(a),
         Some(Command::Run(a)) => cli::run(a),
         Some(Command::Bench(a)) => cli::bench(a),
+        Some(Command::Explore(a)) => cli::explore(a),
         None => cli::run(cli::RunArgs::default()),
     };
     match result {

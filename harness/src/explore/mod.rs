@@ -273,7 +273,7 @@ impl Shared {
         let (text, sc) = self.render(&base, &description, &minimal, &comment, &file)?;
         std::fs::write(&file, text).with_context(|| format!("write {}", file.display()))?;
         let r = self.run(&sc, &self.opts.out_dir).await;
-        let rec = crate::batch::record(&r);
+        let rec = crate::run::batch::record(&r);
         crate::report::write_artifacts(&r.out_dir, &rec, &r.events, &r.nodes, &r.vips, r.end_ns)?;
         let failed = invariants::judge(&r).fails(&target);
         eprintln!(
