@@ -345,6 +345,11 @@ pub struct ExploreArgs {
     /// Advertisement intervals to draw: any (1 s v2/v3 or sub-second v3), 1s, sub-second.
     #[arg(long, value_enum, default_value = "any")]
     pub adverts: vrrplab::explore::generate::Adverts,
+    /// Faults to draw from, comma-separated (default: the whole vocabulary but
+    /// addr-add): sigkill, sigkill-parent, sigkill-child, stop, start, restart, freeze,
+    /// thaw, link-down, link-up, isolate, rejoin, crash, reboot, reload, addr-del.
+    #[arg(long, value_delimiter = ',')]
+    pub faults: Vec<String>,
     /// Most shrink candidates per violation.
     #[arg(long, default_value_t = 60)]
     pub shrink_budget: usize,
@@ -406,6 +411,22 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
     if args.jobs == 0 || args.repro == 0 || args.max_faults == 0 {
         return bad("--jobs, --repro and --max-faults must be at least 1".into());
     }
+    let mut faults = Vec::new();
+    for f in &args.faults {
+        match vrrplab::scenario::FaultKind::from_name(f) {
+            Some(k) if vrrplab::explore::generate::FAULTS.contains(&k) => faults.push(k),
+            _ => {
+                let names: Vec<&str> = vrrplab::explore::generate::FAULTS
+                    .iter()
+                    .map(|k| k.name())
+                    .collect();
+                return bad(format!(
+                    "unknown fault {f:?} for --faults (expected {})",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
     let limit = match (&args.budget, args.schedules) {
         (Some(b), _) => match parse_budget(b) {
             Ok(d) => Limit::Budget(d),
@@ -429,6 +450,7 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
             max_nodes: args.max_nodes,
             max_faults: args.max_faults,
             adverts: args.adverts,
+            faults,
             ..GenOptions::default()
         },
         out_dir: args.out.clone(),

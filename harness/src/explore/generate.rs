@@ -23,7 +23,7 @@ pub enum Adverts {
 pub const SUB_SECOND_MS: [u64; 4] = [100, 200, 300, 500];
 
 /// What to generate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenOptions {
     /// Fewest nodes (at least 2).
     pub min_nodes: usize,
@@ -35,6 +35,9 @@ pub struct GenOptions {
     pub adverts: Adverts,
     /// What the daemon under test can be put through.
     pub caps: Caps,
+    /// The faults to draw from (empty: the whole vocabulary). The heal at the end uses
+    /// whatever undoes them.
+    pub faults: Vec<FaultKind>,
 }
 
 impl Default for GenOptions {
@@ -49,13 +52,14 @@ impl Default for GenOptions {
                 reload: true,
                 restores_deleted_vip: true,
             },
+            faults: Vec::new(),
         }
     }
 }
 
 /// Every fault the generator may draw (all of the vocabulary but `addr-add`, which only
 /// an operator does).
-const FAULTS: [FaultKind; 16] = [
+pub const FAULTS: [FaultKind; 16] = [
     FaultKind::Sigkill,
     FaultKind::SigkillParent,
     FaultKind::SigkillChild,
@@ -114,7 +118,8 @@ pub fn generate(seed: u64, index: u64, opts: &GenOptions) -> Schedule {
         if rng.chance(25) {
             s.actions.push(Action::Hold(hold(&mut rng, mdi)));
         }
-        if rng.chance(8) {
+        let drawn = |k: &FaultKind| opts.faults.is_empty() || opts.faults.contains(k);
+        if rng.chance(8) && drawn(&FaultKind::Reload) {
             let on = !state[0].extra_vip;
             if vip_change_allowed(&state, on, opts.caps) {
                 for n in state.iter_mut() {
@@ -129,7 +134,7 @@ pub fn generate(seed: u64, index: u64, opts: &GenOptions) -> Schedule {
         let allowed: Vec<FaultKind> = FAULTS
             .iter()
             .copied()
-            .filter(|k| n.allows(*k, opts.caps))
+            .filter(|k| drawn(k) && n.allows(*k, opts.caps))
             .collect();
         let Some(kind) = rng.pick(&allowed).copied() else {
             continue;
@@ -188,6 +193,24 @@ mod tests {
                 .filter(|a| !matches!(a, Action::Hold(_)))
                 .count();
             assert!((1..=2).contains(&faults), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_chosen_faults_are_drawn() {
+        let chosen = vec![FaultKind::Sigkill, FaultKind::Start, FaultKind::Freeze];
+        let o = GenOptions {
+            faults: chosen.clone(),
+            ..GenOptions::default()
+        };
+        for i in 0..200 {
+            for a in generate(3, i, &o).actions {
+                match a {
+                    Action::Fault { kind, .. } => assert!(chosen.contains(&kind), "{kind}"),
+                    Action::VipChange(_) => panic!("reload not chosen"),
+                    Action::Hold(_) => {}
+                }
+            }
         }
     }
 

@@ -306,7 +306,7 @@ pub async fn explore(opts: Options) -> Result<Summary> {
     let declared = invariants::declared(&opts.daemon.name());
     let gen = GenOptions {
         caps: declared.caps,
-        ..opts.gen
+        ..opts.gen.clone()
     };
     let shared = Arc::new(Shared {
         declared,
