@@ -437,8 +437,7 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
         (None, None) => Limit::Schedules(20),
     };
     vrrplab::lab::privilege::require_root_cli()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
     let opts = explore::Options {
         daemon,
         seed: args.seed,
@@ -465,9 +464,6 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
         .context("tokio runtime")?;
     let summary = rt.block_on(explore::explore(opts))?;
     print!("{}", summary.table());
-    println!(
-        "summary: {}",
-        args.out.join("summary.json").display()
-    );
+    println!("summary: {}", args.out.join("summary.json").display());
     Ok(ExitCode::from(summary.exit_code))
 }

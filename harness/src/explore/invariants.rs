@@ -271,7 +271,10 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
 
     let failover = failover_applies(s, mdi + tol + Duration::from_millis(300));
     if failover {
-        why.push("failover: the first fault takes the MASTER down long enough to measure the takeover".into());
+        why.push(
+            "failover: the first fault takes the MASTER down long enough to measure the takeover"
+                .into(),
+        );
     }
     let blind = [
         FaultKind::Isolate,
@@ -305,11 +308,7 @@ fn ceil_ms(d: Duration) -> Duration {
 /// Whether the first fault takes down the initial MASTER in a way the failover checker
 /// measures, and nothing else happens for `window` after it.
 fn failover_applies(s: &Schedule, window: Duration) -> bool {
-    let Some(first) = s
-        .actions
-        .iter()
-        .position(|a| !matches!(a, Action::Hold(_)))
-    else {
+    let Some(first) = s.actions.iter().position(|a| !matches!(a, Action::Hold(_))) else {
         return false;
     };
     let Action::Fault { node, kind, .. } = s.actions[first] else {

@@ -168,7 +168,13 @@ impl Shared {
 
     /// Runs `s` once under `name` in `dir` (artifacts removed afterwards) and says whether
     /// it failed `target`.
-    async fn fails_once(&self, s: &Schedule, name: &str, dir: &Path, target: &Target) -> Result<bool> {
+    async fn fails_once(
+        &self,
+        s: &Schedule,
+        name: &str,
+        dir: &Path,
+        target: &Target,
+    ) -> Result<bool> {
         let file = dir.join(format!("{name}.toml"));
         let (_, sc) = self.render(name, "explore shrink candidate", s, &[], &file)?;
         let r = self.run(&sc, dir).await;
@@ -177,7 +183,13 @@ impl Shared {
     }
 
     /// Whether candidate `id` fails `target` k times in a row.
-    async fn candidate_fails(self: Arc<Self>, s: Schedule, id: usize, base: String, target: Target) -> bool {
+    async fn candidate_fails(
+        self: Arc<Self>,
+        s: Schedule,
+        id: usize,
+        base: String,
+        target: Target,
+    ) -> bool {
         let dir = self.opts.out_dir.join("shrink");
         let steps = render::step_count(&s, self.gen.caps);
         let this = self.clone();
@@ -194,13 +206,22 @@ impl Shared {
         .await;
         eprintln!(
             "[explore] shrinking {base} ({target}): candidate {id} with {steps} steps {}",
-            if failed { "still fails: taken" } else { "passes" }
+            if failed {
+                "still fails: taken"
+            } else {
+                "passes"
+            }
         );
         failed
     }
 
     /// Confirms, shrinks and writes out the violation found by `ran`.
-    async fn shrink_finding(self: Arc<Self>, ran: &Ran, target: Target, message: String) -> Result<Finding> {
+    async fn shrink_finding(
+        self: Arc<Self>,
+        ran: &Ran,
+        target: Target,
+        message: String,
+    ) -> Result<Finding> {
         let started = Instant::now();
         let base = self.name(ran.n);
         let dir = self.opts.out_dir.join("shrink");
@@ -216,7 +237,10 @@ impl Shared {
             }
         }
         let (minimal, stats) = if reproduced == k {
-            eprintln!("[explore] shrinking {base} ({target}): reproduced {k}/{k}, {} steps", ran.steps);
+            eprintln!(
+                "[explore] shrinking {base} ({target}): reproduced {k}/{k}, {} steps",
+                ran.steps
+            );
             let counter = Arc::new(AtomicUsize::new(0));
             let this = self.clone();
             shrink::shrink(
@@ -234,9 +258,7 @@ impl Shared {
             )
             .await
         } else {
-            eprintln!(
-                "[explore] {base} ({target}) reproduced {reproduced}/{k}: flaky, not shrunk"
-            );
+            eprintln!("[explore] {base} ({target}) reproduced {reproduced}/{k}: flaky, not shrunk");
             (ran.schedule.clone(), shrink::ShrinkStats::default())
         };
         let _ = std::fs::remove_dir_all(&dir);

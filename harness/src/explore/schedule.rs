@@ -394,7 +394,8 @@ impl Schedule {
 
 /// Whether every node can reload to `on` now, and one would change.
 pub fn vip_change_allowed(nodes: &[NodeState], on: bool, caps: Caps) -> bool {
-    nodes.iter().all(|s| s.allows(FaultKind::Reload, caps)) && nodes.iter().any(|s| s.extra_vip != on)
+    nodes.iter().all(|s| s.allows(FaultKind::Reload, caps))
+        && nodes.iter().any(|s| s.extra_vip != on)
 }
 
 impl Default for NodeState {

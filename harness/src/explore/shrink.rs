@@ -33,11 +33,7 @@ pub struct ShrinkStats {
 
 /// Size order: fewer steps, then fewer nodes, then less hold time.
 fn size(s: &Schedule, caps: Caps) -> (usize, usize, u64) {
-    (
-        s.steps().len() + s.heal(caps).len(),
-        s.nodes(),
-        s.hold_ms(),
-    )
+    (s.steps().len() + s.heal(caps).len(), s.nodes(), s.hold_ms())
 }
 
 /// `s` without node `drop` (its actions go; later nodes are renumbered).
@@ -96,9 +92,9 @@ pub fn candidates(s: &Schedule, caps: Caps) -> Vec<Schedule> {
             FaultKind::Crash => (FaultKind::Reboot, FaultKind::Reboot),
             _ => continue,
         };
-        let j = s.actions[i + 1..].iter().position(
-            |b| matches!(*b, Action::Fault { node: m, .. } if m == node),
-        );
+        let j = s.actions[i + 1..]
+            .iter()
+            .position(|b| matches!(*b, Action::Fault { node: m, .. } if m == node));
         if let Some(j) = j.map(|j| j + i + 1) {
             if matches!(s.actions[j], Action::Fault { kind: k, .. } if k == undo) {
                 let mut c = s.clone();
@@ -300,7 +296,10 @@ mod tests {
             assert!(small.actions.len() <= 3, "{small:?}");
             shrunk += 1;
         }
-        assert!(shrunk >= 5, "only {shrunk} generated schedules had the failure");
+        assert!(
+            shrunk >= 5,
+            "only {shrunk} generated schedules had the failure"
+        );
     }
 
     #[test]

@@ -107,8 +107,11 @@ impl Summary {
             targets.sort();
             targets.dedup();
             for t in targets {
-                let all: Vec<&Finding> =
-                    self.violations.iter().filter(|f| &f.invariant == t).collect();
+                let all: Vec<&Finding> = self
+                    .violations
+                    .iter()
+                    .filter(|f| &f.invariant == t)
+                    .collect();
                 let first = all.iter().find(|f| f.shrunk).unwrap_or(&all[0]);
                 let _ = writeln!(
                     out,
