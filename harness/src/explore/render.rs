@@ -107,7 +107,7 @@ fn raw(name: &str, description: &str, s: &Schedule, caps: Caps, b: &Bounds) -> R
     steps.extend(s.steps().iter().map(action_step));
     steps.extend(s.heal(caps).iter().map(action_step));
     steps.push(hold_step(SETTLE.to_string()));
-    let interval = if s.advert_ms.is_multiple_of(1000) {
+    let interval = if s.advert_interval().subsec_nanos() == 0 {
         format!("{}s", s.advert_ms / 1000)
     } else {
         format!("{}ms", s.advert_ms)
