@@ -394,7 +394,7 @@ pub async fn explore(opts: Options) -> Result<Summary> {
                     .get_or_insert(summary.schedules);
                 let word = format!("VIOLATES {target}: {message}");
                 eprintln!("[explore] schedule {}: {word}", ran.n);
-                let finding = if shrunk.insert(target.clone()) {
+                let finding = if !stop && shrunk.insert(target.clone()) {
                     let t0 = Instant::now();
                     let f = shared.clone().shrink_finding(&ran, target, message).await?;
                     shrinking_time += t0.elapsed();
