@@ -10,7 +10,7 @@
 //!
 //! The format is documented, with a worked example, in `scenarios/README.md`.
 
-mod raw;
+pub(crate) mod raw;
 mod resolve;
 mod time;
 
