@@ -204,7 +204,7 @@ fn instance(name: &str, vrid: u8, prio: u8, vip: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_track_script_lowers_priority_and_vip_moves_within_rfc_bound() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let flag = dir.path().join("broken");
@@ -283,7 +283,7 @@ async fn failing_track_script_lowers_priority_and_vip_moves_within_rfc_bound() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_group_fails_over_together_with_group_notify() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let flag = dir.path().join("broken");
@@ -376,7 +376,7 @@ async fn sync_group_fails_over_together_with_group_notify() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip(20);
@@ -412,7 +412,7 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     // SIGKILL: no clean-up code runs; the VIP's lease ends and takes the route along.
     let killed = Instant::now();
     h1.signal(n1.pid, "SIGKILL".parse()?)?;
-    let within = lease_for(SEC) + SLACK;
+    let within = lease_for(ProtoVersion::V2, 150, SEC) + SLACK;
     let gone = wait_for(within, || async {
         Ok(!marked_routes(h1).await?.contains(&(dest, 24)) && !h1.holds(vip).await?)
     })
@@ -442,7 +442,7 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
 }
 
 async fn excluded_pair(vrrpd_prio: u8, keepalived_prio: u8) -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     vrrplab::daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;

@@ -75,8 +75,8 @@ fn check_config(c: &Config) -> Result<(), TestCaseError> {
 
 fn any_addr() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
-        any::<[u8; 4]>().prop_map(|b| IpAddr::from(b)),
-        any::<[u8; 16]>().prop_map(|b| IpAddr::from(b)),
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u8; 16]>().prop_map(IpAddr::from),
         Just(IpAddr::V4(vrrp::GROUP_V4)),
     ]
 }
@@ -338,10 +338,38 @@ fn mutate(text: &str, at: usize, len: usize, with: &str) -> String {
 fn fragments() -> impl Strategy<Value = String> {
     prop_oneof![
         proptest::sample::select(vec![
-            "", "\n", "{", "}", "\"", "#", "!", "0", "256", "-1", "0.001", "99999999999999999999",
-            "\u{0}", "\u{1b}[31m", "\nforged", "é", "/33", "::", "2001:db8::1", "224.0.0.18",
-            "a-very-long-interface-name", "label", "dev", "vrrp_instance", "[[instance]]",
-            "= ", "[", "]", "\"0.001ms\"", "garp_refresh", "unicast_peer", "authentication",
+            "",
+            "\n",
+            "{",
+            "}",
+            "\"",
+            "#",
+            "!",
+            "0",
+            "256",
+            "-1",
+            "0.001",
+            "99999999999999999999",
+            "\u{0}",
+            "\u{1b}[31m",
+            "\nforged",
+            "é",
+            "/33",
+            "::",
+            "2001:db8::1",
+            "224.0.0.18",
+            "a-very-long-interface-name",
+            "label",
+            "dev",
+            "vrrp_instance",
+            "[[instance]]",
+            "= ",
+            "[",
+            "]",
+            "\"0.001ms\"",
+            "garp_refresh",
+            "unicast_peer",
+            "authentication",
         ])
         .prop_map(str::to_owned),
         "\\PC{0,12}",

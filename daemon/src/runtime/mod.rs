@@ -477,22 +477,17 @@ impl Daemon {
                 return Ok(i.clone());
             }
         }
-        let info = iface::lookup_ready(
-            &self.handle,
-            &self.vips,
-            name,
-            need_v4,
-            need_ll6,
-            patience,
-        )
-        .await
-        .map_err(|e| match e {
-            iface::IfError::Missing(_) => BuildError::Waiting(format!(
-                "interface {} does not exist",
-                config::escape_controls(name)
-            )),
-            iface::IfError::Netlink(_) => BuildError::Fatal(anyhow::anyhow!("interface {name}: {e}")),
-        })?;
+        let info = iface::lookup_ready(&self.handle, &self.vips, name, need_v4, need_ll6, patience)
+            .await
+            .map_err(|e| match e {
+                iface::IfError::Missing(_) => BuildError::Waiting(format!(
+                    "interface {} does not exist",
+                    config::escape_controls(name)
+                )),
+                iface::IfError::Netlink(_) => {
+                    BuildError::Fatal(anyhow::anyhow!("interface {name}: {e}"))
+                }
+            })?;
         self.link_names.insert(info.index, name.to_owned());
         self.link_up.insert(name.to_owned(), info.up);
         for a in [info.v4.map(IpAddr::V4), info.ll6.map(IpAddr::V6)]
@@ -548,9 +543,10 @@ impl Daemon {
         let family = cfg.family;
         let src = match (cfg.unicast_src, family) {
             (Some(s), _) => s,
-            (None, Family::Ipv4) => info.v4.map(IpAddr::V4).ok_or_else(|| {
-                BuildError::Waiting(format!("{} has no IPv4 address", info.name))
-            })?,
+            (None, Family::Ipv4) => info
+                .v4
+                .map(IpAddr::V4)
+                .ok_or_else(|| BuildError::Waiting(format!("{} has no IPv4 address", info.name)))?,
             (None, Family::Ipv6) => info.ll6.map(IpAddr::V6).ok_or_else(|| {
                 BuildError::Waiting(format!(
                     "{} has no usable IPv6 link-local address",
@@ -573,7 +569,10 @@ impl Daemon {
                     if nix::net::if_::if_nametoindex(info.name.as_str()) != Ok(info.index) {
                         BuildError::Waiting(format!("interface {} vanished", info.name))
                     } else {
-                        fatal(anyhow::anyhow!("VRRP socket on {} ({family}): {e}", info.name))
+                        fatal(anyhow::anyhow!(
+                            "VRRP socket on {} ({family}): {e}",
+                            info.name
+                        ))
                     }
                 })?;
                 self.vrrp.push(s);
@@ -875,7 +874,9 @@ impl Daemon {
         if self.routers[ri].detached && self.routers[ri].links_up {
             // A detached stand-in waits in FAULT until it is rebuilt.
             self.routers[ri].links_up = false;
-            self.routers[ri].inst.handle_event(now, Event::InterfaceDown);
+            self.routers[ri]
+                .inst
+                .handle_event(now, Event::InterfaceDown);
         }
         let r = &mut self.routers[ri];
         r.inst.handle_event(now, Event::Startup);
@@ -1012,10 +1013,7 @@ impl Daemon {
                     self.send_advert(ri, priority);
                 }
                 Action::AddVips { lease } => {
-                    let lease = match lease {
-                        Some(nominal) => Some(self.first_lease(ri, nominal)),
-                        None => None,
-                    };
+                    let lease = lease.map(|nominal| self.first_lease(ri, nominal));
                     self.vip_op(ri, lease, "add").await;
                     self.virtual_routes(ri, RouteOp::Add(lease)).await;
                     let r = &mut self.routers[ri];
@@ -1635,10 +1633,8 @@ impl Daemon {
     /// now has another index (deleted and re-created; the delete may have been missed).
     async fn on_link_identity(&mut self, m: &RouteNetlinkMessage) {
         match m {
-            RouteNetlinkMessage::DelLink(l) => {
-                if self.link_names.contains_key(&l.header.index) {
-                    self.interface_gone(l.header.index).await;
-                }
+            RouteNetlinkMessage::DelLink(l) if self.link_names.contains_key(&l.header.index) => {
+                self.interface_gone(l.header.index).await;
             }
             RouteNetlinkMessage::NewLink(l) => {
                 let (index, name, _) = iface::link_state(l);

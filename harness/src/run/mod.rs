@@ -383,7 +383,7 @@ async fn finish_interrupted(
         Err(e) => format!("{why}; stopping the daemons: {e:#}"),
     };
     results.push(CheckResult::new(
-        "interrupted",
+        CheckName::Interrupted,
         Outcome::Unknown(detail.clone()),
         detail,
     ));
