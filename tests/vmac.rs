@@ -46,7 +46,7 @@ fn outcome<'a>(r: &'a RunResult, check: &str) -> &'a Outcome {
     &r.verdict
         .checks
         .iter()
-        .find(|j| j.result.name == check)
+        .find(|j| j.result.name.to_string() == check)
         .unwrap_or_else(|| panic!("no check {check} in {:#?}", r.verdict))
         .result
         .outcome

@@ -140,7 +140,7 @@ pub struct Received {
 pub fn recv(
     fd: &OwnedFd,
     buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
+    cmsg: &mut [u8],
     flags: MsgFlags,
 ) -> Result<Option<Received>> {
     let mut iov = [IoSliceMut::new(buf)];
