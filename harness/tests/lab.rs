@@ -259,6 +259,28 @@ async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
         text.contains(&format!("Reply 192.0.2.12 is-at {mac2}")),
         "no ARP reply in:\n{text}"
     );
+    // pcapng, one interface per bridge port named after its host.
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a],
+        "a pcapng section header"
+    );
+    let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+    assert!(
+        has(b"client") && has(b"node2"),
+        "interfaces named after their hosts"
+    );
+    // Every frame is attributed to the port it came in by: the reply to node2.
+    let reply_from = history.events().into_iter().find_map(|e| match e.kind {
+        EventKind::Frame {
+            from,
+            frame: vrrplab::history::FrameSummary::Arp { op: 2, .. },
+            ..
+        } => Some(from),
+        _ => None,
+    });
+    assert_eq!(reply_from, Some(Some("node2".to_string())));
     // The same frames were decoded into the history.
     let arps = history
         .events()
