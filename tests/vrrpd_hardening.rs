@@ -177,7 +177,13 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
 
     let too_many = vips(256);
     let refs: Vec<&str> = too_many.iter().map(String::as_str).collect();
-    let d = spawn(&lab, dir.path(), "node1", "big", &instance("VI_1", 51, 150, "", &refs))?;
+    let d = spawn(
+        &lab,
+        dir.path(),
+        "node1",
+        "big",
+        &instance("VI_1", 51, 150, "", &refs),
+    )?;
     let status = h1.wait_exit(d.pid, Instant::now() + SLACK * 2).await?;
     ensure!(
         status.and_then(|s| s.code()) == Some(2),
@@ -185,19 +191,36 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
         d.log_text()
     );
     ensure!(
-        d.log_text().contains("has 256 virtual IPs; an advert lists at most 255"),
+        d.log_text()
+            .contains("has 256 virtual IPs; an advert lists at most 255"),
         "no clear error:\n{}",
         d.log_text()
     );
     ensure!(
-        h1.addresses().await?.entries.iter().all(|e| e.proto != Some(vrrpd::vip::VRPD_IFA_PROTO)),
+        h1.addresses()
+            .await?
+            .entries
+            .iter()
+            .all(|e| e.proto != Some(vrrpd::vip::VRPD_IFA_PROTO)),
         "a refused configuration added addresses"
     );
 
     let ok = vips(255);
     let refs: Vec<&str> = ok.iter().map(String::as_str).collect();
-    let n1 = spawn(&lab, dir.path(), "node1", "ok", &instance("VI_1", 51, 150, "", &refs))?;
-    let n2 = spawn(&lab, dir.path(), "node2", "ok", &instance("VI_1", 51, 100, "", &refs))?;
+    let n1 = spawn(
+        &lab,
+        dir.path(),
+        "node1",
+        "ok",
+        &instance("VI_1", 51, 150, "", &refs),
+    )?;
+    let n2 = spawn(
+        &lab,
+        dir.path(),
+        "node2",
+        "ok",
+        &instance("VI_1", 51, 100, "", &refs),
+    )?;
     let last: IpAddr = "198.51.100.254".parse()?;
     let elected = wait_for(election(150) + SLACK, || async {
         Ok(n1.instance_state("VI_1").as_deref() == Some("MASTER")
@@ -216,7 +239,9 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
         show()
     );
     ensure!(!h2.holds(last).await?, "the backup holds a VIP");
-    let sent = n1.instance("VI_1").map(|i| i["counters"]["adverts_sent"].clone());
+    let sent = n1
+        .instance("VI_1")
+        .map(|i| i["counters"]["adverts_sent"].clone());
     ensure!(
         sent.and_then(|v| v.as_u64()).unwrap_or(0) >= 3,
         "master sent too few adverts\n{}",
@@ -250,7 +275,11 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
         Ok(d.instance_state("HV").as_deref() == Some("FAULT"))
     })
     .await?;
-    ensure!(fault, "no FAULT after the interface was deleted\n{}", d.log_text());
+    ensure!(
+        fault,
+        "no FAULT after the interface was deleted\n{}",
+        d.log_text()
+    );
 
     let second = create_hv(h1).await?;
     ensure!(second != first, "the kernel reused ifindex {first}");
@@ -258,23 +287,33 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
         Ok(d.instance_state("HV").as_deref() == Some("MASTER") && holds_on(h1, HV, vip).await?)
     })
     .await?;
-    ensure!(back, "not master again on the re-created hv0\n{}", d.log_text());
+    ensure!(
+        back,
+        "not master again on the re-created hv0\n{}",
+        d.log_text()
+    );
     let adverts = wait_for(SLACK, || async {
-        Ok(d
-            .instance("HV")
+        Ok(d.instance("HV")
             .and_then(|i| i["counters"]["adverts_sent"].as_u64())
             .unwrap_or(0)
             >= 2)
     })
     .await?;
-    ensure!(adverts, "no adverts on the re-created hv0\n{}", d.log_text());
+    ensure!(
+        adverts,
+        "no adverts on the re-created hv0\n{}",
+        d.log_text()
+    );
     let log = d.log_text();
     ensure!(
         !log.contains("no interface with index"),
         "VIP operations used the dead index:\n{log}"
     );
     let status = stop(h1, &d).await?;
-    ensure!(status.is_some_and(|s| s.success()), "exit {status:?}\n{log}");
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "exit {status:?}\n{log}"
+    );
     ensure!(!holds_on(h1, HV, vip).await?, "VIP left after a clean stop");
     Ok(())
 }
@@ -395,7 +434,10 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
     // 2 s of a rogue at priority 254 with interval 0, every 20 ms.
     send_from_client(&lab, rogue_advert(254, 0)?, 100, Duration::from_millis(20))?;
     let counted = wait_for(SLACK, || async {
-        Ok(d.state_json().and_then(|v| v["drops"]["bad_interval"].as_u64()).unwrap_or(0) >= 50)
+        Ok(d.state_json()
+            .and_then(|v| v["drops"]["bad_interval"].as_u64())
+            .unwrap_or(0)
+            >= 50)
     })
     .await?;
     ensure!(counted, "bad_interval not counted\n{}", d.log_text());
@@ -412,7 +454,11 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
         Ok(d.instance_state("VI_1").as_deref() == Some("BACKUP"))
     })
     .await?;
-    ensure!(yielded, "did not yield to a valid higher priority\n{}", d.log_text());
+    ensure!(
+        yielded,
+        "did not yield to a valid higher priority\n{}",
+        d.log_text()
+    );
     let log = d.log_text();
     let line = log
         .lines()
@@ -462,13 +508,19 @@ async fn second_vrrpd_in_one_namespace_refuses_and_keeps_first_vip() -> Result<(
         second.log_text()
     );
     ensure!(
-        second.log_text().contains("another vrrpd is already running in this network namespace"),
+        second
+            .log_text()
+            .contains("another vrrpd is already running in this network namespace"),
         "no clear message:\n{}",
         second.log_text()
     );
     // The first one's VIP survived for longer than an advert interval.
     let lost = wait_for(SEC + SEC / 2, || async { Ok(!h1.holds(vip).await?) }).await?;
-    ensure!(!lost, "the second vrrpd removed the first one's VIP\n{}", first.log_text());
+    ensure!(
+        !lost,
+        "the second vrrpd removed the first one's VIP\n{}",
+        first.log_text()
+    );
 
     // Another namespace has its own lock.
     let other = spawn(

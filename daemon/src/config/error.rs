@@ -65,7 +65,11 @@ impl<'a> LineIndex<'a> {
             end -= 1;
         }
         let line = self.starts.partition_point(|&s| s <= end);
-        let start = self.starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         let column = self.text.get(start..end).map_or(0, |s| s.chars().count()) + 1;
         Pos { line, column }
     }
@@ -224,7 +228,11 @@ mod tests {
         for text in ["", "ab\ncdé\nf", "\n\n", "x\r\ny\n", "é\n\né"] {
             let idx = LineIndex::new(text);
             for off in 0..=text.len() + 2 {
-                assert_eq!(idx.pos(off), Pos::from_offset(text, off), "{text:?} at {off}");
+                assert_eq!(
+                    idx.pos(off),
+                    Pos::from_offset(text, off),
+                    "{text:?} at {off}"
+                );
             }
         }
     }

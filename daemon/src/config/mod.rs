@@ -584,7 +584,9 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
             }
         }
         if let Some(label) = &vip.label {
-            if label.len() > MAX_LABEL_LEN || label.is_empty() || label.chars().any(char::is_control)
+            if label.len() > MAX_LABEL_LEN
+                || label.is_empty()
+                || label.chars().any(char::is_control)
             {
                 out.push((
                     pos,

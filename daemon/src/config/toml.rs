@@ -8,9 +8,8 @@
 use super::{
     parse_duration, parse_unicast, parse_vip_addr, priority_from, validate, version_from,
     vrid_from, Config, ConfigError, Diagnostic, Family, InitialState, InstanceConfig, LineIndex,
-    Notify,
-    Places, Pos, Version, Vip, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_DELAY, DEFAULT_GARP_REPEAT,
-    DEFAULT_PRIORITY,
+    Notify, Places, Pos, Version, Vip, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_DELAY,
+    DEFAULT_GARP_REPEAT, DEFAULT_PRIORITY,
 };
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -590,7 +589,12 @@ vips = ["192.0.2.20/32"]
                 .collect::<Vec<_>>()
                 .join(",\n  ")
         };
-        let text = |n| format!("[[instance]]\nname = \"a\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\n  {}\n]\n", list(n));
+        let text = |n| {
+            format!(
+                "[[instance]]\nname = \"a\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\n  {}\n]\n",
+                list(n)
+            )
+        };
         assert_eq!(ok(&text(255)).instances[0].vips.len(), 255);
         assert_eq!(
             err(&text(256)),

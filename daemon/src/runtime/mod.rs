@@ -423,22 +423,17 @@ impl Daemon {
                 return Ok(i.clone());
             }
         }
-        let info = iface::lookup_ready(
-            &self.handle,
-            &self.vips,
-            name,
-            need_v4,
-            need_ll6,
-            patience,
-        )
-        .await
-        .map_err(|e| match e {
-            iface::IfError::Missing(_) => BuildError::Waiting(format!(
-                "interface {} does not exist",
-                config::escape_controls(name)
-            )),
-            iface::IfError::Netlink(_) => BuildError::Fatal(anyhow::anyhow!("interface {name}: {e}")),
-        })?;
+        let info = iface::lookup_ready(&self.handle, &self.vips, name, need_v4, need_ll6, patience)
+            .await
+            .map_err(|e| match e {
+                iface::IfError::Missing(_) => BuildError::Waiting(format!(
+                    "interface {} does not exist",
+                    config::escape_controls(name)
+                )),
+                iface::IfError::Netlink(_) => {
+                    BuildError::Fatal(anyhow::anyhow!("interface {name}: {e}"))
+                }
+            })?;
         self.link_names.insert(info.index, name.to_owned());
         self.link_up.insert(name.to_owned(), info.up);
         for a in [info.v4.map(IpAddr::V4), info.ll6.map(IpAddr::V6)]
@@ -494,9 +489,10 @@ impl Daemon {
         let family = cfg.family;
         let src = match (cfg.unicast_src, family) {
             (Some(s), _) => s,
-            (None, Family::Ipv4) => info.v4.map(IpAddr::V4).ok_or_else(|| {
-                BuildError::Waiting(format!("{} has no IPv4 address", info.name))
-            })?,
+            (None, Family::Ipv4) => info
+                .v4
+                .map(IpAddr::V4)
+                .ok_or_else(|| BuildError::Waiting(format!("{} has no IPv4 address", info.name)))?,
             (None, Family::Ipv6) => info.ll6.map(IpAddr::V6).ok_or_else(|| {
                 BuildError::Waiting(format!(
                     "{} has no usable IPv6 link-local address",
@@ -519,7 +515,10 @@ impl Daemon {
                     if nix::net::if_::if_nametoindex(info.name.as_str()) != Ok(info.index) {
                         BuildError::Waiting(format!("interface {} vanished", info.name))
                     } else {
-                        fatal(anyhow::anyhow!("VRRP socket on {} ({family}): {e}", info.name))
+                        fatal(anyhow::anyhow!(
+                            "VRRP socket on {} ({family}): {e}",
+                            info.name
+                        ))
                     }
                 })?;
                 self.vrrp.push(s);

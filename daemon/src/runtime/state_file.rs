@@ -180,7 +180,10 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &path).unwrap();
         write_atomic(&path, b"state\n").unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
-        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read(&path).unwrap(), b"state\n");
         assert!(!tmp_path(&path).exists());
     }

@@ -319,9 +319,7 @@ async fn one(d: &Daemon, secs: Duration) -> Result<Vec<FloodRow>> {
         if let Some(f) = flooder {
             f.join().map_err(|_| anyhow!("flood thread panicked"))?;
         }
-        let times = watcher
-            .join()
-            .map_err(|_| anyhow!("tap thread panicked"))?;
+        let times = watcher.join().map_err(|_| anyhow!("tap thread panicked"))?;
         let gaps: Vec<f64> = times
             .windows(2)
             .map(|w| (w[1] - w[0]).as_secs_f64() * 1000.0)

@@ -9,7 +9,10 @@
 //! 3. `conflict`: two-holder and two-MAC windows after SIGKILL (same runs as 2);
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
-//!    keepalived.
+//!    keepalived;
+//! 6. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
+//!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
+//!    keepalived ([`flood`]).
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
@@ -42,16 +45,19 @@ pub enum Section {
     Catalogue,
     /// CPU and memory of 255 instances.
     Footprint,
+    /// CPU and advert jitter under a packet flood.
+    Flood,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
         Section::Catalogue,
         Section::Footprint,
+        Section::Flood,
     ];
 
     /// The name `--only` uses.
@@ -62,6 +68,7 @@ impl Section {
             Section::Conflict => "conflict",
             Section::Catalogue => "catalogue",
             Section::Footprint => "footprint",
+            Section::Flood => "flood",
         }
     }
 
@@ -90,6 +97,8 @@ pub struct BenchOptions {
     pub catalogue_runs: usize,
     /// Seconds of sampling in the footprint section.
     pub footprint_secs: u64,
+    /// Seconds per flood kind in the flood section.
+    pub flood_secs: u64,
     /// The seed catalogue directory.
     pub catalogue_dir: PathBuf,
     /// The command line, as typed.
@@ -262,6 +271,8 @@ pub struct BenchReport {
     pub catalogue: Option<failover::CatalogueSection>,
     /// Section 5.
     pub footprint: Option<footprint::FootprintSection>,
+    /// Section 6.
+    pub flood: Option<flood::FloodSection>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
     /// Wall time of the whole invocation, seconds.
@@ -311,6 +322,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         None
     };
+    let flood = if want(Section::Flood) {
+        Some(rt.block_on(flood::run(Duration::from_secs(opts.flood_secs.max(1))))?)
+    } else {
+        None
+    };
     let mut targets = Vec::new();
     if let Some(l) = &lab {
         targets.extend(l.targets());
@@ -324,6 +340,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(f) = &footprint {
         targets.extend(f.targets());
     }
+    if let Some(f) = &flood {
+        targets.extend(f.targets());
+    }
     Ok(BenchReport {
         machine,
         runs,
@@ -331,6 +350,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         failover,
         catalogue,
         footprint,
+        flood,
         targets,
         wall_s: started.elapsed().as_secs_f64(),
     })

@@ -63,7 +63,9 @@ pub(crate) fn parse(text: &str, path: &Path) -> Res<Scenario> {
             if let Err(why) = super::check_name(&stem) {
                 return err(
                     0..0,
-                    format!("the file name gives the scenario name {stem:?}, which {why}; set `name`"),
+                    format!(
+                        "the file name gives the scenario name {stem:?}, which {why}; set `name`"
+                    ),
                 );
             }
             stem

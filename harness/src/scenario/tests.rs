@@ -412,6 +412,15 @@ fn error_is_one_line_with_location() {
 #[case::bad_state("[vrrp]\ninitial_state = \"MASTER\"\n", 2, "unknown initial_state")]
 #[case::bad_notify("[vrrp]\nnotify_backup = \"script\"\n", 2, "unknown notify_backup")]
 #[case::bad_name("name = \"a b\"\n", 1, "letters, digits")]
+#[case::dotdot_name("name = \"..\"\n", 1, "must not start with '.'")]
+#[case::dot_name("name = \".\"\n", 1, "must not start with '.'")]
+#[case::hidden_name("name = \".x\"\n", 1, "must not start with '.'")]
+#[case::slash_name("name = \"../x\"\n", 1, "must not start with '.'")]
+#[case::long_name(
+    "name = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+    1,
+    "1..=100 bytes"
+)]
 #[case::node_override_v3_auth(
     "[vrrp]\nauth_pass = \"x\"\n[nodes.node2]\nversion = 3\n",
     2,
@@ -527,4 +536,47 @@ fn readme_worked_example() {
     );
     assert_eq!(s.expect.outage_max, Some(down + Duration::from_secs(1)));
     assert!(s.is_known_failure("keepalived", "step:6"));
+}
+
+/// Issue 13 item 10: a file whose stem is no safe name needs `name`.
+#[test]
+fn file_stem_must_be_a_safe_name() {
+    let e = Scenario::parse(MIN, Path::new("dir/..toml")).unwrap_err();
+    assert!(e.message.contains("set `name`"), "{e}");
+    let ok = Scenario::parse(&format!("name = \"fine\"\n{MIN}"), Path::new("dir/..toml"));
+    assert_eq!(ok.map(|s| s.name).ok().as_deref(), Some("fine"));
+}
+
+/// Issue 13 item 12: the one-day cap applies to timer multiples too.
+#[rstest]
+#[case("hold = \"99999999999999999999 master_down\"\n", 4)]
+#[case("hold = \"30000 master_down\"\n", 4)]
+#[case("hold = \"1s + 90000 advert_interval\"\n", 4)]
+#[case(
+    "wait = \"holder\"\nnode = \"node1\"\nwithin = \"99999999999 skew_time\"\n",
+    6
+)]
+fn timer_expressions_are_capped_at_a_day(#[case] step: &str, #[case] line: usize) {
+    let e = error(&format!("{MIN}[[steps]]\n{step}"));
+    assert!(e.message.contains("longer than a day"), "{e}");
+    assert_eq!(e.line, line, "{e}");
+}
+
+/// Issue 13 item 13: step lines are found in linear time (20,000 steps used to take
+/// seconds with a rescan per step) and are still right.
+#[test]
+fn many_steps_load_in_linear_time() {
+    let mut text = String::from(MIN);
+    for _ in 0..20_000 {
+        text.push_str("[[steps]]\nhold = \"10ms\"\n");
+    }
+    let started = std::time::Instant::now();
+    let s = parse(&text).unwrap();
+    assert_eq!(s.steps.len(), 20_001);
+    assert_eq!(s.steps[20_000].line, 1 + 2 * 20_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }
