@@ -75,8 +75,8 @@ fn check_config(c: &Config) -> Result<(), TestCaseError> {
 
 fn any_addr() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
-        any::<[u8; 4]>().prop_map(|b| IpAddr::from(b)),
-        any::<[u8; 16]>().prop_map(|b| IpAddr::from(b)),
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u8; 16]>().prop_map(IpAddr::from),
         Just(IpAddr::V4(vrrp::GROUP_V4)),
     ]
 }

@@ -1233,10 +1233,8 @@ impl Daemon {
     /// now has another index (deleted and re-created; the delete may have been missed).
     async fn on_link_identity(&mut self, m: &RouteNetlinkMessage) {
         match m {
-            RouteNetlinkMessage::DelLink(l) => {
-                if self.link_names.contains_key(&l.header.index) {
-                    self.interface_gone(l.header.index).await;
-                }
+            RouteNetlinkMessage::DelLink(l) if self.link_names.contains_key(&l.header.index) => {
+                self.interface_gone(l.header.index).await;
             }
             RouteNetlinkMessage::NewLink(l) => {
                 let (index, name, _) = iface::link_state(l);
