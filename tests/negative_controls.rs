@@ -54,7 +54,7 @@ fn failed(r: &RunResult) -> BTreeSet<String> {
         .checks
         .iter()
         .filter(|j| matches!(j.result.outcome, Outcome::Fail(_)))
-        .map(|j| j.result.name.clone())
+        .map(|j| j.result.name.to_string())
         .collect()
 }
 
@@ -62,7 +62,7 @@ fn message(r: &RunResult, check: &str) -> String {
     r.verdict
         .checks
         .iter()
-        .find(|j| j.result.name == check)
+        .find(|j| j.result.name.to_string() == check)
         .map(|j| match &j.result.outcome {
             Outcome::Fail(m) | Outcome::Unknown(m) => m.clone(),
             Outcome::Pass => String::new(),

@@ -27,6 +27,9 @@ enum Command {
     /// Measure lab build, failover precision, conflict windows, catalogue wall time and
     /// daemon footprint (vrrpd against keepalived and iproute2); prints a markdown table.
     Bench(cli::BenchArgs),
+    /// Random fault schedules against one daemon, judged by the catalogue's checkers;
+    /// a violation is shrunk to a minimal scenario file in out/explore/.
+    Explore(cli::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Lab(a) => cli::lab(a),
         Command::Run(a) => cli::run(a),
         Command::Bench(a) => cli::bench(a),
+        Command::Explore(a) => cli::explore(a),
     };
     match result {
         Ok(code) => code,

@@ -130,8 +130,9 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The text was read but is not a valid configuration; at least one diagnostic,
-    /// ordered by position.
-    Invalid(Vec<Diagnostic>),
+    /// ordered by position, plus the warnings found on the way (kept so that a tool
+    /// sees everything in one pass).
+    Invalid(Vec<Diagnostic>, Vec<Warning>),
 }
 
 impl ConfigError {
@@ -139,7 +140,26 @@ impl ConfigError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             ConfigError::Io { .. } => &[],
-            ConfigError::Invalid(d) => d,
+            ConfigError::Invalid(d, _) => d,
+        }
+    }
+
+    /// The warnings found next to the errors.
+    pub fn warnings(&self) -> &[Warning] {
+        match self {
+            ConfigError::Io { .. } => &[],
+            ConfigError::Invalid(_, w) => w,
+        }
+    }
+
+    /// Attaches warnings to an `Invalid` error (an I/O error has none).
+    pub(crate) fn with_warnings(self, warnings: Vec<Warning>) -> Self {
+        match self {
+            ConfigError::Invalid(d, mut w) => {
+                w.extend(warnings);
+                ConfigError::Invalid(d, w)
+            }
+            io => io,
         }
     }
 
@@ -147,7 +167,7 @@ impl ConfigError {
     pub(crate) fn invalid(mut diags: Vec<Diagnostic>) -> Self {
         diags.sort_by_key(|d| d.pos);
         diags.dedup();
-        ConfigError::Invalid(diags)
+        ConfigError::Invalid(diags, Vec::new())
     }
 }
 
@@ -157,7 +177,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Io { path, source } => {
                 write!(f, "{}: cannot read: {}", path.display(), source)
             }
-            ConfigError::Invalid(diags) => {
+            ConfigError::Invalid(diags, _) => {
                 for (i, d) in diags.iter().enumerate() {
                     if i > 0 {
                         writeln!(f)?;
@@ -174,15 +194,103 @@ impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConfigError::Io { source, .. } => Some(source),
-            ConfigError::Invalid(_) => None,
+            ConfigError::Invalid(..) => None,
         }
     }
+}
+
+/// What kind of problem a diagnostic reports (the `kind` of `--check --format json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiagnosticKind {
+    /// The configuration cannot be run as written.
+    Error,
+    /// A keyword outside vrrpd's scope (LVS, SMTP, SNMP, process tuning): ignored,
+    /// with no effect on VRRP behaviour.
+    OutOfScope,
+    /// A value vrrpd runs differently from how it is written, exactly as keepalived
+    /// does (a truncated password, a rounded interval), or a notify command that
+    /// relied on a shell.
+    Adjusted,
+}
+
+impl DiagnosticKind {
+    /// `error` for errors, `warning` otherwise.
+    pub fn severity(self) -> &'static str {
+        match self {
+            DiagnosticKind::Error => "error",
+            DiagnosticKind::OutOfScope | DiagnosticKind::Adjusted => "warning",
+        }
+    }
+}
+
+/// One diagnostic as `vrrpd --check --format json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JsonDiagnostic {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the whole file is concerned).
+    pub line: usize,
+    /// 1-based column (0 when the whole file is concerned).
+    pub column: usize,
+    /// `error` or `warning`.
+    pub severity: &'static str,
+    /// What kind of problem.
+    pub kind: DiagnosticKind,
+    /// The message.
+    pub message: String,
+}
+
+/// Every diagnostic of a load, errors and warnings, ordered by file and position.
+pub fn json_diagnostics(result: Result<&[Warning], &ConfigError>) -> Vec<JsonDiagnostic> {
+    let mut out = Vec::new();
+    let warnings = match result {
+        Ok(w) => w,
+        Err(ConfigError::Io { path, source }) => {
+            out.push(JsonDiagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                severity: "error",
+                kind: DiagnosticKind::Error,
+                message: format!("cannot read: {source}"),
+            });
+            return out;
+        }
+        Err(e) => {
+            for d in e.diagnostics() {
+                out.push(JsonDiagnostic {
+                    file: d.origin.clone(),
+                    line: d.pos.line,
+                    column: d.pos.column,
+                    severity: "error",
+                    kind: DiagnosticKind::Error,
+                    message: d.message.clone(),
+                });
+            }
+            e.warnings()
+        }
+    };
+    for w in warnings {
+        out.push(JsonDiagnostic {
+            file: w.origin.clone(),
+            line: w.line,
+            column: w.column,
+            severity: w.kind.severity(),
+            kind: w.kind,
+            message: w.message.clone(),
+        });
+    }
+    out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    out
 }
 
 /// Something in an imported keepalived.conf that vrrpd ignores or changes, reported
 /// without failing the import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// Out of scope, or adjusted.
+    pub kind: DiagnosticKind,
     /// Where the text came from.
     pub origin: String,
     /// Line of the keyword or value concerned, starting at 1.

@@ -10,11 +10,21 @@
 
 mod error;
 mod keepalived;
+mod route;
 mod toml;
+mod track;
 
-pub use self::error::{escape_controls, ConfigError, Diagnostic, LineIndex, Pos, Warning};
+pub use self::error::{
+    escape_controls, json_diagnostics, ConfigError, Diagnostic, DiagnosticKind, JsonDiagnostic,
+    LineIndex, Pos, Warning,
+};
 pub use self::keepalived::{load_keepalived, parse_keepalived};
+pub use self::route::{Route, RouteScope, RouteType, Rule};
 pub use self::toml::{load_toml, parse_toml};
+pub use self::track::{
+    contribution, effective_priority, Check, CheckKind, ProcessCheck, ScriptCheck, Status,
+    SyncGroup, Tracker,
+};
 
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
@@ -23,10 +33,18 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 /// The whole daemon configuration: the virtual routers this node takes part in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Config {
     /// The virtual router instances, in file order.
     pub instances: Vec<InstanceConfig>,
+    /// Health checks the instances' [`InstanceConfig::trackers`] refer to.
+    pub checks: Vec<Check>,
+    /// Groups of instances that change state together.
+    pub sync_groups: Vec<SyncGroup>,
+    /// Routes installed while the daemon runs (keepalived's `static_routes`).
+    pub static_routes: Vec<Route>,
+    /// Rules installed while the daemon runs (keepalived's `static_rules`).
+    pub static_rules: Vec<Rule>,
 }
 
 impl Config {
@@ -142,6 +160,22 @@ pub struct InstanceConfig {
     /// Add VIPs with a finite kernel lifetime refreshed every advert (see ARCHITECTURE,
     /// "the daemon never leaves a stale VIP").
     pub lease: bool,
+    /// Health checks that change the priority or put the instance in FAULT.
+    pub trackers: Vec<Tracker>,
+    /// Addresses added while MASTER but not advertised (keepalived's
+    /// `virtual_ipaddress_excluded`); any family.
+    pub excluded_vips: Vec<Vip>,
+    /// Routes installed while MASTER (`virtual_routes`).
+    pub routes: Vec<Route>,
+    /// Policy rules installed while MASTER (`virtual_rules`).
+    pub rules: Vec<Rule>,
+    /// Accept adverts whose address list differs from ours (keepalived's
+    /// `skip_check_adv_addr`); RFC 5798 §7.1 drops them.
+    pub skip_check_adv_addr: bool,
+    /// Gap between the gratuitous ARP / NA rounds sent on becoming master (keepalived's
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`); zero sends them back to back.
+    #[serde(serialize_with = "ser_duration")]
+    pub garp_interval: Duration,
 }
 
 /// Default gratuitous ARP count on becoming master (keepalived's default too).
@@ -429,6 +463,9 @@ pub(crate) struct Places {
     /// Some VIPs were already rejected, so "no virtual IP" would be a second report
     /// of the same mistake.
     pub vip_errors: bool,
+    /// The file the instance was read from, when not the main one (keepalived
+    /// `include`).
+    pub origin: Option<String>,
 }
 
 impl Places {
@@ -438,6 +475,7 @@ impl Places {
             instance,
             fields: HashMap::new(),
             vip_errors: false,
+            origin: None,
         }
     }
 
@@ -456,9 +494,9 @@ impl Places {
 /// Returns every problem found.
 pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let mut push = |pos: Pos, message: String| {
+    let mut push = |places: &Places, pos: Pos, message: String| {
         diags.push(Diagnostic {
-            origin: origin.to_string(),
+            origin: places.origin.as_deref().unwrap_or(origin).to_string(),
             pos,
             message,
         })
@@ -466,7 +504,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
 
     for (inst, places) in items.iter_mut() {
         for (pos, msg) in validate_instance(inst, places) {
-            push(pos, msg);
+            push(places, pos, msg);
         }
     }
 
@@ -477,6 +515,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
         let name_pos = places.at("name");
         if let Some(first) = names.get(inst.name.as_str()) {
             push(
+                places,
                 name_pos,
                 format!(
                     "instance name `{}` is already used at line {}",
@@ -491,6 +530,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
             // Already reported as an invalid VRID.
         } else if let Some((other, pos)) = vrids.get(&key) {
             push(
+                places,
                 places.at("vrid"),
                 format!(
                     "VRID {} on {} ({}) is already used by instance `{}` at line {}",
@@ -510,6 +550,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
         *count += 1;
         if *count == 256 {
             push(
+                places,
                 places.instance,
                 format!(
                     "more than 255 {} instances on {}",
@@ -801,7 +842,9 @@ mod tests {
                 .len(),
             255
         );
-        let e = parse_keepalived(&conf(300), "k.conf").unwrap_err().to_string();
+        let e = parse_keepalived(&conf(300), "k.conf")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("k.conf:260:9: instance `VI_1` has 300 virtual IPs"),
             "{e}"

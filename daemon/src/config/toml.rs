@@ -59,6 +59,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
     if cx.diags.is_empty() {
         Ok(Config {
             instances: items.into_iter().map(|(i, _)| i).collect(),
+            ..Config::default()
         })
     } else {
         Err(ConfigError::invalid(cx.diags))
@@ -344,6 +345,12 @@ impl Cx<'_> {
             garp_delay,
             garp_refresh,
             lease: r.lease.unwrap_or(true),
+            trackers: Vec::new(),
+            excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
+            skip_check_adv_addr: false,
+            garp_interval: Duration::ZERO,
         };
         (inst, places)
     }

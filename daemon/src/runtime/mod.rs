@@ -26,15 +26,18 @@
 
 pub mod cli;
 pub mod iface;
+pub mod lease;
 pub mod lock;
 pub mod misbehave;
 pub mod notify;
 pub mod reload;
 pub mod router;
+pub mod routes;
 pub mod rx;
 pub mod sockets;
 pub mod state_file;
 pub mod timer;
+pub mod track;
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -138,9 +141,21 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let (config, warnings) = match source.load() {
+    let loaded = source.load();
+    if cli.check && cli.format == LogFormat::Json {
+        let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
+        match serde_json::to_string_pretty(&diags) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("vrrpd: {e}"),
+        }
+        return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
+    }
+    let (config, warnings) = match loaded {
         Ok(x) => x,
         Err(e) => {
+            for w in e.warnings() {
+                eprintln!("{w}");
+            }
             eprintln!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
@@ -280,6 +295,17 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     result
 }
 
+/// What to do with an instance's virtual routes and rules.
+#[derive(Debug, Clone, Copy)]
+enum RouteOp {
+    /// Install (on becoming Master), IPv6 routes with this expiry.
+    Add(Option<Duration>),
+    /// Renew IPv6 route expiries.
+    Refresh(Duration),
+    /// Remove (on leaving Master).
+    Remove,
+}
+
 type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
     NetlinkMessage<RouteNetlinkMessage>,
     rtnetlink::sys::SocketAddr,
@@ -312,6 +338,12 @@ struct Daemon {
     send_errors: u64,
     vip_errors: u64,
     notifier: Notifier,
+    /// Health checks (`vrrp_script`, tracked processes, files, weighted interfaces).
+    tracking: track::Tracking,
+    /// Routes and rules (virtual and static).
+    route_mgr: routes::RouteManager,
+    /// Per sync group: the state all its members last shared (for group notify).
+    group_state: Vec<Option<State>>,
     state_dirty: bool,
     counters_dirty: bool,
     state_flush_at: Instant,
@@ -325,6 +357,10 @@ struct Daemon {
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     out: Vec<u8>,
+    /// Where in each second a lease must not end (`None`: unknown, so leases assume
+    /// the kernel's rounded lateness).
+    window: Option<lease::RoundingWindow>,
+    clock: lease::MonoClock,
 }
 
 impl Daemon {
@@ -332,11 +368,12 @@ impl Daemon {
         Daemon {
             behaviour: Behaviour::with(opts.misbehave),
             opts,
+            route_mgr: routes::RouteManager::new(handle.clone()),
             handle,
             vips,
-            config: Config {
-                instances: Vec::new(),
-            },
+            tracking: track::Tracking::default(),
+            group_state: Vec::new(),
+            config: Config::default(),
             ifaces: HashMap::new(),
             link_up: HashMap::new(),
             link_names: HashMap::new(),
@@ -359,11 +396,17 @@ impl Daemon {
             buf: vec![0; 65_536],
             cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
             out: vec![0; 8192],
+            window: None,
+            clock: lease::MonoClock::new(),
         }
     }
 
     /// Reconcile, build the routers, start them.
     async fn start(&mut self, config: Config) -> anyhow::Result<()> {
+        if config.instances.iter().any(|i| i.lease) {
+            self.window = lease::RoundingWindow::probe();
+            tracing::debug!(window = ?self.window, "kernel lifetime rounding window");
+        }
         if self.behaviour.startup_reconcile {
             // Every interface of the namespace, not only those the new configuration
             // names: a VIP whose whole instance was deleted between a crash and this
@@ -386,6 +429,14 @@ impl Daemon {
                     "start-up reconcile: removed an address left by an earlier run"
                 );
             }
+            match self.route_mgr.reconcile_marked().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "start-up reconcile: removed routes and rules left by an earlier run"
+                ),
+                Err(e) => anyhow::bail!("start-up reconcile of routes: {e}"),
+            }
         } else {
             tracing::warn!("start-up reconcile skipped (negative control)");
         }
@@ -396,7 +447,10 @@ impl Daemon {
         self.config = config;
         self.routers = routers;
         self.reindex();
+        self.start_tracking().await;
+        self.static_routes(true).await;
         let now = Instant::now();
+        self.apply_health(now);
         for ri in 0..self.routers.len() {
             self.start_router(ri, now);
         }
@@ -564,7 +618,218 @@ impl Daemon {
                 }
             }
         }
-        Ok(Router::new(cfg, sock, src, slots, &self.behaviour))
+        for v in &cfg.excluded_vips {
+            // Added and removed with the VIPs, never advertised (keepalived's
+            // virtual_ipaddress_excluded).
+            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let di = self.iface(&dev, None, patience).await?;
+            let label = match v.addr {
+                IpAddr::V4(_) => Some(
+                    v.label
+                        .clone()
+                        .unwrap_or_else(|| vip::default_label(&dev, cfg.vrid)),
+                ),
+                IpAddr::V6(_) => None,
+            };
+            slots.push(VipSlot {
+                ifindex: di.index,
+                vip: vip::Vip {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    label,
+                },
+                pkt: self.packet_socket(di.index).map_err(fatal)?,
+                mac: di.mac,
+                ll6: di.ll6,
+            });
+        }
+        let mut route_oifs = Vec::with_capacity(cfg.routes.len());
+        for r in &cfg.routes {
+            route_oifs.push(match &r.dev {
+                Some(d) => Some(self.iface(d, None, patience).await?.index),
+                None => None,
+            });
+        }
+        let mut router = Router::new(cfg, sock, src, slots, &self.behaviour);
+        router.route_oifs = route_oifs;
+        Ok(router)
+    }
+
+    /// Builds the health checks of the configuration and looks up tracked interfaces.
+    async fn start_tracking(&mut self) {
+        self.tracking.stop();
+        let names: Vec<String> = self
+            .config
+            .checks
+            .iter()
+            .filter(|c| c.kind == config::CheckKind::Interface)
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            if !self.link_up.contains_key(&name) {
+                if let Err(e) = self.iface(&name, None, Duration::ZERO).await {
+                    let e = match e {
+                        BuildError::Waiting(w) => w,
+                        BuildError::Fatal(f) => format!("{f:#}"),
+                    };
+                    tracing::warn!("track_interface {name}: {e}; treated as down");
+                    self.link_up.insert(name, false);
+                }
+            }
+        }
+        let link_up = &self.link_up;
+        self.tracking = track::Tracking::new(&self.config.checks, Instant::now(), |n| {
+            link_up.get(n).copied().unwrap_or(false)
+        });
+        let now = Instant::now();
+        self.tracking.poll(now);
+    }
+
+    /// Installs (`add`) or removes the static routes and rules.
+    async fn static_routes(&mut self, add: bool) {
+        let routes = self.config.static_routes.clone();
+        let rules = self.config.static_rules.clone();
+        for r in &routes {
+            let oif = match &r.dev {
+                Some(d) => self.vips.ifindex(d).await.ok(),
+                None => None,
+            };
+            let res = if add {
+                self.route_mgr.add(r, oif, None).await
+            } else {
+                self.route_mgr.remove(r, oif).await
+            };
+            if let Err(e) = res {
+                self.vip_errors += 1;
+                tracing::error!(dest = %r.dest, prefix = r.prefix_len, add, "static route: {e}");
+            }
+        }
+        for r in &rules {
+            let res = if add {
+                self.route_mgr.add_rule(r).await
+            } else {
+                self.route_mgr.remove_rule(r).await
+            };
+            if let Err(e) = res {
+                self.vip_errors += 1;
+                tracing::error!(table = r.table, add, "static rule: {e}");
+            }
+        }
+    }
+
+    /// Installs (`lease` given) / refreshes or removes router `ri`'s virtual routes and
+    /// rules (`remove`).
+    async fn virtual_routes(&mut self, ri: usize, op: RouteOp) {
+        let r = &self.routers[ri];
+        if r.cfg.routes.is_empty() && r.cfg.rules.is_empty() {
+            return;
+        }
+        let (lease, remove) = match op {
+            RouteOp::Add(l) => (l, false),
+            RouteOp::Refresh(l) => {
+                if !r.cfg.routes.iter().any(|x| x.dest.is_ipv6()) {
+                    return;
+                }
+                (Some(l), false)
+            }
+            RouteOp::Remove => (None, true),
+        };
+        let refresh_only = matches!(op, RouteOp::Refresh(_));
+        let name = r.cfg.name.clone();
+        let routes: Vec<_> = r
+            .cfg
+            .routes
+            .iter()
+            .cloned()
+            .zip(r.route_oifs.iter().copied())
+            .collect();
+        let rules = r.cfg.rules.clone();
+        let mut errors = 0;
+        for (route, oif) in &routes {
+            if refresh_only && !route.dest.is_ipv6() {
+                continue;
+            }
+            let res = if remove {
+                self.route_mgr.remove(route, *oif).await
+            } else {
+                self.route_mgr.add(route, *oif, lease).await
+            };
+            if let Err(e) = res {
+                errors += 1;
+                tracing::error!(instance = %name, dest = %route.dest, prefix = route.prefix_len, remove, "virtual route: {e}");
+            }
+        }
+        for rule in rules.iter().filter(|_| !refresh_only) {
+            let res = if remove {
+                self.route_mgr.remove_rule(rule).await
+            } else {
+                self.route_mgr.add_rule(rule).await
+            };
+            if let Err(e) = res {
+                errors += 1;
+                tracing::error!(instance = %name, table = rule.table, remove, "virtual rule: {e}");
+            }
+        }
+        self.vip_errors += errors;
+    }
+
+    /// Feeds every router the priority and fault its health checks, tracked interfaces
+    /// and sync group give it. Members of a sync group use every tracker as weight 0
+    /// (failure = FAULT), as keepalived does, and are FAULT together.
+    fn apply_health(&mut self, now: Instant) {
+        let own: Vec<(bool, u8)> = self
+            .routers
+            .iter()
+            .map(|r| {
+                let mut delta = 0i64;
+                let mut fault = false;
+                for t in &r.cfg.trackers {
+                    let w = if r.group.is_some() { 0 } else { t.weight };
+                    let (d, f) = config::contribution(w, t.reverse, self.tracking.status(t.check));
+                    delta += d;
+                    fault |= f;
+                }
+                (
+                    !r.detached && self.tracked_up(r) && !fault,
+                    config::effective_priority(r.cfg.priority, delta),
+                )
+            })
+            .collect();
+        for ri in 0..self.routers.len() {
+            let mut ok = own[ri].0;
+            if let Some(g) = self.routers[ri].group {
+                ok = self
+                    .routers
+                    .iter()
+                    .zip(&own)
+                    .filter(|(r, _)| r.group == Some(g))
+                    .all(|(_, o)| o.0);
+            }
+            let prio = own[ri].1;
+            let r = &mut self.routers[ri];
+            let mut changed = false;
+            if r.inst.effective_priority() != prio {
+                tracing::info!(instance = %r.cfg.name, from = r.inst.effective_priority(), to = prio, "priority changed by tracking");
+                r.inst.handle_event(now, Event::SetPriority(prio));
+                changed = true;
+            }
+            if ok != r.links_up {
+                r.links_up = ok;
+                r.inst.handle_event(
+                    now,
+                    if ok {
+                        Event::InterfaceUp
+                    } else {
+                        Event::InterfaceDown
+                    },
+                );
+                changed = true;
+            }
+            if changed {
+                self.state_dirty = true;
+                self.touched.push(ri);
+            }
+        }
     }
 
     /// Rebuilds the VRID lookup tables after the router list changed.
@@ -575,6 +840,13 @@ impl Daemon {
                 table[usize::from(r.cfg.vrid)] = v;
             }
         }
+        let groups = &self.config.sync_groups;
+        for r in &mut self.routers {
+            r.group = groups
+                .iter()
+                .position(|g| g.members.len() > 1 && g.members.contains(&r.cfg.name));
+        }
+        self.group_state = vec![None; groups.len()];
         // Indices changed: every caller follows with run_all_actions, which re-arms all.
         self.timers.reset(self.routers.len());
         self.touched.clear();
@@ -583,10 +855,10 @@ impl Daemon {
     /// Puts router `ri`'s next deadline (protocol timer or probe) in the heap.
     fn rearm(&mut self, ri: usize) {
         if let Some(r) = self.routers.get(ri) {
-            let at = match (r.inst.poll_timeout(), r.probe_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let at = [r.inst.poll_timeout(), r.probe_at, r.refresh_at]
+                .into_iter()
+                .flatten()
+                .min();
             self.timers.set(ri, at);
         }
     }
@@ -597,13 +869,16 @@ impl Daemon {
             .all(|t| self.link_up.get(t).copied().unwrap_or(false))
     }
 
+    /// Starts router `ri`; [`Daemon::apply_health`] has told it about its health.
     fn start_router(&mut self, ri: usize, now: Instant) {
-        let up = !self.routers[ri].detached && self.tracked_up(&self.routers[ri]);
-        let r = &mut self.routers[ri];
-        if !up {
-            r.inst.handle_event(now, Event::InterfaceDown);
+        if self.routers[ri].detached && self.routers[ri].links_up {
+            // A detached stand-in waits in FAULT until it is rebuilt.
+            self.routers[ri].links_up = false;
+            self.routers[ri]
+                .inst
+                .handle_event(now, Event::InterfaceDown);
         }
-        r.links_up = up;
+        let r = &mut self.routers[ri];
         r.inst.handle_event(now, Event::Startup);
         self.state_dirty = true;
     }
@@ -657,16 +932,25 @@ impl Daemon {
     /// The loop's next wakeup: the earliest router deadline, self-check, or state flush.
     fn next_deadline(&mut self) -> Option<Instant> {
         let flush = (self.counters_dirty || self.state_dirty).then_some(self.state_flush_at);
-        [self.timers.peek(), self.selfcheck_at, flush, self.retry_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.peek(),
+            self.selfcheck_at,
+            flush,
+            self.retry_at,
+            self.tracking.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires what is due and runs the actions of every router that was due or got an
     /// event since the last pass (the others have nothing queued).
     async fn on_time(&mut self) {
         let now = Instant::now();
+        if !self.tracking.is_empty() && self.tracking.poll(now) {
+            self.apply_health(now);
+        }
         while let Some(ri) = self.timers.pop_due(now) {
             let Some(r) = self.routers.get_mut(ri) else {
                 continue;
@@ -712,6 +996,11 @@ impl Daemon {
     }
 
     async fn run_actions(&mut self, ri: usize, now: Instant) {
+        let mut sync = Vec::new();
+        if self.routers[ri].refresh_at.is_some_and(|t| t <= now) {
+            self.routers[ri].refresh_at = None;
+            self.refresh_lease(ri, true).await;
+        }
         while let Some(action) = self.routers[ri].inst.poll_action() {
             self.counters_dirty = true;
             match action {
@@ -724,15 +1013,21 @@ impl Daemon {
                     self.send_advert(ri, priority);
                 }
                 Action::AddVips { lease } => {
+                    let lease = lease.map(|nominal| self.first_lease(ri, nominal));
                     self.vip_op(ri, lease, "add").await;
+                    self.virtual_routes(ri, RouteOp::Add(lease)).await;
                     let r = &mut self.routers[ri];
                     r.added_this_run = true;
                     r.last_refresh = Some(now);
                 }
                 Action::RefreshVips { lease } => {
                     let r = &self.routers[ri];
-                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
+                    if r.lease_plan.tracks_adverts(self.window.is_some()) {
+                        self.refresh_lease(ri, false).await;
+                    } else if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
+                    {
                         self.vip_op(ri, Some(lease), "refresh").await;
+                        self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
                         self.routers[ri].last_refresh = Some(now);
                     }
                 }
@@ -748,8 +1043,10 @@ impl Daemon {
                             "VIPs not added by this run are not removed (keepalived-1.2 control)");
                         continue;
                     }
+                    self.virtual_routes(ri, RouteOp::Remove).await;
                     self.remove_vips(ri).await;
                     self.routers[ri].last_refresh = None;
+                    self.routers[ri].refresh_at = None;
                 }
                 Action::SendGratuitous => self.send_gratuitous(ri),
                 Action::StateChange { from, to } => {
@@ -769,6 +1066,9 @@ impl Daemon {
                     if let Some(argv) = notify::command_for(&r.cfg.notify, to) {
                         let what = format!("notify_{}", to.as_str().to_lowercase());
                         self.notifier.run(argv, &[], &what, &r.cfg.name);
+                    }
+                    if r.group.is_some() && !r.sync_induced {
+                        sync.push((from, to));
                     }
                 }
                 Action::Conflict { mac } => {
@@ -791,6 +1091,108 @@ impl Daemon {
             }
         }
         self.rearm(ri);
+        for (from, to) in sync {
+            self.sync_group(ri, from, to, now).await;
+        }
+        if let Some(g) = self.routers.get(ri).and_then(|r| r.group) {
+            self.group_notify(g);
+        }
+    }
+
+    /// keepalived's sync group: when member `ri` goes Backup -> Master the other Backups
+    /// follow, when it goes Master -> Backup the other Masters follow (FAULT is shared
+    /// through [`Daemon::apply_health`]).
+    async fn sync_group(&mut self, ri: usize, from: State, to: State, now: Instant) {
+        let Some(g) = self.routers[ri].group else {
+            return;
+        };
+        let ev = match (from, to) {
+            (State::Backup, State::Master) => Event::SyncMaster,
+            (State::Master, State::Backup) => Event::SyncBackup,
+            _ => return,
+        };
+        let members: Vec<usize> = (0..self.routers.len())
+            .filter(|&j| j != ri && self.routers[j].group == Some(g))
+            .collect();
+        for j in members {
+            self.routers[j].sync_induced = true;
+            self.routers[j].inst.handle_event(now, ev);
+            Box::pin(self.run_actions(j, now)).await;
+            self.routers[j].sync_induced = false;
+        }
+    }
+
+    /// Runs the group's notify command when all its members share a new state.
+    fn group_notify(&mut self, g: usize) {
+        let mut states = self
+            .routers
+            .iter()
+            .filter(|r| r.group == Some(g))
+            .map(|r| r.inst.state());
+        let Some(first) = states.next() else {
+            return;
+        };
+        if !states.all(|s| s == first) || self.group_state.get(g) == Some(&Some(first)) {
+            return;
+        }
+        if let Some(slot) = self.group_state.get_mut(g) {
+            *slot = Some(first);
+        }
+        let Some(group) = self.config.sync_groups.get(g) else {
+            return;
+        };
+        tracing::info!(group = %group.name, state = %first, "sync group state change");
+        if let Some(argv) = notify::command_for(&group.notify, first) {
+            let what = format!("group notify_{}", first.as_str().to_lowercase());
+            self.notifier.run(argv, &[], &what, &group.name);
+        }
+        if let Some(argv) = &group.notify_generic {
+            let args = notify::group_args(&group.name, first);
+            self.notifier.run(argv, &args, "group notify", &group.name);
+        }
+    }
+
+    /// The lease for VIPs added on becoming Master (the first advert follows at once).
+    /// When its end would fall in the rounding window, the rounded-safe lease now and
+    /// a full one once the window has passed.
+    fn first_lease(&mut self, ri: usize, nominal: Duration) -> Duration {
+        let r = &mut self.routers[ri];
+        if !r.lease_plan.tracks_adverts(self.window.is_some()) {
+            return nominal;
+        }
+        let now = Instant::now();
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, now, window, false) {
+            lease::Refresh::Now(n) => n,
+            lease::Refresh::At(at) => {
+                r.refresh_at = Some(at);
+                match r.lease_plan.refresh(now, now, None, true) {
+                    lease::Refresh::Now(n) => n,
+                    lease::Refresh::At(_) => r.lease_plan.floor,
+                }
+            }
+        }
+    }
+
+    /// Sets the lease right after an advert so that it ends within the router's budget
+    /// after that advert, or defers it out of the kernel's rounding window
+    /// ([`lease::LeasePlan::refresh`]).
+    async fn refresh_lease(&mut self, ri: usize, deferred: bool) {
+        let r = &mut self.routers[ri];
+        if r.inst.state() != State::Master {
+            return;
+        }
+        let now = Instant::now();
+        let last = r.last_advert.unwrap_or(now);
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, last, window, deferred) {
+            lease::Refresh::Now(n) => {
+                self.vip_op(ri, Some(n), "refresh").await;
+                self.virtual_routes(ri, RouteOp::Refresh(n)).await;
+                self.routers[ri].last_refresh = Some(now);
+            }
+            lease::Refresh::At(at) => r.refresh_at = Some(at),
+        }
     }
 
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
@@ -832,6 +1234,10 @@ impl Daemon {
 
     fn send_advert(&mut self, ri: usize, priority: u8) {
         let r = &mut self.routers[ri];
+        if priority != 0 {
+            // Before the send: a peer starts its Master_Down timer no sooner.
+            r.last_advert = Some(Instant::now());
+        }
         r.template.priority = priority;
         let n = r.template.buffer_len();
         let Some(sock) = self.vrrp.get(r.sock) else {
@@ -952,7 +1358,11 @@ impl Daemon {
             return;
         };
         match rx::check_for_instance(&repr, &meta, &r.expect()) {
-            Ok(adv) => {
+            Ok(mut adv) => {
+                if r.cfg.skip_check_adv_addr {
+                    // keepalived's skip_check_adv_addr: accept any address list.
+                    adv.addrs_match = true;
+                }
                 if !adv.addrs_match && adv.priority != PRIORITY_OWNER {
                     r.drops.bump(DropReason::AddressMismatch);
                     self.drops.bump(DropReason::AddressMismatch);
@@ -1100,24 +1510,8 @@ impl Daemon {
             _ => return,
         }
         tracing::info!(interface = name, up, "link state changed");
-        let now = Instant::now();
-        for ri in 0..self.routers.len() {
-            // A detached router stays in FAULT until it is rebuilt.
-            if self.routers[ri].detached || !self.routers[ri].tracked.iter().any(|t| t == name) {
-                continue;
-            }
-            let all = self.tracked_up(&self.routers[ri]);
-            let r = &mut self.routers[ri];
-            if all != r.links_up {
-                r.links_up = all;
-                let ev = if all {
-                    Event::InterfaceUp
-                } else {
-                    Event::InterfaceDown
-                };
-                r.inst.handle_event(now, ev);
-            }
-        }
+        self.tracking.set_interface(name, up);
+        self.apply_health(Instant::now());
     }
 
     async fn stop_router(&mut self, ri: usize, now: Instant) {
@@ -1131,6 +1525,8 @@ impl Daemon {
         for ri in 0..self.routers.len() {
             self.stop_router(ri, now).await;
         }
+        self.tracking.stop();
+        self.static_routes(false).await;
         self.state_dirty = true;
         self.write_state(true);
         tracing::info!("vrrpd stopped");
@@ -1154,7 +1550,7 @@ impl Daemon {
         // An interface deleted and re-created keeps its name but not its index: that
         // is a change even when the file is not.
         let moved = self.check_interfaces().await;
-        if plan.is_noop() && self.config.instances.len() == new.instances.len() && !moved {
+        if self.config == new && !moved {
             tracing::info!("reload: nothing changed");
             return;
         }
@@ -1210,8 +1606,12 @@ impl Daemon {
             }
         }
         self.routers = routers;
+        self.static_routes(false).await;
         self.config = new;
         self.reindex();
+        self.static_routes(true).await;
+        self.start_tracking().await;
+        self.apply_health(now);
         for ri in started {
             tracing::info!(instance = %self.routers[ri].cfg.name, "reload: starting");
             self.start_router(ri, now);
@@ -1375,6 +1775,7 @@ impl Daemon {
             return;
         }
         self.reindex();
+        self.apply_health(now);
         for ri in rebuilt {
             self.start_router(ri, now);
         }

@@ -10,13 +10,15 @@
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
 //!    keepalived;
-//! 6. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
+//! 6. `expiry`: how late the kernel removes an address after its lifetime ends;
+//! 7. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
 //!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
 //!    keepalived ([`flood`]).
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
 
+pub mod expiry;
 pub mod failover;
 pub mod flood;
 pub mod footprint;
@@ -45,18 +47,21 @@ pub enum Section {
     Catalogue,
     /// CPU and memory of 255 instances.
     Footprint,
+    /// How late the kernel removes an address after its lifetime.
+    Expiry,
     /// CPU and advert jitter under a packet flood.
     Flood,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
         Section::Catalogue,
         Section::Footprint,
+        Section::Expiry,
         Section::Flood,
     ];
 
@@ -68,6 +73,7 @@ impl Section {
             Section::Conflict => "conflict",
             Section::Catalogue => "catalogue",
             Section::Footprint => "footprint",
+            Section::Expiry => "expiry",
             Section::Flood => "flood",
         }
     }
@@ -272,6 +278,8 @@ pub struct BenchReport {
     /// Section 5.
     pub footprint: Option<footprint::FootprintSection>,
     /// Section 6.
+    pub expiry: Option<expiry::ExpirySection>,
+    /// Section 7.
     pub flood: Option<flood::FloodSection>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
@@ -322,6 +330,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         None
     };
+    let expiry = if want(Section::Expiry) {
+        Some(rt.block_on(expiry::run(expiry::SAMPLES))?)
+    } else {
+        None
+    };
     let flood = if want(Section::Flood) {
         Some(rt.block_on(flood::run(Duration::from_secs(opts.flood_secs.max(1))))?)
     } else {
@@ -340,6 +353,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(f) = &footprint {
         targets.extend(f.targets());
     }
+    if let Some(e) = &expiry {
+        targets.extend(e.targets());
+    }
     if let Some(f) = &flood {
         targets.extend(f.targets());
     }
@@ -350,6 +366,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         failover,
         catalogue,
         footprint,
+        expiry,
         flood,
         targets,
         wall_s: started.elapsed().as_secs_f64(),

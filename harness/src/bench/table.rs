@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::expiry::ExpirySection;
 use super::failover::{sample_str, CatalogueSection, FailoverSection};
 use super::flood::FloodSection;
 use super::footprint::FootprintSection;
@@ -63,6 +64,9 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(f) = &r.footprint {
         footprint(&mut s, f);
+    }
+    if let Some(e) = &r.expiry {
+        expiry(&mut s, e);
     }
     if let Some(f) = &r.flood {
         flood(&mut s, f);
@@ -137,9 +141,9 @@ fn failover(s: &mut String, f: &FailoverSection) {
         );
         let _ = writeln!(
             s,
-            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | vrrpd lease bound | unmeasured |"
+            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | outage (no holder) | vrrpd lease bound | unmeasured |"
         );
-        let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|");
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---:|---:|");
         let worst = |v: &[super::Sample]| {
             v.iter()
                 .copied()
@@ -149,14 +153,14 @@ fn failover(s: &mut String, f: &FailoverSection) {
         for r in &f.conflict {
             let _ = writeln!(
                 s,
-                "| v{}, {} ms | {} | {} | {} | {} | {} | {} | {} |",
-                r.case.version,
-                r.case.interval_ms,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.case.timer_label(),
                 r.daemon,
                 opt_cell(r.holders_stats().as_ref(), 1),
                 worst(&r.holders),
                 opt_cell(r.client_stats().as_ref(), 1),
                 worst(&r.client),
+                opt_cell(r.outage_stats().as_ref(), 1),
                 r.bound_ms,
                 r.unknown.len()
             );
@@ -186,6 +190,34 @@ fn catalogue(s: &mut String, c: &CatalogueSection) {
         stats_cell(&c.wall_s, 1),
         ok.join(", ")
     );
+}
+
+fn expiry(s: &mut String, e: &ExpirySection) {
+    let _ = writeln!(
+        s,
+        "\n## 6. Kernel address expiry: removal − lease end, ms (median / min / p95)\n"
+    );
+    let _ = writeln!(s, "Rounding window found by vrrpd: {}\n", e.window);
+    let _ = writeln!(
+        s,
+        "| family | lease s | samples | all | worst | end outside the window | worst | end inside: worst |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---|---:|---|---:|---:|");
+    let ms = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
+    for r in &e.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.family,
+            r.lease_s,
+            r.samples.len(),
+            opt_cell(r.all.as_ref(), 1),
+            ms(r.max_ms),
+            opt_cell(r.outside.as_ref(), 1),
+            ms(r.outside_max_ms),
+            ms(r.inside_max_ms)
+        );
+    }
 }
 
 fn footprint(s: &mut String, f: &FootprintSection) {
@@ -221,7 +253,7 @@ fn footprint(s: &mut String, f: &FootprintSection) {
 fn flood(s: &mut String, f: &FloodSection) {
     let _ = writeln!(
         s,
-        "\n## 6. Hostile segment: a 50k packets/s VRRP flood, {} s per kind\n",
+        "\n## 7. Hostile segment: a 50k packets/s VRRP flood, {} s per kind\n",
         f.secs
     );
     let _ = writeln!(
@@ -306,6 +338,7 @@ mod tests {
             fault: "sigkill",
             version: 2,
             interval_ms: 1000,
+            ipv6: false,
         };
         let fo = failover::FailoverSection {
             runs: 1,
@@ -325,6 +358,7 @@ mod tests {
                 case,
                 holders: vec![Sample::at_least(2000.0)],
                 client: vec![Sample::exact(0.0)],
+                outage: vec![Sample::exact(0.0)],
                 unknown: vec![],
                 bound_ms: 0.0,
             }],
@@ -336,6 +370,7 @@ mod tests {
             failover: Some(fo),
             catalogue: None,
             footprint: None,
+            expiry: None,
             flood: None,
             targets: vec![Target {
                 what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),

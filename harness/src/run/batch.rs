@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::check::Outcome;
+use crate::check::{CheckName, Outcome};
 use crate::daemons::Daemon;
 use crate::report::{self, RunRecord, StepOutcome};
 use crate::run::{self, RunOptions, RunResult};
@@ -117,7 +117,7 @@ pub fn record(r: &RunResult) -> RunRecord {
         .verdict
         .checks
         .iter()
-        .find(|j| j.result.name == "failover")
+        .find(|j| j.result.name == CheckName::Failover)
         .and_then(|j| j.result.measured_ns)
         .map(|ns| ns as f64 / 1e6);
     let steps = r
@@ -128,7 +128,7 @@ pub fn record(r: &RunResult) -> RunRecord {
                 .verdict
                 .checks
                 .iter()
-                .find(|j| j.result.name == format!("step:{}", s.index));
+                .find(|j| j.result.name == CheckName::Step(s.index));
             match (judged.map(|j| j.class), &s.outcome) {
                 (Some(C::Pass) | Some(C::ExpectedFail), _) | (None, Outcome::Pass) => {
                     StepOutcome::ok(s.index, s.text.clone())

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
 
 use super::live::Runner;
-use crate::history::EventKind;
+use crate::history::{AddrChange, DaemonEvent, EventKind};
 use crate::observe::addr;
 use crate::scenario::{FaultKind, NodeVrrp};
 
@@ -30,7 +30,7 @@ pub(crate) async fn start(rt: &mut Runner<'_>, node: &str) -> Result<()> {
     rt.rt(node)?.pid = Some(pid);
     rt.history.record(EventKind::Daemon {
         node: node.to_string(),
-        what: "started".into(),
+        what: DaemonEvent::Started,
         pid,
         detail: format!("{} ({})", rt.daemon.name(), dir.display()),
     });
@@ -64,7 +64,7 @@ async fn reap(rt: &mut Runner<'_>, node: &str, limit: Duration) -> Result<bool> 
             rt.rt(node)?.pid = None;
             rt.history.record(EventKind::Daemon {
                 node: node.to_string(),
-                what: "exited".into(),
+                what: DaemonEvent::Exited,
                 pid,
                 detail: st.to_string(),
             });
@@ -162,7 +162,7 @@ pub(crate) async fn apply(
                     rt.history.record(EventKind::Addr {
                         node: node.to_string(),
                         ifname: "eth1".into(),
-                        change: crate::history::AddrChange::Removed,
+                        change: AddrChange::Removed,
                         addr: vip,
                         prefix_len,
                         valid_lft: 0,

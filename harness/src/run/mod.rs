@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
+use crate::check::{
+    self, Check, CheckName, CheckResult, Ctx, FailoverKind, Outcome, StepOutcome, Verdict,
+};
 use crate::daemons::Daemon;
-use crate::history::{Event, EventKind, History};
+use crate::history::{Event, EventKind, History, StepPhase};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
@@ -51,17 +53,6 @@ impl Default for RunOptions {
     }
 }
 
-/// What one step did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StepResult {
-    /// Step number (1-based, as in the file).
-    pub index: usize,
-    /// Human description.
-    pub text: String,
-    /// What happened.
-    pub outcome: Outcome,
-}
-
 /// The result of one scenario × daemon run.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -73,8 +64,8 @@ pub struct RunResult {
     pub daemon: String,
     /// The judged checks (empty when the run itself broke).
     pub verdict: Verdict,
-    /// Per-step outcomes.
-    pub steps: Vec<StepResult>,
+    /// Per-step outcomes, as the steps themselves went (before known failures).
+    pub steps: Vec<StepOutcome>,
     /// The whole history.
     pub events: Vec<Event>,
     /// The run broke before it could be judged (lab or daemon failure).
@@ -196,18 +187,18 @@ async fn run_inner(
         stopped_holder: false,
     };
     let mut step_checks: Vec<CheckResult> = Vec::new();
-    let mut deferred: Vec<(String, Check)> = Vec::new();
+    let mut deferred: Vec<(CheckName, Check)> = Vec::new();
     let mut interrupted: Option<String> = None;
     for step in &sc.steps {
         if interrupt::requested(&opts.stop) {
             interrupted = Some(format!("before step {} ({})", step.index, step.text));
             break;
         }
-        let name = format!("step:{}", step.index);
+        let name = CheckName::Step(step.index);
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: "begin".into(),
+            phase: StepPhase::Begin,
         });
         let outcome = match &step.kind {
             StepKind::Expect(e) => {
@@ -219,7 +210,7 @@ async fn run_inner(
                     },
                     ExpectNow::ClientMacs(n) => Check::ExpectClientMacs { t_ns, n: *n },
                 };
-                deferred.push((name.clone(), check));
+                deferred.push((name, check));
                 None
             }
             kind => tokio::select! {
@@ -231,33 +222,31 @@ async fn run_inner(
             },
         };
         let phase = match &outcome {
-            None | Some(Outcome::Pass) => "end",
-            Some(_) => "failed",
+            None | Some(Outcome::Pass) => StepPhase::End,
+            Some(_) => StepPhase::Failed,
         };
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: phase.into(),
+            phase,
         });
         if let Some(o) = outcome {
             // Steps that only act (start, fault, hold) are part of the setup; only waits
             // are judged, since they state a condition of the scenario.
             if matches!(step.kind, StepKind::Wait { .. }) {
-                step_checks.push(CheckResult::new(&name, o.clone(), step.text.clone()));
+                step_checks.push(CheckResult::new(name, o.clone(), step.text.clone()));
             } else if let Outcome::Fail(why) = &o {
                 bail!("step {} ({}) failed: {why}", step.index, step.text);
             }
-            result.steps.push(StepResult {
+            result.steps.push(StepOutcome {
                 index: step.index,
                 text: step.text.clone(),
                 outcome: o,
             });
         } else {
-            result.steps.push(StepResult {
-                index: step.index,
-                text: step.text.clone(),
-                outcome: Outcome::Pass,
-            });
+            result
+                .steps
+                .push(StepOutcome::ok(step.index, step.text.clone()));
         }
     }
     if let Some(when) = &interrupted {
@@ -394,7 +383,7 @@ async fn finish_interrupted(
         Err(e) => format!("{why}; stopping the daemons: {e:#}"),
     };
     results.push(CheckResult::new(
-        "interrupted",
+        CheckName::Interrupted,
         Outcome::Unknown(detail.clone()),
         detail,
     ));

@@ -15,8 +15,9 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS,
+    Scenario, Step, StepKind, VrrpState, WaitCond, DAEMONS,
 };
+use crate::check::CheckName;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
@@ -885,7 +886,7 @@ fn step_kind(
     err(0..0, "empty step")
 }
 
-type KnownFailures = BTreeMap<String, BTreeSet<String>>;
+type KnownFailures = BTreeMap<String, BTreeSet<CheckName>>;
 
 fn expectations(
     raw: Option<&RawExpect>,
@@ -936,47 +937,56 @@ fn expectations(
         }
         let mut set = BTreeSet::new();
         for c in d.known_failures.iter().flat_map(|k| k.get_ref()) {
-            check_name(c, steps)?;
-            set.insert(c.get_ref().clone());
+            set.insert(check_name(c, steps)?);
         }
         known.insert(daemon.get_ref().clone(), set);
     }
     Ok((e, known))
 }
 
-fn check_name(c: &Spanned<String>, steps: &[Step]) -> Res<()> {
+fn check_name(c: &Spanned<String>, steps: &[Step]) -> Res<CheckName> {
     let name = c.get_ref();
-    if CHECK_NAMES.contains(&name.as_str()) {
-        return Ok(());
-    }
-    if let Some(n) = name.strip_prefix("step:") {
-        let step = n
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| steps.iter().find(|s| s.index == i));
-        return match step {
-            Some(s) if matches!(s.kind, StepKind::Wait { .. } | StepKind::Expect(_)) => Ok(()),
-            Some(s) => err(
-                c.span(),
-                format!(
-                    "{name:?}: step {} is not a wait or expect step, so it cannot fail",
-                    s.index
-                ),
-            ),
-            None => err(
+    let Some(check) = CheckName::parse(name) else {
+        if let Some(n) = name.strip_prefix("step:") {
+            return err(
                 c.span(),
                 format!(
                     "{name:?}: there is no step {n} (steps are 1 to {})",
                     steps.len()
                 ),
+            );
+        }
+        let known: Vec<String> = CheckName::END_OF_RUN
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        return err(
+            c.span(),
+            format!(
+                "unknown check {name:?} (known: {}, or step:N for a wait or expect step)",
+                list(&known)
             ),
-        };
-    }
-    err(
-        c.span(),
-        format!(
-            "unknown check {name:?} (known: {}, or step:N for a wait or expect step)",
-            list(CHECK_NAMES)
+        );
+    };
+    let CheckName::Step(i) = check else {
+        return Ok(check);
+    };
+    match steps.iter().find(|s| s.index == i) {
+        Some(s) if matches!(s.kind, StepKind::Wait { .. } | StepKind::Expect(_)) => Ok(check),
+        Some(s) => err(
+            c.span(),
+            format!(
+                "{name:?}: step {} is not a wait or expect step, so it cannot fail",
+                s.index
+            ),
         ),
-    )
+        None => err(
+            c.span(),
+            format!(
+                "{name:?}: there is no step {i} (steps are 1 to {})",
+                steps.len()
+            ),
+        ),
+    }
 }
