@@ -179,7 +179,7 @@ fn interrupt_once(ignored: bool) {
     assert!(verdict.contains("interrupted"), "{verdict}");
     let history = std::fs::read_to_string(art.join("history.jsonl")).unwrap();
     assert!(
-        history.contains("interrupted by a signal during step 3"),
+        history.contains("interrupted by a signal during step "),
         "{history}"
     );
     assert!(run.out.join("summary.md").exists());
