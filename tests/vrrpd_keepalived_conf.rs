@@ -204,7 +204,7 @@ fn instance(name: &str, vrid: u8, prio: u8, vip: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_track_script_lowers_priority_and_vip_moves_within_rfc_bound() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let flag = dir.path().join("broken");
@@ -283,7 +283,7 @@ async fn failing_track_script_lowers_priority_and_vip_moves_within_rfc_bound() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_group_fails_over_together_with_group_notify() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let flag = dir.path().join("broken");
@@ -376,14 +376,15 @@ async fn sync_group_fails_over_together_with_group_notify() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip(20);
     let dest: IpAddr = "198.51.100.0".parse()?;
     // `src` is the VIP: the kernel removes the route with the VIP when its lease ends.
     let routes =
-        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n    }\n";
+        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n        src 192.0.2.20 203.0.113.0/24 via 192.0.2.1 or 192.0.2.2\n    }\n";
+    let multipath = ("203.0.113.0".parse::<IpAddr>()?, 24);
     let n1 = vrrpd(
         &lab,
         dir.path(),
@@ -400,7 +401,10 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     )?;
     let (h1, h2) = (lab.node("node1")?, lab.node("node2")?);
     let m = wait_for(election(150), || async {
-        Ok(marked_routes(h1).await?.contains(&(dest, 24)) && marked_routes(h2).await?.is_empty())
+        let r1 = marked_routes(h1).await?;
+        Ok(r1.contains(&(dest, 24))
+            && r1.contains(&multipath)
+            && marked_routes(h2).await?.is_empty())
     })
     .await?;
     ensure!(
@@ -442,7 +446,7 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
 }
 
 async fn excluded_pair(vrrpd_prio: u8, keepalived_prio: u8) -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     vrrplab::daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;

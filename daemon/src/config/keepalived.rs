@@ -1134,6 +1134,7 @@ impl Importer {
             table: None,
             metric: None,
             scope: None,
+            nexthops: Vec::new(),
         };
         let mut dest_seen = false;
         let mut i = 0;
@@ -1152,7 +1153,10 @@ impl Importer {
                     let v = need(self, "an address")?;
                     match parse_unicast(&v.text) {
                         Ok(a) if w.text == "src" => route.src = Some(a),
-                        Ok(a) => route.via = Some(a),
+                        Ok(a) => match route.nexthops.last_mut() {
+                            Some(nh) => nh.via = Some(a),
+                            None => route.via = Some(a),
+                        },
                         Err(e) => {
                             self.error(v, format!("route {}: {e}", w.text));
                             ok = false;
@@ -1166,7 +1170,28 @@ impl Importer {
                         self.error(v, e);
                         ok = false;
                     }
-                    route.dev = Some(v.text.clone());
+                    match route.nexthops.last_mut() {
+                        Some(nh) => nh.dev = Some(v.text.clone()),
+                        None => route.dev = Some(v.text.clone()),
+                    }
+                    i += 2;
+                }
+                "weight" if !route.nexthops.is_empty() => {
+                    let v = need(self, "a number")?;
+                    match v.text.parse::<u16>() {
+                        Ok(n) if (1..=256).contains(&n) => {
+                            if let Some(nh) = route.nexthops.last_mut() {
+                                nh.weight = n;
+                            }
+                        }
+                        _ => {
+                            self.error(
+                                v,
+                                format!("route nexthop weight: expected 1..=256, got `{}`", v.text),
+                            );
+                            ok = false;
+                        }
+                    }
                     i += 2;
                 }
                 "table" | "metric" | "preference" => {
@@ -1207,9 +1232,38 @@ impl Importer {
                     };
                     i += 1;
                 }
-                "or" | "nexthop" => {
-                    self.error(w, format!("route: `{}` (multipath) is not supported: vrrpd installs single-path routes; write one gateway", w.text));
-                    return None;
+                "nexthop" | "or" => {
+                    // The single path written so far becomes the first next hop.
+                    if route.nexthops.is_empty() && (route.via.is_some() || route.dev.is_some()) {
+                        route.nexthops.push(crate::config::NextHop {
+                            via: route.via.take(),
+                            dev: route.dev.take(),
+                            weight: 1,
+                        });
+                    }
+                    route.nexthops.push(crate::config::NextHop {
+                        via: None,
+                        dev: None,
+                        weight: 1,
+                    });
+                    if w.text == "or" {
+                        // keepalived's older `via A or B`: B is the next gateway.
+                        let v = need(self, "an address")?;
+                        match parse_unicast(&v.text) {
+                            Ok(a) => {
+                                if let Some(nh) = route.nexthops.last_mut() {
+                                    nh.via = Some(a);
+                                }
+                            }
+                            Err(e) => {
+                                self.error(v, format!("route or: {e}"));
+                                ok = false;
+                            }
+                        }
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
                 }
                 text if !dest_seen => {
                     let parsed = if text == "default" {
@@ -1240,12 +1294,28 @@ impl Importer {
             self.error(&r.key, "route has no destination".into());
             return None;
         }
-        if route.kind == RouteType::Unicast && route.via.is_none() && route.dev.is_none() {
+        if route
+            .nexthops
+            .iter()
+            .any(|n| n.via.is_none() && n.dev.is_none())
+        {
+            self.error(
+                &r.key,
+                "route: every nexthop needs `via ADDR` or `dev IF`".into(),
+            );
+            return None;
+        }
+        if route.kind == RouteType::Unicast
+            && route.via.is_none()
+            && route.dev.is_none()
+            && route.nexthops.is_empty()
+        {
             self.error(&r.key, "route needs `via ADDR` or `dev IF`".into());
             return None;
         }
         let fam = |a: &IpAddr| matches!(a, IpAddr::V6(_));
-        for a in [route.via, route.src].into_iter().flatten() {
+        let hops: Vec<IpAddr> = route.nexthops.iter().filter_map(|n| n.via).collect();
+        for a in [route.via, route.src].into_iter().flatten().chain(hops) {
             if fam(&a) != fam(&route.dest) {
                 self.error(
                     &r.key,
@@ -1877,9 +1947,9 @@ vrrp_instance VI_2 {
         "    unicast_peer {\n        192.0.2.12 min_ttl 2\n    }\n",
         "k.conf:8:20: unicast_peer option `min_ttl` is not supported: vrrpd sends and requires TTL 255 and has no per-peer settings"
     )]
-    #[case::multipath_route(
-        "    virtual_routes {\n        198.51.100.0/24 via 192.0.2.1 or 192.0.2.2\n    }\n",
-        "k.conf:8:39: route: `or` (multipath) is not supported: vrrpd installs single-path routes; write one gateway"
+    #[case::nexthop_without_gateway(
+        "    virtual_routes {\n        198.51.100.0/24 nexthop weight 2\n    }\n",
+        "k.conf:8:9: route: every nexthop needs `via ADDR` or `dev IF`"
     )]
     #[case::route_without_target(
         "    virtual_routes {\n        198.51.100.0/24\n    }\n",
@@ -2230,6 +2300,25 @@ vrrp_track_file prio {{
         assert_eq!(r[2].scope, Some(RouteScope::Link));
         assert_eq!(c.instances[0].rules[0].table, 7);
         assert!(c.instances[0].rules[0].to.is_some());
+        // Multipath: keepalived's `via A or B` and `nexthop ... nexthop ...`.
+        let (c, _) = import(&with("    virtual_routes {\n        198.51.100.0/24 via 192.0.2.1 or 192.0.2.2\n        203.0.113.0/24 nexthop via 192.0.2.3 dev eth1 weight 2 nexthop via 192.0.2.4\n    }\n"));
+        let r = &c.instances[0].routes;
+        let hops = |i: usize| -> Vec<(Option<IpAddr>, Option<&str>, u16)> {
+            r[i].nexthops
+                .iter()
+                .map(|n| (n.via, n.dev.as_deref(), n.weight))
+                .collect()
+        };
+        let a = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(
+            hops(0),
+            vec![(a("192.0.2.1"), None, 1), (a("192.0.2.2"), None, 1)]
+        );
+        assert_eq!(r[0].via, None);
+        assert_eq!(
+            hops(1),
+            vec![(a("192.0.2.3"), Some("eth1"), 2), (a("192.0.2.4"), None, 1)]
+        );
     }
 
     #[test]
@@ -2312,10 +2401,6 @@ vrrp_track_file prio {{
             (
                 "keepalived.conf.vrrp.lvs_syncd",
                 &["3:1: vrrp_sync_group `VG1` has no `group"],
-            ),
-            (
-                "keepalived.conf.vrrp.routes",
-                &["30:46: route: `or` (multipath)"],
             ),
             (
                 "keepalived.conf.vrrp.rules",

@@ -18,7 +18,7 @@ pub use self::error::{
     json_diagnostics, ConfigError, Diagnostic, DiagnosticKind, JsonDiagnostic, Pos, Warning,
 };
 pub use self::keepalived::{load_keepalived, parse_keepalived};
-pub use self::route::{Route, RouteScope, RouteType, Rule};
+pub use self::route::{NextHop, Route, RouteScope, RouteType, Rule};
 pub use self::toml::{load_toml, parse_toml};
 pub use self::track::{
     contribution, effective_priority, Check, CheckKind, ProcessCheck, ScriptCheck, Status,

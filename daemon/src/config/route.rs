@@ -54,6 +54,20 @@ pub struct Route {
     pub metric: Option<u32>,
     /// Scope (`scope`).
     pub scope: Option<RouteScope>,
+    /// A multipath route's next hops (`nexthop via A ... nexthop via B`, or keepalived's
+    /// older `via A or B`); empty for a single path (`via` / `dev` above).
+    pub nexthops: Vec<NextHop>,
+}
+
+/// One next hop of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextHop {
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// Output interface.
+    pub dev: Option<String>,
+    /// Relative weight, 1..=256.
+    pub weight: u16,
 }
 
 /// One policy routing rule.
