@@ -27,7 +27,7 @@ use super::{
     parse_seconds, parse_unicast, parse_vip_addr, priority_from, validate, version_from, vrid_from,
     Check, CheckKind, Config, ConfigError, Diagnostic, DiagnosticKind, Family, InitialState,
     InstanceConfig, Notify, Places, Pos, ProcessCheck, Route, RouteScope, RouteType, Rule,
-    ScriptCheck, SyncGroup, Tracker, Version, Vip, Warning, DEFAULT_ADVERT_INTERVAL,
+    ScriptCheck, StaticAddress, SyncGroup, Tracker, Version, Vip, Warning, DEFAULT_ADVERT_INTERVAL,
     DEFAULT_GARP_DELAY, DEFAULT_GARP_REPEAT, DEFAULT_PRIORITY,
 };
 use std::collections::HashMap;
@@ -94,6 +94,7 @@ fn import(
     let mut groups = Vec::new();
     let mut static_routes = Vec::new();
     let mut static_rules = Vec::new();
+    let mut static_addresses = Vec::new();
     for s in &stmts {
         let key = s.key.text.as_str();
         match key {
@@ -112,6 +113,13 @@ fn import(
                 for r in im.block(s) {
                     if let Some(r) = im.route(r) {
                         static_routes.push(r);
+                    }
+                }
+            }
+            "static_ipaddress" => {
+                for a in im.block(s) {
+                    if let Some(a) = im.static_address(a) {
+                        static_addresses.push(a);
                     }
                 }
             }
@@ -147,6 +155,7 @@ fn import(
             sync_groups: groups.into_iter().map(|(g, _)| g).collect(),
             static_routes,
             static_rules,
+            static_addresses,
         },
         im.warnings,
     ))
@@ -1330,6 +1339,66 @@ impl Importer {
         ok.then_some(route)
     }
 
+    /// One line of `static_ipaddress`: `ADDR[/PREFIX] dev IF [scope S] [label L]`.
+    fn static_address(&mut self, a: &Stmt) -> Option<StaticAddress> {
+        let (addr, prefix_len) = match parse_vip_addr(&a.key.text) {
+            Ok(x) => x,
+            Err(e) => {
+                self.error(&a.key, format!("static_ipaddress: {e}"));
+                return None;
+            }
+        };
+        let (mut dev, mut label, mut scope) = (None, None, None);
+        let mut args = a.args.iter();
+        while let Some(opt) = args.next() {
+            let Some(val) = args.next() else {
+                self.error(
+                    opt,
+                    format!("static_ipaddress option `{}` needs a value", opt.text),
+                );
+                return None;
+            };
+            match opt.text.as_str() {
+                "dev" => dev = Some(val.text.clone()),
+                "label" => label = Some(val.text.clone()),
+                "scope" => {
+                    scope = match val.text.as_str() {
+                        "global" | "universe" => Some(RouteScope::Global),
+                        "site" => Some(RouteScope::Site),
+                        "link" => Some(RouteScope::Link),
+                        "host" => Some(RouteScope::Host),
+                        other => {
+                            self.error(val, format!("static_ipaddress scope: expected global, site, link or host, got `{other}`"));
+                            return None;
+                        }
+                    }
+                }
+                other => {
+                    self.error(opt, format!("static_ipaddress option `{other}` is not supported by vrrpd (it implements dev, scope and label)"));
+                    return None;
+                }
+            }
+        }
+        let Some(dev) = dev else {
+            self.error(
+                &a.key,
+                "static_ipaddress needs `dev IF` (vrrpd has no default interface)".into(),
+            );
+            return None;
+        };
+        if let Err(e) = super::check_ifname(&dev) {
+            self.error(&a.key, e);
+            return None;
+        }
+        Some(StaticAddress {
+            addr,
+            prefix_len,
+            dev,
+            label,
+            scope,
+        })
+    }
+
     /// One line of `virtual_rules` / `static_rules`:
     /// `[from NET] [to NET] table N [priority|preference|pref N]`.
     fn rule(&mut self, r: &Stmt) -> Option<Rule> {
@@ -2300,6 +2369,22 @@ vrrp_track_file prio {{
         assert_eq!(r[2].scope, Some(RouteScope::Link));
         assert_eq!(c.instances[0].rules[0].table, 7);
         assert!(c.instances[0].rules[0].to.is_some());
+        // static_ipaddress: dev required, scope and label kept.
+        let (c, _) = import(&format!(
+            "static_ipaddress {{\n    198.51.100.7/24 dev eth1 scope link label eth1:s\n}}\n{}",
+            with("")
+        ));
+        let a = &c.static_addresses[0];
+        assert_eq!(
+            (a.prefix_len, a.dev.as_str(), a.scope),
+            (24, "eth1", Some(RouteScope::Link))
+        );
+        assert_eq!(a.label.as_deref(), Some("eth1:s"));
+        assert!(err(&format!(
+            "static_ipaddress {{\n    198.51.100.7\n}}\n{}",
+            with("")
+        ))
+        .contains("static_ipaddress needs `dev IF`"));
         // Multipath: keepalived's `via A or B` and `nexthop ... nexthop ...`.
         let (c, _) = import(&with("    virtual_routes {\n        198.51.100.0/24 via 192.0.2.1 or 192.0.2.2\n        203.0.113.0/24 nexthop via 192.0.2.3 dev eth1 weight 2 nexthop via 192.0.2.4\n    }\n"));
         let r = &c.instances[0].routes;
@@ -2408,10 +2493,6 @@ vrrp_track_file prio {{
                     "11:8: rule to: invalid address",
                     "26:12: rule to: invalid address",
                 ],
-            ),
-            (
-                "keepalived.conf.vrrp.static_ipaddress",
-                &["7:1: `static_ipaddress` is not supported"],
             ),
         ];
         let adjusted: &[(&str, usize)] = &[("keepalived.conf.vrrp.localcheck", 3)];

@@ -70,6 +70,21 @@ pub struct NextHop {
     pub weight: u16,
 }
 
+/// An address the daemon adds while it runs (keepalived's `static_ipaddress`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaticAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// Interface (`dev`, required).
+    pub dev: String,
+    /// IPv4 label (`label`).
+    pub label: Option<String>,
+    /// Scope (`scope`), global when absent.
+    pub scope: Option<RouteScope>,
+}
+
 /// One policy routing rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {

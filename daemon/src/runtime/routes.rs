@@ -22,7 +22,7 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{IpVersion, RouteMessageBuilder};
 
-use crate::config::{Route, RouteScope, RouteType, Rule};
+use crate::config::{Route, RouteScope, RouteType, Rule, StaticAddress};
 use crate::vip::VRPD_IFA_PROTO;
 
 /// The ownership mark on routes and rules (same value as the VIPs' `IFA_PROTO`).
@@ -219,6 +219,61 @@ impl RouteManager {
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Adds (`add`) or removes a static address, permanent, with the VIPs' ownership mark
+    /// (so start-up reconcile removes it after a crash) and its scope.
+    pub async fn static_address(
+        &self,
+        a: &StaticAddress,
+        ifindex: u32,
+        add: bool,
+    ) -> Result<(), String> {
+        use rtnetlink::packet_route::address::{AddressAttribute, AddressProtocol, AddressScope};
+        if !add {
+            let mut req = self
+                .handle
+                .address()
+                .get()
+                .set_link_index_filter(ifindex)
+                .execute();
+            while let Some(m) = req.try_next().await.map_err(|e| e.to_string())? {
+                let ours = m.header.prefix_len == a.prefix_len
+                    && m.attributes
+                        .iter()
+                        .any(|x| matches!(x, AddressAttribute::Address(ip) if *ip == a.addr));
+                if ours {
+                    return self
+                        .handle
+                        .address()
+                        .del(m)
+                        .execute()
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+            }
+            return Ok(());
+        }
+        let mut req = self
+            .handle
+            .address()
+            .add(ifindex, a.addr, a.prefix_len)
+            .replace();
+        let msg = req.message_mut();
+        msg.header.scope = match a.scope {
+            None | Some(RouteScope::Global) => AddressScope::Universe,
+            Some(RouteScope::Site) => AddressScope::Site,
+            Some(RouteScope::Link) => AddressScope::Link,
+            Some(RouteScope::Host) => AddressScope::Host,
+        };
+        msg.attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(
+                VRPD_RT_PROTO,
+            )));
+        if let (Some(l), IpAddr::V4(_)) = (&a.label, a.addr) {
+            msg.attributes.push(AddressAttribute::Label(l.clone()));
+        }
+        req.execute().await.map_err(|e| e.to_string())
     }
 
     /// Removes every route and rule carrying the mark; returns how many.
