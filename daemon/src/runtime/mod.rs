@@ -131,7 +131,11 @@ where
     if cli.check && cli.format == LogFormat::Json {
         let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
         match serde_json::to_string_pretty(&diags) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => {
+                use std::io::Write;
+                // A closed pipe (`| head`) is not worth a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{j}");
+            }
             Err(e) => eprintln!("vrrpd: {e}"),
         }
         return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
