@@ -425,7 +425,7 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     // SIGKILL: no clean-up code runs; the VIP's lease ends and takes the route along.
     let killed = Instant::now();
     h1.signal(n1.pid, "SIGKILL".parse()?)?;
-    let within = lease_for(SEC) + SLACK;
+    let within = lease_for(ProtoVersion::V2, 150, SEC) + SLACK;
     let gone = wait_for(within, || async {
         Ok(!marked_routes(h1).await?.contains(&(dest, 24)) && !h1.holds(vip).await?)
     })

@@ -38,6 +38,60 @@ impl Pos {
     }
 }
 
+/// Byte offsets to lines and columns in one text, in O(log lines) per lookup.
+///
+/// Built once per text; [`Pos::from_offset`] rescans the text on every call, which made
+/// loading a configuration with thousands of instances quadratic.
+#[derive(Debug, Clone)]
+pub struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of the start of every line.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes `text`.
+    pub fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    /// The same answer as [`Pos::from_offset`], without rescanning the text.
+    pub fn pos(&self, offset: usize) -> Pos {
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= end);
+        let start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self.text.get(start..end).map_or(0, |s| s.chars().count()) + 1;
+        Pos { line, column }
+    }
+}
+
+/// Writes `text` with control characters escaped (`\n`, `\u{1b}`, ...), so a name
+/// taken from a file or the network cannot forge a line in a log or a message.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// One problem found in a configuration text: `origin:line:column: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -54,7 +108,10 @@ impl fmt::Display for Diagnostic {
         write!(
             f,
             "{}:{}:{}: {}",
-            self.origin, self.pos.line, self.pos.column, self.message
+            escape_controls(&self.origin),
+            self.pos.line,
+            self.pos.column,
+            escape_controls(&self.message)
         )
     }
 }
@@ -249,7 +306,10 @@ impl fmt::Display for Warning {
         write!(
             f,
             "{}:{}:{}: warning: {}",
-            self.origin, self.line, self.column, self.message
+            escape_controls(&self.origin),
+            self.line,
+            self.column,
+            escape_controls(&self.message)
         )
     }
 }
@@ -269,6 +329,34 @@ mod tests {
         // Inside 'é' maps to 'é'.
         assert_eq!(Pos::from_offset(text, 6), Pos::new(2, 3));
         assert_eq!(Pos::from_offset(text, 999), Pos::new(3, 2));
+    }
+
+    #[test]
+    fn line_index_agrees_with_from_offset() {
+        for text in ["", "ab\ncdé\nf", "\n\n", "x\r\ny\n", "é\n\né"] {
+            let idx = LineIndex::new(text);
+            for off in 0..=text.len() + 2 {
+                assert_eq!(
+                    idx.pos(off),
+                    Pos::from_offset(text, off),
+                    "{text:?} at {off}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn messages_cannot_forge_lines() {
+        let d = Diagnostic {
+            origin: "a.toml".into(),
+            pos: Pos::new(1, 1),
+            message: "instance `x\nvrrpd: forged` \u{1b}[31m".into(),
+        };
+        let shown = d.to_string();
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(!shown.contains('\u{1b}'));
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("a\nb"), "a\\nb");
     }
 
     #[test]

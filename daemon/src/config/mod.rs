@@ -15,7 +15,8 @@ mod toml;
 mod track;
 
 pub use self::error::{
-    json_diagnostics, ConfigError, Diagnostic, DiagnosticKind, JsonDiagnostic, Pos, Warning,
+    escape_controls, json_diagnostics, ConfigError, Diagnostic, DiagnosticKind, JsonDiagnostic,
+    LineIndex, Pos, Warning,
 };
 pub use self::keepalived::{load_keepalived, parse_keepalived};
 pub use self::route::{NextHop, Route, RouteScope, RouteType, Rule, StaticAddress};
@@ -187,6 +188,41 @@ pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_PRIORITY: u8 = 100;
 /// Default advertisement interval (RFC 5798 §5.2.7).
 pub const DEFAULT_ADVERT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The most virtual IPs one instance may have: an advert lists them all, and its
+/// address count field is 8 bits (RFC 5798 §5.2.5). One more and no advert can be sent.
+pub const MAX_VIPS: usize = 255;
+/// The longest IPv4 address label the kernel takes (IFNAMSIZ − 1 bytes).
+pub const MAX_LABEL_LEN: usize = 15;
+/// The shortest `garp_refresh`: a refresh is a burst of gratuitous ARPs for every VIP,
+/// so a tiny period floods the segment and spins the daemon (0.001 ms was 24,000
+/// GARPs/s and 95 % of a core). keepalived's own setting is whole seconds.
+pub const MIN_GARP_REFRESH: Duration = Duration::from_secs(1);
+
+/// What is wrong with the notify programs of `config` on this machine (missing, not a
+/// regular file, not owned by root, writable by group or others): one line each,
+/// naming the instance and the key. vrrpd refuses to run such a program at run time;
+/// `--check` and start-up report it ahead of time.
+pub fn notify_problems(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for inst in &config.instances {
+        for (key, argv) in inst.notify.entries() {
+            let Some(prog) = argv.and_then(|a| a.first()) else {
+                continue;
+            };
+            let verdict = std::fs::metadata(prog)
+                .map_err(|e| e.to_string())
+                .and_then(|m| notify_allowed(&m));
+            if let Err(why) = verdict {
+                out.push(format!(
+                    "instance `{}`: {key} program `{prog}` {why}; it will not be run",
+                    inst.name
+                ));
+            }
+        }
+    }
+    out
+}
 
 /// Checks that a notify command's metadata is safe to execute as root: a regular file
 /// owned by uid 0 and not writable by group or others.
@@ -405,7 +441,7 @@ pub(crate) fn check_ifname(name: &str) -> Result<(), String> {
         || name == ".."
         || name
             .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
     {
         return Err(format!("`{name}` is not a valid interface name"));
     }
@@ -536,6 +572,23 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
     if inst.name.is_empty() {
         out.push((places.at("name"), "instance name is empty".to_string()));
     }
+    if inst.name.chars().any(char::is_control) {
+        out.push((
+            places.at("name"),
+            "instance name contains a control character (newline, NUL, ...)".to_string(),
+        ));
+    }
+    if inst.vips.len() > MAX_VIPS {
+        out.push((
+            places.at(&format!("vips.{MAX_VIPS}")),
+            format!(
+                "instance `{}` has {} virtual IPs; an advert lists at most {MAX_VIPS} (its count \
+                 field is 8 bits): split them over several instances",
+                inst.name,
+                inst.vips.len()
+            ),
+        ));
+    }
     if let Err(e) = check_ifname(&inst.interface) {
         out.push((places.at("interface"), e));
     }
@@ -573,9 +626,25 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
                 out.push((pos, e));
             }
         }
+        if let Some(label) = &vip.label {
+            if label.len() > MAX_LABEL_LEN
+                || label.is_empty()
+                || label.chars().any(char::is_control)
+            {
+                out.push((
+                    pos,
+                    format!(
+                        "label `{label}` must be 1..={MAX_LABEL_LEN} bytes without control \
+                         characters (the kernel refuses longer labels), got {} bytes",
+                        label.len()
+                    ),
+                ));
+            }
+        }
     }
+    let mut seen = std::collections::HashSet::with_capacity(inst.vips.len());
     for (i, w) in inst.vips.iter().enumerate() {
-        if inst.vips[..i].iter().any(|v| v.addr == w.addr) {
+        if !seen.insert(w.addr) {
             out.push((
                 places.at(&format!("vips.{i}")),
                 format!("virtual IP {} is listed twice", w.addr),
@@ -670,14 +739,22 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
                     pos,
                     format!("{key} program `{prog}` must be an absolute path"),
                 )),
+                Some(_) if argv.iter().any(|a| a.chars().any(char::is_control)) => out.push((
+                    pos,
+                    format!("{key} contains a control character (newline, NUL, ...)"),
+                )),
                 Some(_) => {}
             }
         }
     }
-    if inst.garp_refresh == Some(Duration::ZERO) {
+    if let Some(r) = inst.garp_refresh.filter(|r| *r < MIN_GARP_REFRESH) {
         out.push((
             places.at("garp_refresh"),
-            "garp_refresh must be longer than 0s (leave it out to disable refreshes)".to_string(),
+            format!(
+                "garp_refresh must be at least {} (leave it out to disable refreshes), got {}",
+                format_duration(MIN_GARP_REFRESH),
+                format_duration(r)
+            ),
         ));
     }
     out

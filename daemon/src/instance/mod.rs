@@ -40,8 +40,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use timers::{
-    lease_for, lease_overlap_bound, master_down_interval, skew_time, ADVERT_JITTER,
-    KERNEL_EXPIRY_SLACK,
+    lease_budget, lease_floor, lease_for, lease_overlap_bound, master_down_interval, skew_time,
+    ADVERT_JITTER, KERNEL_EXPIRY_EARLY, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
+    LEASE_MARGIN,
 };
 
 /// The address owner's priority (RFC 5798 §5.2.4): it owns the VIPs and always preempts.
@@ -310,7 +311,8 @@ pub struct Counters {
     pub adverts_discarded: u64,
     /// Non-owner advertisements dropped because their address list differs from ours.
     pub addr_list_mismatch: u64,
-    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1).
+    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1),
+    /// and v3 advertisements dropped because their Max Adver Int is below 10 ms (0).
     pub interval_mismatch: u64,
     /// Priority-0 advertisements sent (clean stops as Master).
     pub priority_zero_sent: u64,
@@ -558,9 +560,13 @@ impl Instance {
 
     /// The lease given to VIPs, when leases are on.
     pub fn lease(&self) -> Option<Duration> {
-        self.params
-            .lease
-            .then(|| lease_for(self.params.advert_interval))
+        self.params.lease.then(|| {
+            lease_for(
+                self.params.version,
+                self.params.priority,
+                self.params.advert_interval,
+            )
+        })
     }
 
     fn is_owner(&self) -> bool {
@@ -604,6 +610,14 @@ impl Instance {
         if self.params.version == ProtoVersion::V2
             && adv.max_advert_interval != self.params.advert_interval
         {
+            self.counters.interval_mismatch += 1;
+            return;
+        }
+        if self.params.version == ProtoVersion::V3
+            && adv.max_advert_interval < MIN_ADVERT_INTERVAL_V3
+        {
+            // Max Adver Int 0 is no valid interval: following it would make
+            // Master_Down_Interval a few milliseconds and flap the Master.
             self.counters.interval_mismatch += 1;
             return;
         }

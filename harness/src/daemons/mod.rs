@@ -475,7 +475,7 @@ mod tests {
     fn rendered_keepalived_config_loads_in_the_importer() {
         let text = render_keepalived(&node(), None);
         let (cfg, warnings) = vrrpd::config::parse_keepalived(&text, "keepalived.conf").unwrap();
-        // router_id: out of scope for vrrpd, nothing else.
+        // Only keywords outside vrrpd's scope (router_id) may warn.
         assert!(
             warnings
                 .iter()
