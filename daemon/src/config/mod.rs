@@ -19,7 +19,7 @@ pub use self::error::{
     LineIndex, Pos, Warning,
 };
 pub use self::keepalived::{load_keepalived, parse_keepalived};
-pub use self::route::{Route, RouteScope, RouteType, Rule};
+pub use self::route::{NextHop, Route, RouteScope, RouteType, Rule, StaticAddress};
 pub use self::toml::{load_toml, parse_toml};
 pub use self::track::{
     contribution, effective_priority, Check, CheckKind, ProcessCheck, ScriptCheck, Status,
@@ -45,6 +45,8 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     /// Rules installed while the daemon runs (keepalived's `static_rules`).
     pub static_rules: Vec<Rule>,
+    /// Addresses added while the daemon runs (keepalived's `static_ipaddress`).
+    pub static_addresses: Vec<StaticAddress>,
 }
 
 impl Config {

@@ -311,7 +311,12 @@ fn every_fault_name_round_trips() {
         } else {
             ""
         };
-        let text = format!("{MIN}[[steps]]\nfault = \"{name}\"\nnode = \"node2\"\n{extra}");
+        let track = if matches!(f, FaultKind::BreakCheck | FaultKind::RepairCheck) {
+            "[vrrp]\ntrack = \"script\"\n"
+        } else {
+            ""
+        };
+        let text = format!("{track}{MIN}[[steps]]\nfault = \"{name}\"\nnode = \"node2\"\n{extra}");
         parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -579,4 +584,31 @@ fn many_steps_load_in_linear_time() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn tracked_checks_and_their_faults() {
+    let s = parse(
+        "[vrrp]\ntrack = \"process\"\ntrack_weight = -60\n[nodes.node2]\ntrack = \"file\"\n[[steps]]\nstart = \"all\"\n[[steps]]\nfault = \"break-check\"\nnode = \"node1\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.nodes[0].track,
+        Some(Track {
+            kind: TrackKind::Process,
+            weight: -60
+        })
+    );
+    assert_eq!(s.nodes[1].track.map(|t| t.kind), Some(TrackKind::File));
+    assert!(parse(MIN).unwrap().nodes[0].track.is_none());
+    let e = error("[vrrp]\ntrack = \"cpu\"\n[[steps]]\nstart = \"all\"\n").to_string();
+    assert!(e.contains("track"), "{e}");
+    let e = error("[vrrp]\ntrack = \"file\"\ntrack_weight = 300\n[[steps]]\nstart = \"all\"\n")
+        .to_string();
+    assert!(e.contains("track_weight must be -253 to 253"), "{e}");
+    let e = error(
+        "[[steps]]\nstart = \"all\"\n[[steps]]\nfault = \"repair-check\"\nnode = \"node1\"\n",
+    )
+    .to_string();
+    assert!(e.contains("node1 tracks no check"), "{e}");
 }
