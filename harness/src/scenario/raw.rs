@@ -67,6 +67,8 @@ pub(crate) struct RawVrrp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_backup: Option<Spanned<String>>,
     pub vmac: Option<Spanned<bool>>,
+    pub track: Option<Spanned<String>>,
+    pub track_weight: Option<Spanned<i64>>,
 }
 
 impl RawVrrp {
@@ -89,6 +91,8 @@ impl RawVrrp {
             track_interface: pick(&self.track_interface, &over.track_interface),
             notify_backup: pick(&self.notify_backup, &over.notify_backup),
             vmac: pick(&self.vmac, &over.vmac),
+            track: pick(&self.track, &over.track),
+            track_weight: pick(&self.track_weight, &over.track_weight),
         }
     }
 }
