@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The packages the lab tests and the catalogue use, on a Debian or Ubuntu machine
-# (GitHub runner or .ci/run): keepalived, FRR, tcpdump, iproute2, and chromium for the
-# report's rendering test. Uses sudo when not root. Extra packages: arguments.
+# (GitHub runner or .ci/run): keepalived, FRR, tcpdump, iproute2, chromium (the
+# report's rendering test) and python3-yaml (ci/run-action-locally.py). Uses sudo
+# when not root. Other packages: give them as arguments.
+
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 pkgs=("$@")
-[ "${#pkgs[@]}" -gt 0 ] || pkgs=(keepalived frr tcpdump iproute2 chromium)
+[ "${#pkgs[@]}" -gt 0 ] || pkgs=(keepalived frr tcpdump iproute2 chromium python3-yaml)
 # GitHub's Ubuntu runners already have Google Chrome, which the rendering test also takes.
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
   pkgs=("${pkgs[@]/chromium}")

@@ -87,8 +87,9 @@ fn run_href(root: &Path, r: &RunRecord) -> Option<String> {
 }
 
 /// The front page for `records`, whose run folders live under `root`. `subtitle` says
-/// what produced it (the command, or which shards were merged).
-pub fn index_html(root: &Path, records: &[RunRecord], subtitle: &str) -> String {
+/// what produced it (the command, or which shards were merged); `problems` (missing
+/// shards or runs) are listed in a red box at the top.
+pub fn index_html(root: &Path, records: &[RunRecord], subtitle: &str, problems: &[String]) -> String {
     let mut scenarios: Vec<&str> = records.iter().map(|r| r.scenario.as_str()).collect();
     scenarios.sort();
     scenarios.dedup();
@@ -108,7 +109,7 @@ pub fn index_html(root: &Path, records: &[RunRecord], subtitle: &str) -> String 
         *totals.entry(r.status()).or_default() += 1;
     }
     let repeated = cells.values().any(|c| c.runs.len() > 1);
-    let all_ok = records.iter().all(|r| r.status().is_ok());
+    let all_ok = problems.is_empty() && records.iter().all(|r| r.status().is_ok());
     let root_files: Vec<(&str, &str)> = ROOT_FILES
         .iter()
         .copied()
@@ -130,6 +131,12 @@ pub fn index_html(root: &Path, records: &[RunRecord], subtitle: &str) -> String 
                     @else { span.badge.st-fail { "some runs failed" } }
                 }
                 p.sub { (subtitle) }
+                @if !problems.is_empty() {
+                    div.err {
+                        strong { "This report is incomplete:" }
+                        ul { @for p in problems { li { (p) } } }
+                    }
+                }
                 p.totals {
                     (records.len()) " runs: "
                     @for (s, n) in &totals {
@@ -204,11 +211,16 @@ fn cell_markup(root: &Path, c: &Cell<'_>, repeated: bool) -> Markup {
     }
 }
 
-/// Writes `root/index.html` and returns its path.
-pub fn write_index(root: &Path, records: &[RunRecord], subtitle: &str) -> Result<PathBuf> {
+/// Writes `root/index.html` (see [`index_html`]) and returns its path.
+pub fn write_index(
+    root: &Path,
+    records: &[RunRecord],
+    subtitle: &str,
+    problems: &[String],
+) -> Result<PathBuf> {
     std::fs::create_dir_all(root).with_context(|| format!("create {}", root.display()))?;
     let path = root.join(INDEX_FILE);
-    std::fs::write(&path, index_html(root, records, subtitle))
+    std::fs::write(&path, index_html(root, records, subtitle, problems))
         .with_context(|| format!("write {}", path.display()))?;
     Ok(path)
 }

@@ -78,7 +78,7 @@ fn run_page_parses_links_resolve_and_shows_the_failing_message() {
     let html = std::fs::read_to_string(&path).unwrap();
     // capture, history, verdict, timeline, 3 node files, the index link... except the
     // index does not exist yet: write it first.
-    write_index(root.path(), std::slice::from_ref(&r), "test").unwrap();
+    write_index(root.path(), std::slice::from_ref(&r), "test", &[]).unwrap();
     let links = assert_links_resolve(&html, path.parent().unwrap());
     assert_eq!(links, 1 + 3 + 4, "index + node files + artifacts");
     let doc = Html::parse_document(&html);
@@ -116,7 +116,7 @@ fn index_matrix_links_every_run_and_shows_pass_rates() {
         std::fs::write(r.out_dir.join(RUN_PAGE_FILE), "<!DOCTYPE html><title>x</title>").unwrap();
     }
     std::fs::write(root.path().join("summary.md"), "x").unwrap();
-    let path = write_index(root.path(), &records, "vrrplab run").unwrap();
+    let path = write_index(root.path(), &records, "vrrplab run", &[]).unwrap();
     let html = std::fs::read_to_string(&path).unwrap();
     // 4 cell links + 3 repeat links + summary.md.
     assert_eq!(assert_links_resolve(&html, root.path()), 4 + 3 + 1);
@@ -149,7 +149,7 @@ fn no_external_resources_in_either_page() {
         step_times: &[],
         index_href: None,
     };
-    for html in [run_page_html(&page), index_html(root.path(), &[r.clone()], "t")] {
+    for html in [run_page_html(&page), index_html(root.path(), &[r.clone()], "t", &["shard 2/2 is missing".into()])] {
         let doc = Html::parse_document(&html);
         for sel in ["script", "link", "img", "iframe", "object"] {
             let s = Selector::parse(sel).unwrap();
