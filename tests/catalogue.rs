@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use rstest::rstest;
-use vrrplab::batch;
 use vrrplab::daemons::{self, Daemon};
 use vrrplab::report;
+use vrrplab::run::batch;
 use vrrplab::run::{self, RunOptions};
 use vrrplab::scenario::Scenario;
 
@@ -22,7 +22,7 @@ fn scenario_against_daemon(
     #[files("scenarios/**/*.toml")] path: PathBuf,
     #[values("vrrpd", "keepalived")] daemon: &str,
 ) {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     if daemon == "keepalived" {
         assert!(
             daemons::keepalived_installed(),

@@ -52,7 +52,7 @@ async fn wait_holder(h: &Host, want: bool, limit: Duration) -> bool {
 #[case::keepalived_master_vrrpd_backup_v3("keepalived", "vrrpd", 3)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version: u8) {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let tcpdump = which("tcpdump").expect("tcpdump is missing: `apt-get install tcpdump`");
     let sc = scenario(version);

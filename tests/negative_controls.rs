@@ -14,7 +14,7 @@ use vrrplab::run::{self, RunOptions, RunResult};
 use vrrplab::scenario::Scenario;
 
 fn run_control(control: &str, scenario: &str) -> RunResult {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario);
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));

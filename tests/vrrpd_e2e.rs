@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use vrrpd::instance::{lease_for, master_down_interval, skew_time, ProtoVersion};
+use vrrpd::instance::{lease_for, master_down_interval, skew_time};
+use vrrpd::wire::vrrp::Version;
 use vrrpd::wire::{ipv4, vrrp};
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::{Topology, CLIENT_V4};
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::{Topology, CLIENT_V4};
 
 const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
@@ -119,7 +120,7 @@ async fn holds(host: &Host, ip: IpAddr) -> Result<bool> {
 /// Time for a fresh pair to elect: both start as Backup, the higher priority's
 /// Master_Down_Interval runs out first.
 fn election_deadline(priority: u8) -> Duration {
-    master_down_interval(ProtoVersion::V3, priority, SEC) + SLACK
+    master_down_interval(Version::V3, priority, SEC) + SLACK
 }
 
 fn logs(ds: &[&Vrrpd]) -> String {
@@ -151,7 +152,7 @@ async fn start_pair(lab: &Lab, dir: &Path, run: &str, vip: &str) -> Result<(Vrrp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elects_higher_priority_and_hands_over_on_sigterm() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = vip4(20);
@@ -181,7 +182,7 @@ async fn elects_higher_priority_and_hands_over_on_sigterm() -> Result<()> {
     // Clean stop: priority 0 makes node2 take over after Skew_Time.
     let stopped_at = Instant::now();
     h1.signal(n1.pid, "SIGTERM".parse()?)?;
-    let took = wait_for(skew_time(ProtoVersion::V3, 100, SEC) + SLACK, || async {
+    let took = wait_for(skew_time(Version::V3, 100, SEC) + SLACK, || async {
         holds(h2, vip).await
     })
     .await?;
@@ -217,7 +218,7 @@ async fn elects_higher_priority_and_hands_over_on_sigterm() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = vip4(20);
@@ -232,7 +233,7 @@ async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
         &[],
     )?;
     // The lease must run out before the peer's Master_Down_Interval.
-    let takeover_after_last_advert = master_down_interval(ProtoVersion::V3, 100, SEC);
+    let takeover_after_last_advert = master_down_interval(Version::V3, 100, SEC);
     ensure!(lease_for(SEC) + Duration::from_millis(500) < takeover_after_last_advert);
 
     // The issue asks for 20 of 20 runs with no instant of two holders.
@@ -291,7 +292,7 @@ async fn sigkill_lease_expires_before_peer_takes_over() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
@@ -342,7 +343,7 @@ async fn restart_after_sigkill_removes_vip_dropped_from_config() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negative_control_keepalived_1_2_keeps_stale_vip() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
@@ -356,7 +357,7 @@ async fn negative_control_keepalived_1_2_keeps_stale_vip() -> Result<()> {
     ensure!(m.is_some(), "no master\n{}", logs(&[&n1, &n2]));
     h1.signal(n1.pid, "SIGKILL".parse()?)?;
     let both = wait_for(
-        master_down_interval(ProtoVersion::V3, 100, SEC) + SLACK,
+        master_down_interval(Version::V3, 100, SEC) + SLACK,
         || async { Ok(holds(h1, vip).await? && holds(h2, vip).await?) },
     )
     .await?;
@@ -401,7 +402,7 @@ fn datagram(vrrp_bytes: &[u8], ttl: u8) -> Result<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_packets_change_nothing_and_are_counted() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -510,7 +511,7 @@ async fn hostile_packets_change_nothing_and_are_counted() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_vip_with_v3_elects_and_hands_over() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, true)).await?;
     let dir = tempfile::tempdir()?;
     let vip: IpAddr = "2001:db8::20".parse()?;
@@ -533,7 +534,7 @@ async fn ipv6_vip_with_v3_elects_and_hands_over() -> Result<()> {
         "master should be a link-local source: {st}"
     );
     h1.signal(n1.pid, "SIGTERM".parse()?)?;
-    let took = wait_for(skew_time(ProtoVersion::V3, 100, SEC) + SLACK, || async {
+    let took = wait_for(skew_time(Version::V3, 100, SEC) + SLACK, || async {
         Ok(holds(h2, vip).await? && !holds(h1, vip).await?)
     })
     .await?;

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use vrrpd::instance::{master_down_interval, skew_time, ProtoVersion};
+use vrrpd::instance::{master_down_interval, skew_time};
+use vrrpd::wire::vrrp::Version;
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::Topology;
 use vrrplab::lab::{Host, Lab};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::Topology;
 
 const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
@@ -94,7 +95,7 @@ where
 }
 
 fn election(priority: u8) -> Duration {
-    master_down_interval(ProtoVersion::V3, priority, SEC) + SLACK
+    master_down_interval(Version::V3, priority, SEC) + SLACK
 }
 
 async fn holds(h: &Host, a: IpAddr) -> Result<bool> {
@@ -103,7 +104,7 @@ async fn holds(h: &Host, a: IpAddr) -> Result<bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -155,7 +156,7 @@ async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -212,7 +213,7 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(1, false)).await?;
     let dir = tempfile::tempdir()?;
     let h1 = lab.node("node1")?;
@@ -279,7 +280,7 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_down_means_fault_and_release() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
@@ -315,7 +316,7 @@ async fn link_down_means_fault_and_release() -> Result<()> {
     );
     ensure!(
         wait_for(
-            master_down_interval(ProtoVersion::V3, 100, SEC) + SLACK,
+            master_down_interval(Version::V3, 100, SEC) + SLACK,
             || async { holds(h2, vip).await }
         )
         .await?
@@ -336,7 +337,7 @@ async fn link_down_means_fault_and_release() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     // Never a silent pass: without keepalived this test fails and says what to do.
     let keepalived = vrrplab::daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
@@ -376,7 +377,7 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
     let klog = || std::fs::read_to_string(dir.path().join("keepalived.log")).unwrap_or_default();
     ensure!(
         wait_for(
-            master_down_interval(ProtoVersion::V2, 150, SEC) + 2 * SLACK,
+            master_down_interval(Version::V2, 150, SEC) + 2 * SLACK,
             || async {
                 Ok(holds(h1, vip).await?
                     && n2.inst("VI_1").is_some_and(|i| {
@@ -401,7 +402,7 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
     // keepalived stops cleanly (priority 0): vrrpd takes over after Skew_Time.
     h1.signal(kpid, "SIGTERM".parse()?)?;
     ensure!(
-        wait_for(skew_time(ProtoVersion::V2, 100, SEC) + SLACK, || async {
+        wait_for(skew_time(Version::V2, 100, SEC) + SLACK, || async {
             Ok(holds(h2, vip).await? && !holds(h1, vip).await?)
         })
         .await?,

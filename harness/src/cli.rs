@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::Topology;
 use vrrplab::lab::Lab;
-use vrrplab::process::ProcessSpec;
 use vrrplab::scenario::Scenario;
-use vrrplab::topology::Topology;
 
 /// Arguments of `vrrplab check`.
 #[derive(Args, Debug)]
@@ -66,7 +66,7 @@ pub struct LabArgs {
 /// line describing it (namespaces, PIDs, nsenter commands), and keeps it up until
 /// SIGINT/SIGTERM, then tears it down.
 pub fn lab(args: LabArgs) -> Result<ExitCode> {
-    vrrplab::privilege::require_root_cli()?;
+    vrrplab::lab::privilege::require_root_cli()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -98,7 +98,7 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
         {
             namespaces.push(serde_json::json!({
                 "name": h.name(),
-                "inode": vrrplab::netns::ns_inode(h.ns().fd())?,
+                "inode": vrrplab::lab::netns::ns_inode(h.ns().fd())?,
                 "enter": h.ns().nsenter_hint(),
             }));
         }
@@ -203,7 +203,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
-    vrrplab::privilege::require_root_cli()?;
+    vrrplab::lab::privilege::require_root_cli()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -215,14 +215,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let jobs = if args.keep { 1 } else { args.jobs };
-    let results = rt.block_on(vrrplab::batch::run_repeated(
+    let results = rt.block_on(vrrplab::run::batch::run_repeated(
         &scenarios,
         &daemons,
         &opts,
         jobs,
         args.repeat,
     ));
-    let code = vrrplab::batch::finish(&results, &args.out, args.junit.as_deref())?;
+    let code = vrrplab::run::batch::finish(&results, &args.out, args.junit.as_deref())?;
     Ok(code)
 }
 
@@ -281,7 +281,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         eprintln!("vrrplab: {e:#}");
         return Ok(ExitCode::from(2));
     }
-    vrrplab::privilege::require_root_cli()?;
+    vrrplab::lab::privilege::require_root_cli()?;
     let opts = bench::BenchOptions {
         runs: args.runs,
         sections,

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use vrrplab::history::{AddrChange, EventKind, History};
+use vrrplab::lab::leaks;
+use vrrplab::lab::process::ProcessSpec;
+use vrrplab::lab::topology::Topology;
 use vrrplab::lab::Lab;
-use vrrplab::leaks;
 use vrrplab::observe::{addr, capture, probe};
-use vrrplab::process::ProcessSpec;
-use vrrplab::topology::Topology;
 
 const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20));
 
@@ -45,13 +45,13 @@ fn inodes(lab: &Lab) -> Vec<u64> {
     std::iter::once(lab.segment())
         .chain(std::iter::once(lab.client()))
         .chain(lab.nodes().iter())
-        .map(|h| vrrplab::netns::ns_inode(h.ns().fd()).unwrap())
+        .map(|h| vrrplab::lab::netns::ns_inode(h.ns().fd()).unwrap())
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_reach_each_other_and_teardown_leaves_nothing() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let host_before = leaks::host_network().await.unwrap();
     let mounts_before = leaks::mounts();
     let tmp = tempfile::tempdir().unwrap();
@@ -108,7 +108,7 @@ async fn two_nodes_reach_each_other_and_teardown_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_harness_leaves_nothing_behind() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vrrplab"))
         .args(["lab", "--nodes", "2", "--", "/bin/sleep", "1000"])
         .stdout(Stdio::piped())
@@ -161,7 +161,7 @@ async fn sigkilled_harness_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn address_monitor_sees_a_lease_expire_on_time() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await.unwrap();
     let history = History::new();
     let n1 = lab.node("node1").unwrap();
@@ -217,7 +217,7 @@ async fn address_monitor_sees_a_lease_expire_on_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let tcpdump = which("tcpdump").unwrap_or_else(|| {
         panic!("tcpdump is missing: install it (`apt-get install tcpdump`, as .ci/run does)")
     });
@@ -278,7 +278,7 @@ async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_probe_sees_two_macs_for_a_duplicated_address() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let lab = Lab::build(Topology::with_nodes(2, false)).await.unwrap();
     let n1 = lab.node("node1").unwrap();
     let n2 = lab.node("node2").unwrap();
@@ -321,7 +321,7 @@ async fn client_probe_sees_two_macs_for_a_duplicated_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_labs_in_parallel_do_not_interfere() {
-    vrrplab::privilege::require_root();
+    vrrplab::lab::privilege::require_root();
     let mut tasks = Vec::new();
     for _ in 0..8 {
         tasks.push(tokio::spawn(async {

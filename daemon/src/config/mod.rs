@@ -36,54 +36,11 @@ impl Config {
     }
 }
 
-/// VRRP protocol version spoken on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Version {
-    /// RFC 3768: IPv4 only, whole-second intervals, optional simple-text authentication.
-    #[serde(rename = "2")]
-    V2,
-    /// RFC 5798: IPv4 and IPv6, centisecond intervals, no authentication.
-    #[serde(rename = "3")]
-    V3,
-}
+/// VRRP protocol version spoken on the wire: the one type, defined next to the header.
+pub use crate::wire::vrrp::Version;
 
-impl Version {
-    /// The version number as written in the VRRP header.
-    pub fn number(self) -> u8 {
-        match self {
-            Version::V2 => 2,
-            Version::V3 => 3,
-        }
-    }
-}
-
-/// Address family of an instance, derived from its virtual IP addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 (VRRP over IPv4, ARP announcements).
-    Ipv4,
-    /// IPv6 (VRRPv3 over IPv6, neighbour advertisements).
-    Ipv6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
-
-    /// Human name used in messages: `IPv4` or `IPv6`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        }
-    }
-}
+/// Address family of an instance, derived from its virtual IP addresses: the one type.
+pub use crate::wire::Family;
 
 /// The state an instance enters at start-up, before it has heard any advertisement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

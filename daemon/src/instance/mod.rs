@@ -56,14 +56,11 @@ pub const MIN_ADVERT_INTERVAL_V3: Duration = Duration::from_millis(10);
 /// Longest VRRPv3 advertisement interval (4095 centiseconds, the 12-bit field).
 pub const MAX_ADVERT_INTERVAL_V3: Duration = Duration::from_millis(40_950);
 
-/// VRRP protocol version spoken by an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProtoVersion {
-    /// RFC 3768, IPv4 only, advertisement interval in whole seconds.
-    V2,
-    /// RFC 5798, IPv4 and IPv6, advertisement interval in centiseconds.
-    V3,
-}
+/// VRRP protocol version spoken by an instance: the crate's one [`Version`] type,
+/// under the name the state machine has always used.
+///
+/// [`Version`]: crate::wire::vrrp::Version
+pub use crate::wire::vrrp::Version as ProtoVersion;
 
 /// The state of a virtual router (RFC 5798 §6.4 plus `Fault` and `Stopped`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -49,7 +49,7 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{self, Config, ConfigError, Family as CfgFamily, InstanceConfig, Warning};
+use crate::config::{self, Config, ConfigError, InstanceConfig, Warning};
 use crate::instance::{Action, Event, State, PRIORITY_OWNER};
 use crate::vip::{self, VipManager};
 use crate::wire::{arp, ndisc, vrrp, Family, Mac};
@@ -354,9 +354,9 @@ impl Daemon {
         Ok(())
     }
 
-    async fn iface(&mut self, name: &str, family: Option<CfgFamily>) -> anyhow::Result<IfInfo> {
-        let need_v4 = family == Some(CfgFamily::Ipv4);
-        let need_ll6 = family == Some(CfgFamily::Ipv6);
+    async fn iface(&mut self, name: &str, family: Option<Family>) -> anyhow::Result<IfInfo> {
+        let need_v4 = family == Some(Family::Ipv4);
+        let need_ll6 = family == Some(Family::Ipv6);
         if let Some(i) = self.ifaces.get(name) {
             if (!need_v4 || i.v4.is_some()) && (!need_ll6 || i.ll6.is_some()) {
                 return Ok(i.clone());
@@ -398,10 +398,7 @@ impl Daemon {
 
     async fn build_router(&mut self, cfg: InstanceConfig) -> anyhow::Result<Router> {
         let info = self.iface(&cfg.interface, Some(cfg.family)).await?;
-        let family = match cfg.family {
-            CfgFamily::Ipv4 => Family::Ipv4,
-            CfgFamily::Ipv6 => Family::Ipv6,
-        };
+        let family = cfg.family;
         let src = match (cfg.unicast_src, family) {
             (Some(s), _) => s,
             (None, Family::Ipv4) => info.v4.map(IpAddr::V4).ok_or_else(|| {
@@ -1113,8 +1110,8 @@ impl Daemon {
                     interface: r.cfg.interface.clone(),
                     vrid: r.cfg.vrid,
                     family: match r.cfg.family {
-                        CfgFamily::Ipv4 => "ipv4",
-                        CfgFamily::Ipv6 => "ipv6",
+                        Family::Ipv4 => "ipv4",
+                        Family::Ipv6 => "ipv6",
                     },
                     version: r.cfg.version.number(),
                     state: r.inst.state().as_str(),

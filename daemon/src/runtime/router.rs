@@ -8,7 +8,7 @@ use super::misbehave::Behaviour;
 use super::reload::{key, Key};
 use super::rx::{DropCounters, Expect};
 use crate::config::{InitialState, InstanceConfig, Version};
-use crate::instance::{Instance, Params, ProtoVersion};
+use crate::instance::{Instance, Params};
 use crate::vip;
 use crate::wire::{vrrp, Mac};
 
@@ -76,10 +76,7 @@ pub struct Router {
 /// The state machine's parameters for `cfg`.
 pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> Params {
     let mut p = Params::new(cfg.vrid, own_addr);
-    p.version = match cfg.version {
-        Version::V2 => ProtoVersion::V2,
-        Version::V3 => ProtoVersion::V3,
-    };
+    p.version = cfg.version;
     p.priority = cfg.priority;
     p.advert_interval = cfg.advert_interval;
     p.preempt = cfg.preempt;

@@ -29,12 +29,14 @@ pub use ethernet::{EtherType, Mac, MacParseError};
 
 use std::net::IpAddr;
 
-/// An IP address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An IP address family: the one family type of the crate (an instance's family is that
+/// of its VIPs). Serialises as `"ipv4"` / `"ipv6"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// IPv4.
+    /// IPv4 (VRRP over IPv4, ARP announcements).
     Ipv4,
-    /// IPv6.
+    /// IPv6 (VRRPv3 over IPv6, neighbour advertisements).
     Ipv6,
 }
 
@@ -44,6 +46,14 @@ impl Family {
         match addr {
             IpAddr::V4(_) => Family::Ipv4,
             IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// Human name used in messages: `IPv4` or `IPv6` (as [`Display`](std::fmt::Display)).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
         }
     }
 
@@ -58,9 +68,6 @@ impl Family {
 
 impl std::fmt::Display for Family {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Family::Ipv4 => f.write_str("IPv4"),
-            Family::Ipv6 => f.write_str("IPv6"),
-        }
+        f.write_str(self.name())
     }
 }

@@ -75,12 +75,17 @@ pub fn pass_auth(password: &[u8]) -> [u8; 8] {
     out
 }
 
-/// The VRRP protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The VRRP protocol version: the one version type of the crate (configuration, state
+/// machine and wire all use it). Serialises as `"2"` / `"3"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Version {
-    /// VRRPv2, RFC 3768 (IPv4 only, advert interval in seconds, optional password).
+    /// VRRPv2, RFC 3768 (IPv4 only, advert interval in whole seconds, optional
+    /// simple-text password).
+    #[serde(rename = "2")]
     V2,
-    /// VRRPv3, RFC 5798 (IPv4 and IPv6, advert interval in centiseconds).
+    /// VRRPv3, RFC 5798 (IPv4 and IPv6, advert interval in centiseconds, no
+    /// authentication).
+    #[serde(rename = "3")]
     V3,
 }
 

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use vrrpd::instance::{lease_overlap_bound, master_down_interval, skew_time, ProtoVersion};
+use vrrpd::instance::{lease_overlap_bound, master_down_interval, skew_time};
+use vrrpd::wire::vrrp::Version;
 
 use super::{Sample, Stats, Target, Verdict};
-use crate::batch;
 use crate::check::client_view;
 use crate::daemons::{keepalived_installed, Daemon};
 use crate::report::{Figure, RunRecord};
+use crate::run::batch;
 use crate::run::{RunOptions, RunResult};
 use crate::scenario::Scenario;
 
@@ -37,11 +38,11 @@ pub struct Case {
 }
 
 impl Case {
-    fn proto(&self) -> ProtoVersion {
+    fn proto(&self) -> Version {
         if self.version == 2 {
-            ProtoVersion::V2
+            Version::V2
         } else {
-            ProtoVersion::V3
+            Version::V3
         }
     }
 

@@ -20,9 +20,9 @@ use serde::Serialize;
 
 use super::{Stats, Target, Verdict};
 use crate::daemons::{keepalived_binary, keepalived_installed, vrrpd_binary, Daemon};
+use crate::lab::process::ProcessSpec;
+use crate::lab::topology::Topology;
 use crate::lab::{Host, Lab};
-use crate::process::ProcessSpec;
-use crate::topology::Topology;
 
 /// Number of instances.
 pub const INSTANCES: u8 = 255;
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(all.len(), 255);
         assert!(all
             .iter()
-            .all(|a| crate::topology::in_lab_range(IpAddr::V4(*a))));
+            .all(|a| crate::lab::topology::in_lab_range(IpAddr::V4(*a))));
         assert_eq!(vip(255), Ipv4Addr::new(203, 0, 113, 1));
     }
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::lab::topology::{default_v4, CLIENT_V4, PREFIX_V4};
 use crate::lab::{BRIDGE, NODE_IF};
-use crate::topology::{default_v4, CLIENT_V4, PREFIX_V4};
 
 /// Prefix of every namespace the baseline creates.
 pub const PREFIX: &str = "vrrplab-bench-";

@@ -13,8 +13,8 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::{iproute, Stats, Target, Verdict};
+use crate::lab::topology::Topology;
 use crate::lab::Lab;
-use crate::topology::Topology;
 
 /// Lab sizes measured.
 pub const SIZES: [usize; 4] = [2, 8, 32, 64];
@@ -40,7 +40,7 @@ pub struct LabRow {
     /// iproute2: build + teardown, ms.
     pub ip_total_ms: Stats,
     /// Of vrrplab's total: creating and closing the N + 2 bare namespaces alone
-    /// ([`crate::netns::create_many`]: unshare, sysctls, a netlink socket each), ms.
+    /// ([`crate::lab::netns::create_many`]: unshare, sysctls, a netlink socket each), ms.
     pub namespaces_ms: Stats,
     /// `ip` commands one iproute2 build + teardown runs.
     pub ip_commands: usize,
@@ -169,7 +169,7 @@ async fn namespaces_only(n: usize) -> Result<Duration> {
     let mut labels = vec!["segment".to_string(), "client".to_string()];
     labels.extend((1..=n).map(|i| format!("node{i}")));
     let t0 = Instant::now();
-    let fresh = crate::netns::create_many(&labels)?;
+    let fresh = crate::lab::netns::create_many(&labels)?;
     drop(fresh);
     Ok(t0.elapsed())
 }

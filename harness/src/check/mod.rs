@@ -15,7 +15,7 @@
 //!
 //! Families:
 //! * [`timeline`]: who held each VIP when (address events), as intervals and windows;
-//! * [`holders`]: conflict / outage / end-state checks over that timeline;
+//! * [`holding`]: conflict / outage / end-state checks over that timeline;
 //! * [`adverts`]: checks over the captured VRRP adverts (failover time, priority 0, TTL);
 //! * [`announce`]: gratuitous ARP / unsolicited NA after a takeover;
 //! * [`client`]: what the client's ARP/ND probes saw;
@@ -24,7 +24,7 @@
 pub mod adverts;
 pub mod announce;
 pub mod client;
-pub mod holders;
+pub mod holding;
 pub mod timeline;
 pub mod verdict;
 
@@ -40,7 +40,7 @@ use crate::history::{Event, EventKind};
 pub use adverts::{failover, priority_zero_on_stop, ttl_255, FailoverKind};
 pub use announce::garp_on_takeover;
 pub use client::{client_single_mac_at_end, client_view, expect_client_macs, ClientView, Probe};
-pub use holders::{
+pub use holding::{
     conflict_max, expect_holders, no_conflict_at_end, outage_max, single_holder_at_end,
 };
 pub use timeline::{
@@ -145,7 +145,7 @@ impl Ctx {
     pub fn new(
         vips: Vec<IpAddr>,
         node_macs: BTreeMap<String, String>,
-        version: vrrpd::instance::ProtoVersion,
+        version: vrrpd::wire::vrrp::Version,
         backup_priority: u8,
         advert_interval: Duration,
         events: &[Event],
@@ -474,7 +474,7 @@ mod tests {
         let ctx = Ctx::new(
             vec![],
             BTreeMap::new(),
-            vrrpd::instance::ProtoVersion::V3,
+            vrrpd::wire::vrrp::Version::V3,
             100,
             Duration::from_secs(1),
             &[],

@@ -152,7 +152,7 @@ pub fn ctx(events: &[Event]) -> Ctx {
     Ctx::new(
         vec![vip4()],
         macs,
-        vrrpd::instance::ProtoVersion::V3,
+        vrrpd::wire::vrrp::Version::V3,
         100,
         Duration::from_secs(1),
         events,

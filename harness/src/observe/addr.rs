@@ -13,8 +13,8 @@ use netlink_packet_route::RouteNetlinkMessage;
 use rtnetlink::MulticastGroup;
 use tokio::task::JoinHandle;
 
-use crate::addrs::{self, AddrEntry};
 use crate::history::{AddrChange, EventKind, History};
+use crate::lab::addrs::{self, AddrEntry};
 use crate::lab::Host;
 
 /// A running address monitor; stops when dropped.

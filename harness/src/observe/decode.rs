@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use vrrpd::wire::arp::Operation;
 use vrrpd::wire::frame::{decode, Decoded};
-use vrrpd::wire::vrrp::Version;
 
 use crate::history::FrameSummary;
 
@@ -25,10 +24,7 @@ pub fn summarize(frame: &[u8]) -> FrameSummary {
                 src: src_ip,
                 dst: dst_ip,
                 ttl: ttl_or_hop_limit,
-                version: match r.version {
-                    Version::V2 => 2,
-                    Version::V3 => 3,
-                },
+                version: r.version.number(),
                 vrid: r.vrid,
                 priority: r.priority,
                 interval: r.max_advert_int,

@@ -16,8 +16,8 @@ use vrrpd::wire::{arp, ndisc, Mac};
 
 use super::packet;
 use crate::history::{EventKind, History};
+use crate::lab::topology::{CLIENT_V4, CLIENT_V6};
 use crate::lab::Lab;
-use crate::topology::{CLIENT_V4, CLIENT_V6};
 
 /// Default time between probe rounds.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(50);

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use thiserror::Error;
-use vrrpd::instance::ProtoVersion;
+use vrrpd::wire::vrrp::Version;
 
-use crate::topology::Topology;
+use crate::lab::topology::Topology;
 
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
 
@@ -101,7 +101,7 @@ pub struct NodeVrrp {
     /// The node (`node1`, ...).
     pub name: String,
     /// VRRP version.
-    pub version: ProtoVersion,
+    pub version: Version,
     /// Virtual router id, 1..=255.
     pub vrid: u8,
     /// Priority, 1..=255.

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
-use vrrpd::instance::{ProtoVersion, MAX_ADVERT_INTERVAL_V3, MIN_ADVERT_INTERVAL_V3};
+use vrrpd::instance::{MAX_ADVERT_INTERVAL_V3, MIN_ADVERT_INTERVAL_V3};
+use vrrpd::wire::vrrp::Version;
 
 use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
@@ -16,7 +17,7 @@ use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
     Scenario, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS,
 };
-use crate::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
+use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
 #[derive(Debug)]
@@ -354,10 +355,10 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
 /// Resolves one node's layered settings; `initial` requires at least one VIP.
 fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<NodeVrrp> {
     let version = match l.version.as_ref().map(|v| *v.get_ref()) {
-        Some(3) => ProtoVersion::V3,
-        _ => ProtoVersion::V2,
+        Some(3) => Version::V3,
+        _ => Version::V2,
     };
-    let vnum = if version == ProtoVersion::V3 { 3 } else { 2 };
+    let vnum = version.number();
     let small = |v: &Option<Spanned<i64>>, d: u8| {
         v.as_ref()
             .and_then(|v| u8::try_from(*v.get_ref()).ok())
@@ -367,7 +368,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
         Some(s) => {
             let d = duration(s)?;
             match version {
-                ProtoVersion::V2 => {
+                Version::V2 => {
                     if d.subsec_nanos() != 0 || d.as_secs() > 255 || d.is_zero() {
                         return err(
                             s.span(),
@@ -378,7 +379,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
                         );
                     }
                 }
-                ProtoVersion::V3 => {
+                Version::V3 => {
                     if d < MIN_ADVERT_INTERVAL_V3
                         || d > MAX_ADVERT_INTERVAL_V3
                         || d.as_nanos() % 10_000_000 != 0
@@ -405,7 +406,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
     let mut vips = Vec::new();
     for s in vip_list {
         let vip = parse_vip(s, topo)?;
-        if vip.0.is_ipv6() && version == ProtoVersion::V2 {
+        if vip.0.is_ipv6() && version == Version::V2 {
             return err(
                 s.span(),
                 format!(
@@ -424,7 +425,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
         );
     }
     let auth_pass = match &l.auth_pass {
-        Some(p) if version == ProtoVersion::V3 => {
+        Some(p) if version == Version::V3 => {
             return err(
                 p.span(),
                 format!("{node}: auth_pass is VRRPv2 only, but this node uses version {vnum}"),
@@ -437,7 +438,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
         .node(node)
         .ok_or_else(|| at(0..0, unknown_node_msg(node, topo)))?;
     let v6 = vips.first().is_some_and(|(a, _)| a.is_ipv6());
-    let addr_of = |n: &crate::topology::NodeSpec| match (v6, n.v6) {
+    let addr_of = |n: &crate::lab::topology::NodeSpec| match (v6, n.v6) {
         (true, Some(a)) => IpAddr::V6(a),
         _ => IpAddr::V4(n.v4),
     };

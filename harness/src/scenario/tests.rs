@@ -3,7 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rstest::rstest;
-use vrrpd::instance::ProtoVersion;
+use vrrpd::wire::vrrp::Version;
 
 use super::*;
 
@@ -33,7 +33,7 @@ fn defaults_of_a_minimal_file() {
     assert_eq!(s.nodes.len(), 2);
     let n = &s.nodes[0];
     assert_eq!(n.name, "node1");
-    assert_eq!(n.version, ProtoVersion::V2);
+    assert_eq!(n.version, Version::V2);
     assert_eq!((n.vrid, n.priority), (51, 100));
     assert_eq!(n.advert_interval, Duration::from_secs(1));
     assert_eq!(n.vips, vec![("192.0.2.20".parse().unwrap(), 32)]);
@@ -118,7 +118,7 @@ start = "all"
     .unwrap();
     let n = &s.nodes[0];
     assert!(n.is_ipv6());
-    assert_eq!(n.version, ProtoVersion::V3);
+    assert_eq!(n.version, Version::V3);
     assert_eq!(n.advert_interval, ms(100));
     assert_eq!(n.vips[1], ("2001:db8::21".parse().unwrap(), 128));
     assert_eq!(n.own_addr, "2001:db8::11".parse::<IpAddr>().unwrap());

@@ -112,7 +112,7 @@ pub async fn host_network() -> Result<String> {
         ));
     }
     for a in addrs {
-        if let Some(e) = crate::addrs::AddrEntry::from_message(&a) {
+        if let Some(e) = crate::lab::addrs::AddrEntry::from_message(&a) {
             lines.push(format!(
                 "addr {} {}/{} {:?}",
                 e.ifindex, e.addr, e.prefix_len, e.label

@@ -31,7 +31,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use crate::netns::NetNs;
+use crate::lab::netns::NetNs;
 
 /// What to run inside a node.
 #[derive(Debug, Clone)]

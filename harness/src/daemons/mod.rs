@@ -11,9 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use vrrpd::instance::ProtoVersion;
 
-use crate::process::ProcessSpec;
+use crate::lab::process::ProcessSpec;
 use crate::scenario::{InitialState, NodeVrrp, NotifyAction, VrrpState};
 
 /// Negative controls of the bundled daemon (built with its `negative-controls` feature).
@@ -271,7 +270,7 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     let _ = writeln!(s, "name = \"VI_1\"");
     let _ = writeln!(s, "interface = \"eth1\"");
     let _ = writeln!(s, "vrid = {}", node.vrid);
-    let _ = writeln!(s, "version = {}", version_num(node.version));
+    let _ = writeln!(s, "version = {}", node.version.number());
     let _ = writeln!(s, "priority = {}", node.priority);
     let _ = writeln!(s, "advert_interval = \"{}\"", dur(node.advert_interval));
     let _ = writeln!(s, "preempt = {}", node.preempt);
@@ -327,7 +326,7 @@ pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> Strin
     };
     let _ = writeln!(s, "    state {state}");
     let _ = writeln!(s, "    interface eth1");
-    let _ = writeln!(s, "    version {}", version_num(node.version));
+    let _ = writeln!(s, "    version {}", node.version.number());
     let _ = writeln!(s, "    virtual_router_id {}", node.vrid);
     let _ = writeln!(s, "    priority {}", node.priority);
     let secs = node.advert_interval.as_secs_f64();
@@ -365,13 +364,6 @@ pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> Strin
     }
     let _ = writeln!(s, "}}");
     s
-}
-
-fn version_num(v: ProtoVersion) -> u8 {
-    match v {
-        ProtoVersion::V2 => 2,
-        ProtoVersion::V3 => 3,
-    }
 }
 
 fn trim_float(x: f64) -> String {

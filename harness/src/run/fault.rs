@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
 
+use super::live::Runner;
 use crate::history::EventKind;
 use crate::observe::addr;
-use crate::run::Runner;
 use crate::scenario::{FaultKind, NodeVrrp};
 
 /// How long a clean stop may take: a daemon sends its priority-0 advert and removes its

@@ -11,6 +11,13 @@
 //! every node, closes every namespace descriptor and netlink socket, and so destroys the
 //! whole lab; if the harness is SIGKILLed the kernel does the same.
 
+pub mod addrs;
+pub mod leaks;
+pub mod netns;
+pub mod privilege;
+pub mod process;
+pub mod topology;
+
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Child;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -26,10 +33,10 @@ use nix::unistd::Pid;
 use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth};
 use tokio::task::JoinHandle;
 
-use crate::addrs::{self, AddrSnapshot};
-use crate::netns::{self, NetNs};
-use crate::process::{PidNs, ProcessSpec};
-use crate::topology::{NodeSpec, Topology, CLIENT_V4, CLIENT_V6, PREFIX_V4, PREFIX_V6};
+use addrs::AddrSnapshot;
+use netns::NetNs;
+use process::{PidNs, ProcessSpec};
+use topology::{NodeSpec, Topology, CLIENT_V4, CLIENT_V6, PREFIX_V4, PREFIX_V6};
 
 /// Name of the bridge in the segment namespace.
 pub const BRIDGE: &str = "br0";

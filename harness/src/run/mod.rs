@@ -3,22 +3,26 @@
 //! deadlines derived from the VRRP timers), then stops observing, keeps the evidence and
 //! hands the history to the checkers.
 
+pub mod batch;
+pub mod fault;
+mod live;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use nix::sys::signal::Signal;
 
 use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
 use crate::daemons::Daemon;
-use crate::fault;
 use crate::history::{Event, EventKind, History};
-use crate::lab::{Host, Lab};
-use crate::observe::addr::{self, AddrMonitor};
+use crate::lab::Lab;
+use crate::observe::addr;
 use crate::observe::{capture, probe};
-use crate::scenario::{ExpectNow, FailoverCheck, NodeVrrp, Scenario, StepKind, WaitCond};
+use crate::scenario::{ExpectNow, FailoverCheck, Scenario, StepKind, WaitCond};
+
+use live::{NodeRt, Runner};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -89,29 +93,6 @@ impl RunResult {
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.verdict.ok
     }
-}
-
-/// Per-node state of the daemon under test.
-#[derive(Debug)]
-pub(crate) struct NodeRt {
-    /// The node's artifact directory (configs, logs, state file).
-    pub dir: PathBuf,
-    /// Its current settings.
-    pub cfg: NodeVrrp,
-    /// Host PID of the daemon's main process, while it runs.
-    pub pid: Option<u32>,
-}
-
-/// Everything a step can touch.
-pub(crate) struct Runner<'a> {
-    pub daemon: &'a Daemon,
-    pub lab: Lab,
-    pub history: History,
-    pub nodes: BTreeMap<String, NodeRt>,
-    pub monitors: BTreeMap<String, AddrMonitor>,
-    pub vips: Vec<IpAddr>,
-    /// A node was stopped cleanly while it held a VIP (the priority-0 check applies).
-    pub stopped_holder: bool,
 }
 
 /// Directory name for a daemon (no ':' in paths).
@@ -406,18 +387,6 @@ pub fn end_checks(sc: &Scenario, stopped_holder: bool, takeover: bool) -> Vec<Ch
 }
 
 impl Runner<'_> {
-    /// The node's host in the lab.
-    pub(crate) fn host(&self, node: &str) -> Result<&Host> {
-        self.lab.node(node)
-    }
-
-    /// The node's runtime state.
-    pub(crate) fn rt(&mut self, node: &str) -> Result<&mut NodeRt> {
-        self.nodes
-            .get_mut(node)
-            .ok_or_else(|| anyhow!("no node {node:?}"))
-    }
-
     async fn step(&mut self, kind: &StepKind) -> Outcome {
         let r = match kind {
             StepKind::Start(nodes) => {
@@ -447,15 +416,6 @@ impl Runner<'_> {
             StepKind::Expect(_) => Ok(Outcome::Pass),
         };
         r.unwrap_or_else(|e| Outcome::Fail(format!("{e:#}")))
-    }
-
-    /// Which nodes hold each VIP right now, as the history (the address monitors) has
-    /// it: waits and later checks then judge from the same view, so an expectation
-    /// right after a wait can never see the world a few milliseconds older.
-    pub(crate) async fn holders(&self) -> Result<BTreeMap<IpAddr, BTreeSet<String>>> {
-        let events = self.history.events();
-        let now = self.history.clock().now_ns();
-        Ok(check::holders_at(&events, &self.vips, now))
     }
 
     async fn wait(&self, cond: &WaitCond, deadline: Duration) -> Result<Outcome> {
@@ -513,15 +473,5 @@ impl Runner<'_> {
                 Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
-    }
-
-    /// Signals the daemon's main process.
-    pub(crate) fn signal_main(&mut self, node: &str, sig: Signal) -> Result<u32> {
-        let pid = self
-            .rt(node)?
-            .pid
-            .ok_or_else(|| anyhow!("no daemon running on {node}"))?;
-        self.host(node)?.signal(pid, sig)?;
-        Ok(pid)
     }
 }
