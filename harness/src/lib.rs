@@ -15,7 +15,8 @@
 //! - [`observe`]: address monitors, the packet capture and client probes, feeding the history;
 //! - [`history`]: one time-ordered record of everything a run did and saw;
 //! - [`check`]: pure checkers over the history, and the verdict they add up to;
-//! - [`report`]: summary table, verdict JSON, JUnit XML and SVG timelines of finished runs;
+//! - [`report`]: summary table, verdict JSON, JUnit XML, SVG timelines and the HTML report
+//!   of finished runs;
 //! - [`bench`]: `vrrplab bench`, the numbers behind BENCHMARKS.md.
 //!
 //! Each module imports only from modules to its right in the picture (and from

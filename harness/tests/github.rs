@@ -50,17 +50,30 @@ fn workflow_has_what_a_runner_needs() {
     for (name, job) in jobs {
         let name = name.as_str().unwrap();
         assert!(s(job, "runs-on").is_some(), "job {name}: runs-on");
-        assert!(job["timeout-minutes"].as_i64().is_some(), "job {name}: timeout");
+        assert!(
+            job["timeout-minutes"].as_i64().is_some(),
+            "job {name}: timeout"
+        );
         if let Some(needs) = s(job, "needs") {
-            assert!(jobs.contains_key(&Yaml::String(needs.into())), "job {name} needs {needs}");
+            assert!(
+                jobs.contains_key(&Yaml::String(needs.into())),
+                "job {name} needs {needs}"
+            );
         }
         if let Some(m) = job["strategy"]["matrix"]["shard"].as_vec() {
             let ks: Vec<i64> = m.iter().map(|k| k.as_i64().unwrap()).collect();
-            assert_eq!(ks, (1..=shards as i64).collect::<Vec<_>>(), "job {name}: shard matrix");
+            assert_eq!(
+                ks,
+                (1..=shards as i64).collect::<Vec<_>>(),
+                "job {name}: shard matrix"
+            );
         }
         for step in job["steps"].as_vec().expect("steps") {
             let (uses, run) = (s(step, "uses"), s(step, "run"));
-            assert!(uses.is_some() != run.is_some(), "job {name}: a step needs uses or run: {step:?}");
+            assert!(
+                uses.is_some() != run.is_some(),
+                "job {name}: a step needs uses or run: {step:?}"
+            );
             if let Some(u) = uses {
                 assert!(u.contains('@'), "job {name}: unpinned action {u}");
             }
@@ -86,7 +99,10 @@ fn workflow_has_what_a_runner_needs() {
     assert!(text.contains("actions/upload-artifact@"), "no artifacts");
     assert!(text.contains("junit.xml"), "no JUnit artifact");
     let nextest = std::fs::read_to_string(repo().join(".config/nextest.toml")).unwrap();
-    assert!(nextest.contains("[profile.ci.junit]"), "nextest writes no JUnit");
+    assert!(
+        nextest.contains("[profile.ci.junit]"),
+        "nextest writes no JUnit"
+    );
 }
 
 #[test]
@@ -109,7 +125,10 @@ fn action_has_what_a_runner_needs() {
     for expr in text.split("${{").skip(1) {
         let e = expr.split("}}").next().unwrap().trim();
         if let Some(i) = e.strip_prefix("inputs.") {
-            assert!(inputs.contains_key(&Yaml::String(i.into())), "unknown input {i}");
+            assert!(
+                inputs.contains_key(&Yaml::String(i.into())),
+                "unknown input {i}"
+            );
         } else if let Some(st) = e.strip_prefix("steps.") {
             let id = st.split('.').next().unwrap();
             assert!(ids.contains(&id), "unknown step id {id}");
@@ -118,19 +137,28 @@ fn action_has_what_a_runner_needs() {
     let mut uploads = 0;
     for st in steps {
         if let Some(run) = s(st, "run") {
-            assert!(s(st, "shell").is_some(), "composite run steps need a shell: {st:?}");
+            assert!(
+                s(st, "shell").is_some(),
+                "composite run steps need a shell: {st:?}"
+            );
             assert_scripts_exist(run);
         } else {
             let u = s(st, "uses").expect("uses or run");
             if u.starts_with("actions/upload-artifact@") {
                 uploads += 1;
-                assert_eq!(s(st, "if"), Some("always()"), "the report uploads even on failure");
+                assert_eq!(
+                    s(st, "if"),
+                    Some("always()"),
+                    "the report uploads even on failure"
+                );
             }
         }
     }
     assert_eq!(uploads, 1);
     // The last step turns a failed verdict into a failed job.
-    assert!(s(steps.last().unwrap(), "run").unwrap().contains("verdict.sh"));
+    assert!(s(steps.last().unwrap(), "run")
+        .unwrap()
+        .contains("verdict.sh"));
 }
 
 /// Runs action.yml's steps through ci/run-action-locally.py with the test build's
@@ -154,7 +182,8 @@ fn run_action(daemon: &str) -> (Option<i32>, String, tempfile::TempDir) {
         .env("VRRPLAB_ACTION_BIN_DIR", bin_dir)
         .output()
         .expect("python3 (with PyYAML: apt-get install python3-yaml)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     eprintln!("{text}");
     (out.status.code(), text, work)
 }
@@ -164,8 +193,16 @@ fn action_steps_run_locally_and_fail_on_a_failed_verdict() {
     let (code, text, work) = run_action("vrrpd");
     assert_eq!(code, Some(0), "{text}");
     assert!(work.path().join("report/index.html").is_file());
-    assert!(work.path().join("artifacts/vrrplab-report/index.html").is_file(), "uploaded");
-    assert!(text.contains("| 01-clean-stop-master"), "summary table in the job summary");
+    assert!(
+        work.path()
+            .join("artifacts/vrrplab-report/index.html")
+            .is_file(),
+        "uploaded"
+    );
+    assert!(
+        text.contains("| 01-clean-stop-master"),
+        "summary table in the job summary"
+    );
 
     // A daemon the scenario catches: the job fails, the summary and report still exist.
     let (code, text, work) = run_action("vrrpd:no-priority-zero");

@@ -51,7 +51,9 @@ fn chromium() -> PathBuf {
             }
         }
     }
-    panic!("chromium is missing: `apt-get install chromium` (.ci/run installs it), or set CHROMIUM");
+    panic!(
+        "chromium is missing: `apt-get install chromium` (.ci/run installs it), or set CHROMIUM"
+    );
 }
 
 /// Screenshots `page` at `w`×`h` into `png`, with no network, profile or GPU.
@@ -105,7 +107,12 @@ fn assert_rendered(png_path: &Path, w: u32, h: u32, colours: &[(&str, [u8; 3])])
     let (pw, ph, px) = pixels(png_path);
     assert_eq!((pw, ph), (w, h), "{}", png_path.display());
     let distinct: BTreeSet<[u8; 3]> = px.iter().copied().collect();
-    assert!(distinct.len() >= 32, "{}: only {} colours", png_path.display(), distinct.len());
+    assert!(
+        distinct.len() >= 32,
+        "{}: only {} colours",
+        png_path.display(),
+        distinct.len()
+    );
     let inked = px.iter().filter(|p| **p != [255, 255, 255]).count();
     assert!(
         inked * 100 >= px.len(),
@@ -114,7 +121,11 @@ fn assert_rendered(png_path: &Path, w: u32, h: u32, colours: &[(&str, [u8; 3])])
         px.len()
     );
     for (what, c) in colours {
-        assert!(distinct.contains(c), "{}: no {what} pixel {c:?}", png_path.display());
+        assert!(
+            distinct.contains(c),
+            "{}: no {what} pixel {c:?}",
+            png_path.display()
+        );
     }
 }
 
@@ -145,8 +156,16 @@ fn report_renders_in_headless_chromium() {
         .select(&Selector::parse("table.checks tr.st-fail").unwrap())
         .map(|r| r.text().collect::<String>())
         .find(|t| t.contains("priority_zero_on_stop"))
-        .unwrap_or_else(|| panic!("no failing priority_zero_on_stop row in {}", failing.display()));
-    assert!(row.len() > "priority_zero_on_stop".len() + 20, "no message: {row}");
+        .unwrap_or_else(|| {
+            panic!(
+                "no failing priority_zero_on_stop row in {}",
+                failing.display()
+            )
+        });
+    assert!(
+        row.len() > "priority_zero_on_stop".len() + 20,
+        "no message: {row}"
+    );
 
     // Screenshots, kept where CI uploads them (target/tmp).
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
@@ -159,9 +178,17 @@ fn report_renders_in_headless_chromium() {
         &index_png,
         1200,
         800,
-        &[("pass cell", [0xcd, 0xec, 0xcf]), ("FAIL cell", [0xf6, 0xc4, 0xc4])],
+        &[
+            ("pass cell", [0xcd, 0xec, 0xcf]),
+            ("FAIL cell", [0xf6, 0xc4, 0xc4]),
+        ],
     );
-    assert_rendered(&run_png, 1200, 2000, &[("timeline bar", [0x3b, 0x7d, 0xd8])]);
+    assert_rendered(
+        &run_png,
+        1200,
+        2000,
+        &[("timeline bar", [0x3b, 0x7d, 0xd8])],
+    );
     eprintln!("screenshots: {} {}", index_png.display(), run_png.display());
 }
 
@@ -212,13 +239,18 @@ fn shards_merged_equal_one_unsharded_run() {
     let merged = vrrplab(&["report", "merge", &p("s1"), &p("s2"), "--out", &p("merged")]);
     assert_eq!(merged.status.code(), whole.status.code());
     assert!(s1.status.code().is_some() && s2.status.code().is_some());
-    let (a, b) = (runs_of(&tmp.path().join("whole")), runs_of(&tmp.path().join("merged")));
+    let (a, b) = (
+        runs_of(&tmp.path().join("whole")),
+        runs_of(&tmp.path().join("merged")),
+    );
     assert_eq!(a.len(), 3, "{a:?}");
     // Shards are disjoint and nothing is lost: 2 + 1 runs.
     assert_eq!(runs_of(&tmp.path().join("s1")).len(), 2);
     assert_eq!(runs_of(&tmp.path().join("s2")).len(), 1);
     let names = |s: &BTreeSet<(String, String, String)>| {
-        s.iter().map(|(d, st, _)| (d.clone(), st.clone())).collect::<Vec<_>>()
+        s.iter()
+            .map(|(d, st, _)| (d.clone(), st.clone()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(names(&a), names(&b), "same runs, same statuses");
     // Verdicts match check by check (timing may legitimately differ between two runs of

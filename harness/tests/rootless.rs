@@ -46,7 +46,11 @@ fn as_nobody(home: &Path, cmd: &[&std::ffi::OsStr]) -> Output {
             format!("--regid={NOBODY}"),
             "--clear-groups".into(),
         ])
-        .args(["env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+        .args([
+            "env",
+            "-i",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ])
         .arg(format!("HOME={}", home.display()))
         .arg(format!("TMPDIR={}", home.join("tmp").display()))
         .arg(format!("CARGO_HOME={}", home.join(".cargo").display()))
@@ -92,7 +96,11 @@ fn lab_tests_and_vrrplab_run_pass_as_an_unprivileged_user() {
         vrrplab::lab::privilege::NEEDS_ROOT
     );
     let probe = Command::new("setpriv")
-        .args([format!("--reuid={NOBODY}"), format!("--regid={NOBODY}"), "--clear-groups".into()])
+        .args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+        ])
         .args(["unshare", "--map-root-user", "--net", "true"])
         .status()
         .expect("setpriv");
@@ -144,7 +152,9 @@ fn lab_tests_and_vrrplab_run_pass_as_an_unprivileged_user() {
         &[
             vrrplab.as_os_str(),
             "run".as_ref(),
-            repo().join("scenarios/seed/01-clean-stop-master.toml").as_os_str(),
+            repo()
+                .join("scenarios/seed/01-clean-stop-master.toml")
+                .as_os_str(),
             "--daemon".as_ref(),
             "vrrpd,keepalived".as_ref(),
             "--out".as_ref(),
@@ -154,7 +164,11 @@ fn lab_tests_and_vrrplab_run_pass_as_an_unprivileged_user() {
     assert_eq!(out.status.code(), Some(0), "vrrplab run as nobody");
     for d in ["vrrpd", "keepalived"] {
         let run = out_dir.join("01-clean-stop-master").join(d);
-        assert!(run.join("capture.pcap").is_file() && run.join("report.html").is_file(), "{}", run.display());
+        assert!(
+            run.join("capture.pcap").is_file() && run.join("report.html").is_file(),
+            "{}",
+            run.display()
+        );
     }
 
     // 3. Everything written belongs to nobody: the build copy, the runs, the temp files.

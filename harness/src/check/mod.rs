@@ -49,7 +49,7 @@ pub use timeline::{
 pub use verdict::{judge, Classification, Judged, Verdict};
 
 /// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum Outcome {
     /// The property held over everything that was observed, and everything it depends on
@@ -79,7 +79,7 @@ impl fmt::Display for Outcome {
 }
 
 /// One check's name, outcome and what it measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     /// The check's name (`conflict_max`, `failover`...), the key of known failures.
     pub name: String,

@@ -17,6 +17,7 @@ pub mod netns;
 pub mod privilege;
 pub mod process;
 pub mod topology;
+pub mod userns;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Child;

@@ -38,15 +38,19 @@ const BLOCKERS: [(&str, &str, &str); 3] = [
         "0",
         "kernel.unprivileged_userns_clone=1",
     ),
-    ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces=15000"),
+    (
+        "/proc/sys/user/max_user_namespaces",
+        "0",
+        "user.max_user_namespaces=15000",
+    ),
 ];
 
 /// The one line shown where user namespaces are blocked: what blocks them and both ways
 /// out (allow them with the sysctl, or run as root with sudo).
 pub fn blocked_line() -> String {
-    let found = BLOCKERS.iter().find(|(path, bad, _)| {
-        std::fs::read_to_string(path).is_ok_and(|v| v.trim() == *bad)
-    });
+    let found = BLOCKERS
+        .iter()
+        .find(|(path, bad, _)| std::fs::read_to_string(path).is_ok_and(|v| v.trim() == *bad));
     let (what, fix) = match found {
         Some((path, bad, fix)) => (
             format!(

@@ -6,6 +6,9 @@
 pub mod batch;
 pub mod fault;
 mod live;
+pub mod merge;
+pub mod progress;
+pub mod shard;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

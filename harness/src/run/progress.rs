@@ -41,7 +41,8 @@ impl Progress {
     /// Progress of `total` runs, shown as `mode` says.
     pub fn new(total: usize, mode: ProgressMode) -> Progress {
         let bar = (mode == ProgressMode::Live).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
                 "{bar:30.cyan/blue} {pos}/{len} done · {msg} · {elapsed} elapsed, ~{eta} left",
             )

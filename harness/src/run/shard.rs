@@ -65,7 +65,9 @@ impl FromStr for Shard {
     type Err = ShardError;
 
     fn from_str(s: &str) -> Result<Shard, ShardError> {
-        let (k, n) = s.split_once('/').ok_or_else(|| ShardError::Form(s.into()))?;
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| ShardError::Form(s.into()))?;
         let parse = |x: &str| {
             x.trim()
                 .parse::<usize>()
@@ -88,10 +90,16 @@ mod tests {
         assert_eq!("2/3".parse::<Shard>(), Ok(Shard { k: 2, n: 3 }));
         assert_eq!("1/1".parse::<Shard>(), Ok(Shard::WHOLE));
         for bad in ["0/3", "4/3", "1/0"] {
-            assert!(matches!(bad.parse::<Shard>(), Err(ShardError::Range(_))), "{bad}");
+            assert!(
+                matches!(bad.parse::<Shard>(), Err(ShardError::Range(_))),
+                "{bad}"
+            );
         }
         for bad in ["", "3", "a/b", "1/2/3", "-1/2"] {
-            assert!(matches!(bad.parse::<Shard>(), Err(ShardError::Form(_))), "{bad}");
+            assert!(
+                matches!(bad.parse::<Shard>(), Err(ShardError::Form(_))),
+                "{bad}"
+            );
         }
         assert_eq!(Shard { k: 2, n: 5 }.to_string(), "2/5");
     }
@@ -104,9 +112,15 @@ mod tests {
                     .flat_map(|k| Shard { k, n }.take(0..total))
                     .collect();
                 seen.sort();
-                assert_eq!(seen, (0..total).collect::<Vec<_>>(), "{total} items, {n} shards");
+                assert_eq!(
+                    seen,
+                    (0..total).collect::<Vec<_>>(),
+                    "{total} items, {n} shards"
+                );
                 // Balanced: shard sizes differ by at most one.
-                let sizes: Vec<usize> = (1..=n).map(|k| Shard { k, n }.take(0..total).len()).collect();
+                let sizes: Vec<usize> = (1..=n)
+                    .map(|k| Shard { k, n }.take(0..total).len())
+                    .collect();
                 assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
             }
         }

@@ -89,7 +89,12 @@ fn run_href(root: &Path, r: &RunRecord) -> Option<String> {
 /// The front page for `records`, whose run folders live under `root`. `subtitle` says
 /// what produced it (the command, or which shards were merged); `problems` (missing
 /// shards or runs) are listed in a red box at the top.
-pub fn index_html(root: &Path, records: &[RunRecord], subtitle: &str, problems: &[String]) -> String {
+pub fn index_html(
+    root: &Path,
+    records: &[RunRecord],
+    subtitle: &str,
+    problems: &[String],
+) -> String {
     let mut scenarios: Vec<&str> = records.iter().map(|r| r.scenario.as_str()).collect();
     scenarios.sort();
     scenarios.dedup();

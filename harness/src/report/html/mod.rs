@@ -14,7 +14,9 @@ mod run_page;
 mod style;
 
 pub use index::{index_html, write_index, INDEX_FILE};
-pub use run_page::{run_page_html, step_times, write_run_page, RunPage, StepTime, RUN_PAGE_FILE};
+pub use run_page::{
+    index_href_from, run_page_html, step_times, write_run_page, RunPage, StepTime, RUN_PAGE_FILE,
+};
 
 use std::path::Path;
 

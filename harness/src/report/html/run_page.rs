@@ -109,10 +109,7 @@ fn node_dirs(dir: &Path) -> Vec<NodeDir> {
         .filter_map(|e| {
             let path = e.path();
             let files = plain_files(&path);
-            if !files
-                .iter()
-                .any(|f| f == NODE_LOG || f == "addresses.txt")
-            {
+            if !files.iter().any(|f| f == NODE_LOG || f == "addresses.txt") {
                 return None;
             }
             Some(NodeDir {
@@ -308,7 +305,7 @@ pub fn write_run_page(page: &RunPage<'_>) -> Result<PathBuf> {
 
 /// The link from a run's folder back to `root/index.html` (`../../index.html`), when
 /// the run's folder is under `root`.
-pub(crate) fn index_href_from(root: &Path, run_dir: &Path) -> Option<String> {
+pub fn index_href_from(root: &Path, run_dir: &Path) -> Option<String> {
     let depth = relative_href(root, run_dir)?
         .split('/')
         .filter(|s| !s.is_empty())

@@ -45,7 +45,11 @@ fn assert_links_resolve(html: &str, page_dir: &Path) -> usize {
             "external or absolute link {link}"
         );
         let target = page_dir.join(link.replace("%20", " "));
-        assert!(target.is_file(), "link {link} → {} is missing", target.display());
+        assert!(
+            target.is_file(),
+            "link {link} → {} is missing",
+            target.display()
+        );
         n += 1;
     }
     n
@@ -91,7 +95,11 @@ fn run_page_parses_links_resolve_and_shows_the_failing_message() {
     let failed = Selector::parse("table.checks tr.st-fail").unwrap();
     assert_eq!(doc.select(&failed).count(), 1);
     // The SVG is inline, not linked, and the log is escaped, tail only.
-    assert_eq!(doc.select(&Selector::parse("div.timeline svg rect.hold").unwrap()).count(), 1);
+    assert_eq!(
+        doc.select(&Selector::parse("div.timeline svg rect.hold").unwrap())
+            .count(),
+        1
+    );
     assert!(!text.contains("log line 60 "));
     assert!(text.contains("log line 61 <b>&"));
     assert!(html.contains("log line 100 &lt;b&gt;&amp;"));
@@ -113,7 +121,11 @@ fn index_matrix_links_every_run_and_shows_pass_rates() {
         records.push(r);
     }
     for r in &records {
-        std::fs::write(r.out_dir.join(RUN_PAGE_FILE), "<!DOCTYPE html><title>x</title>").unwrap();
+        std::fs::write(
+            r.out_dir.join(RUN_PAGE_FILE),
+            "<!DOCTYPE html><title>x</title>",
+        )
+        .unwrap();
     }
     std::fs::write(root.path().join("summary.md"), "x").unwrap();
     let path = write_index(root.path(), &records, "vrrplab run", &[]).unwrap();
@@ -134,7 +146,10 @@ fn index_matrix_links_every_run_and_shows_pass_rates() {
         .select(&Selector::parse("a.main").unwrap())
         .next()
         .unwrap();
-    assert_eq!(main.value().attr("href"), Some("rep2/02-sigkill/vrrpd/report.html"));
+    assert_eq!(
+        main.value().attr("href"),
+        Some("rep2/02-sigkill/vrrpd/report.html")
+    );
     let keepalived_sigkill: String = cells[2].text().collect();
     assert!(keepalived_sigkill.contains("expected-fail"));
 }
@@ -149,13 +164,25 @@ fn no_external_resources_in_either_page() {
         step_times: &[],
         index_href: None,
     };
-    for html in [run_page_html(&page), index_html(root.path(), &[r.clone()], "t", &["shard 2/2 is missing".into()])] {
+    for html in [
+        run_page_html(&page),
+        index_html(
+            root.path(),
+            &[r.clone()],
+            "t",
+            &["shard 2/2 is missing".into()],
+        ),
+    ] {
         let doc = Html::parse_document(&html);
         for sel in ["script", "link", "img", "iframe", "object"] {
             let s = Selector::parse(sel).unwrap();
             assert_eq!(doc.select(&s).count(), 0, "a <{sel}> element");
         }
-        assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+        assert!(
+            !html.contains("http://")
+                || html.matches("http://").count()
+                    == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        );
         assert!(!html.contains("https://"));
         assert!(!html.contains("@import") && !html.contains("url("));
     }
