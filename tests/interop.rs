@@ -202,7 +202,7 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
     } else {
         "192.0.2.12"
     };
-    let out = Command::new(tcpdump)
+    let out = vrrplab::lab::userns::tool_command(tcpdump)
         .args(["-n", "-v", "-r"])
         .arg(&pcap)
         .arg("ip proto 112")

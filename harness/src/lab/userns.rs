@@ -81,6 +81,22 @@ pub fn in_user_namespace() -> bool {
         .unwrap_or(false)
 }
 
+/// A command for `program`, a tool that switches to a user of its own when started as
+/// root (tcpdump does, even just to read a file). In a user namespace that maps only the
+/// caller the switch fails (setgroups is denied there), so the tool then runs as uid 1
+/// of a nested user namespace: not root, so it does not switch, and the owner of the
+/// files the caller wrote. Elsewhere the command is just `program`.
+pub fn tool_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    if in_user_namespace() {
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--user", "--map-user=1", "--map-group=1", "--"])
+            .arg(program);
+        c
+    } else {
+        std::process::Command::new(program)
+    }
+}
+
 /// The number of threads of this process.
 fn threads() -> Result<usize> {
     let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
