@@ -4,7 +4,6 @@
 //! tcpdump — which nobody here wrote — decodes vrrpd's adverts as valid VRRP.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;

@@ -168,7 +168,7 @@ fn no_external_resources_in_either_page() {
         run_page_html(&page),
         index_html(
             root.path(),
-            &[r.clone()],
+            std::slice::from_ref(&r),
             "t",
             &["shard 2/2 is missing".into()],
         ),
