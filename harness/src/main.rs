@@ -29,15 +29,26 @@ enum Command {
     /// Measure lab build, failover precision, conflict windows, catalogue wall time and
     /// daemon footprint (vrrpd against keepalived and iproute2); prints a markdown table.
     Bench(cli::BenchArgs),
+    /// Random fault schedules against one daemon, judged by the catalogue's checkers;
+    /// a violation is shrunk to a minimal scenario file in out/explore/.
+    Explore(cli::ExploreArgs),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // No subcommand means `run` with its documented defaults (clap's, not zeros).
+    let command = match args.command {
+        Some(c) => c,
+        None => match Args::parse_from(["vrrplab", "run"]).command {
+            Some(c) => c,
+            None => return ExitCode::from(2),
+        },
+    };
     // The lab needs root; a user gets it inside a user namespace of its own. This must
     // happen now, while the process has one thread (before any runtime starts).
     if matches!(
-        args.command,
-        Some(Command::Lab(_)) | Some(Command::Run(_)) | None
+        command,
+        Command::Lab(_) | Command::Run(_) | Command::Explore(_)
     ) {
         match vrrplab::lab::userns::enter_if_unprivileged() {
             Ok(vrrplab::lab::userns::Privilege::Blocked(line)) => {
@@ -51,13 +62,13 @@ fn main() -> ExitCode {
             }
         }
     }
-    let result = match args.command {
-        Some(Command::Check(a)) => cli::check(a),
-        Some(Command::Lab(a)) => cli::lab(a),
-        Some(Command::Run(a)) => cli::run(a),
-        Some(Command::Bench(a)) => cli::bench(a),
-        Some(Command::Report(a)) => cli::report(a),
-        None => cli::run(cli::RunArgs::default()),
+    let result = match command {
+        Command::Check(a) => cli::check(a),
+        Command::Lab(a) => cli::lab(a),
+        Command::Run(a) => cli::run(a),
+        Command::Bench(a) => cli::bench(a),
+        Command::Explore(a) => cli::explore(a),
+        Command::Report(a) => cli::report(a),
     };
     match result {
         Ok(code) => code,

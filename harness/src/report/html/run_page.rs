@@ -168,6 +168,15 @@ fn class_word(c: Classification) -> &'static str {
     }
 }
 
+/// The status word whose colour a step row takes (`ok` → `pass`, `failed` → `FAIL`).
+fn step_status(word: &str) -> &str {
+    match word {
+        "ok" => "pass",
+        "failed" => "FAIL",
+        other => other,
+    }
+}
+
 /// Seconds of run time with millisecond precision, or `–`.
 fn secs(ms: Option<f64>) -> String {
     ms.map_or_else(|| "–".to_string(), |ms| format!("{:.3} s", ms / 1e3))
@@ -251,10 +260,10 @@ pub fn run_page_html(page: &RunPage<'_>) -> String {
                     tr { th { "#" } th { "step" } th { "outcome" } th { "began" } th { "ended" } }
                     @for s in &r.steps {
                         @let t = page.step_times.iter().find(|t| t.index == s.index);
-                        tr.(status_class(s.class().as_str())) {
+                        tr.(status_class(step_status(s.word()))) {
                             td.num { (s.index) }
                             td { (s.text) }
-                            td { (s.outcome) }
+                            td { (s.outcome_text()) }
                             td.num { (secs(t.and_then(|t| t.begin_ms))) }
                             td.num { (secs(t.and_then(|t| t.end_ms))) }
                         }
