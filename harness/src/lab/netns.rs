@@ -40,7 +40,7 @@ impl NetNs {
     pub fn nsenter_hint(&self) -> String {
         let pid = std::process::id();
         let user = if super::userns::in_user_namespace() {
-            format!("--user=/proc/{pid}/ns/user ")
+            format!("--user=/proc/{pid}/ns/user --preserve-credentials ")
         } else {
             String::new()
         };
