@@ -4,7 +4,6 @@
 //! tcpdump — which nobody here wrote — decodes vrrpd's adverts as valid VRRP.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -202,7 +201,7 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
     } else {
         "192.0.2.12"
     };
-    let out = Command::new(tcpdump)
+    let out = vrrplab::lab::userns::tool_command(tcpdump)
         .args(["-n", "-v", "-r"])
         .arg(&pcap)
         .arg("ip proto 112")

@@ -239,7 +239,7 @@ async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
     let stats = cap.stop().unwrap();
     assert!(stats.frames >= 2, "captured {stats:?}");
     assert_eq!(stats.dropped, 0);
-    let out = Command::new(tcpdump)
+    let out = vrrplab::lab::userns::tool_command(tcpdump)
         .args(["-n", "-e", "-r"])
         .arg(&pcap)
         .output()

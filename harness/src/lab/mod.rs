@@ -18,6 +18,7 @@ pub mod ports;
 pub mod privilege;
 pub mod process;
 pub mod topology;
+pub mod userns;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Child;

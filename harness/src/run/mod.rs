@@ -7,6 +7,9 @@ pub mod batch;
 pub mod fault;
 pub mod interrupt;
 mod live;
+pub mod merge;
+pub mod progress;
+pub mod shard;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
