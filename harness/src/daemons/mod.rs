@@ -11,26 +11,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use vrrpd::runtime::misbehave::Misbehave;
 
 use crate::lab::process::ProcessSpec;
 use crate::scenario::{InitialState, NodeVrrp, NotifyAction, VrrpState};
 
-/// Negative controls of the bundled daemon (built with its `negative-controls` feature).
-pub const MISBEHAVIOURS: &[&str] = &[
-    "no-lease",
-    "no-startup-reconcile",
-    "no-release-on-stop",
-    "no-priority-zero",
-    "keepalived-1.2",
-];
-
 /// A daemon under test.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Daemon {
     /// The bundled daemon, optionally with a negative control.
     Vrrpd {
         /// The misbehaviour switched on, if any.
-        misbehave: Option<String>,
+        misbehave: Option<Misbehave>,
     },
     /// keepalived.
     Keepalived,
@@ -43,12 +35,12 @@ impl Daemon {
             "vrrpd" => Ok(Daemon::Vrrpd { misbehave: None }),
             "keepalived" => Ok(Daemon::Keepalived),
             other => match other.strip_prefix("vrrpd:") {
-                Some(m) if MISBEHAVIOURS.contains(&m) => Ok(Daemon::Vrrpd {
-                    misbehave: Some(m.to_string()),
+                Some(m) if Misbehave::from_name(m).is_some() => Ok(Daemon::Vrrpd {
+                    misbehave: Misbehave::from_name(m),
                 }),
                 _ => bail!(
                     "unknown daemon {other:?}: use vrrpd, keepalived or vrrpd:<{}>",
-                    MISBEHAVIOURS.join("|")
+                    Misbehave::ALL.map(Misbehave::name).join("|")
                 ),
             },
         }
@@ -65,12 +57,18 @@ impl Daemon {
 
     /// Every negative control as a daemon.
     pub fn negative_controls() -> Vec<Daemon> {
-        MISBEHAVIOURS
-            .iter()
-            .map(|m| Daemon::Vrrpd {
-                misbehave: Some((*m).to_string()),
-            })
+        Misbehave::ALL
+            .into_iter()
+            .map(|m| Daemon::Vrrpd { misbehave: Some(m) })
             .collect()
+    }
+
+    /// Every daemon name a scenario or the command line may use: `vrrpd`, `keepalived`
+    /// and each negative control (`vrrpd:no-lease`...).
+    pub fn all_names() -> Vec<String> {
+        let mut v = vec!["vrrpd".to_string(), "keepalived".to_string()];
+        v.extend(Daemon::negative_controls().iter().map(Daemon::name));
+        v
     }
 
     /// Checks the daemon's program is there; the error says how to get it.
@@ -105,7 +103,7 @@ impl Daemon {
                 ];
                 if let Some(m) = misbehave {
                     args.push("--misbehave".into());
-                    args.push(m.into());
+                    args.push(m.name().into());
                 }
                 Ok(ProcessSpec {
                     program: self.binary()?,

@@ -15,9 +15,10 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond, DAEMONS,
+    Scenario, Step, StepKind, VrrpState, WaitCond,
 };
 use crate::check::CheckName;
+use crate::daemons::Daemon;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
@@ -919,13 +920,15 @@ fn expectations(
         )?;
     }
     for (daemon, d) in r.daemon.iter().flatten() {
-        if !DAEMONS.contains(&daemon.get_ref().as_str()) {
+        if Daemon::parse(daemon.get_ref()).is_err() {
+            let names = Daemon::all_names();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             return err(
                 daemon.span(),
                 format!(
                     "unknown daemon {:?} (known: {})",
                     daemon.get_ref(),
-                    list(DAEMONS)
+                    list(&names)
                 ),
             );
         }
