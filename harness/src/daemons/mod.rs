@@ -63,14 +63,6 @@ impl Daemon {
             .collect()
     }
 
-    /// Every daemon name a scenario or the command line may use: `vrrpd`, `keepalived`
-    /// and each negative control (`vrrpd:no-lease`...).
-    pub fn all_names() -> Vec<String> {
-        let mut v = vec!["vrrpd".to_string(), "keepalived".to_string()];
-        v.extend(Daemon::negative_controls().iter().map(Daemon::name));
-        v
-    }
-
     /// Checks the daemon's program is there; the error says how to get it.
     pub fn binary(&self) -> Result<PathBuf> {
         match self {

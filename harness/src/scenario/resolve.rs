@@ -14,11 +14,10 @@ use vrrpd::wire::vrrp::Version;
 use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
-    ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond,
+    daemon_names, ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp,
+    NotifyAction, Scenario, Step, StepKind, VrrpState, WaitCond,
 };
 use crate::check::CheckName;
-use crate::daemons::Daemon;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
@@ -920,8 +919,8 @@ fn expectations(
         )?;
     }
     for (daemon, d) in r.daemon.iter().flatten() {
-        if Daemon::parse(daemon.get_ref()).is_err() {
-            let names = Daemon::all_names();
+        let names = daemon_names();
+        if !names.contains(daemon.get_ref()) {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             return err(
                 daemon.span(),
