@@ -336,32 +336,10 @@ impl History {
         w.flush()?;
         Ok(())
     }
-
-    /// Reads a history written by [`History::write_jsonl`].
-    pub fn read_jsonl(path: &Path) -> Result<Vec<Event>> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .with_context(|| format!("{}:{}: bad history line", path.display(), i + 1))
-            })
-            .collect()
-    }
 }
 
 impl Default for History {
     fn default() -> Self {
         History::new()
     }
-}
-
-/// Formats a MAC as aa:bb:cc:dd:ee:ff.
-pub fn mac_string(m: &[u8]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }

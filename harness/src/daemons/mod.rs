@@ -6,7 +6,6 @@
 //!   scenario, run in the foreground with its pid files in the run's own directory.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -373,11 +372,6 @@ fn toml_str(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// All VIPs of a node's configuration.
-pub fn vips_of(node: &NodeVrrp) -> Vec<IpAddr> {
-    node.vips.iter().map(|(a, _)| *a).collect()
 }
 
 #[cfg(test)]
