@@ -330,6 +330,28 @@ fn axis(out: &mut String, scale: &Scale, layout: &Layout) {
     let _ = writeln!(out, "</g>");
 }
 
+/// A lane's background (with `tip` as its tooltip) and its label on the left.
+fn lane_head(out: &mut String, y: f64, tip: &str, label: &str) {
+    rect(
+        out,
+        "lane-bg",
+        (LEFT, WIDTH - LEFT - RIGHT),
+        y,
+        LANE_H,
+        COLOR_LANE,
+        "",
+        tip,
+    );
+    text(
+        out,
+        "lane-label",
+        LEFT - 8.0,
+        y + LANE_H / 2.0 + 4.0,
+        " text-anchor=\"end\"",
+        label,
+    );
+}
+
 /// One node's lane: background, label, when it held a VIP, and where its address events
 /// were lost.
 fn node_lane(out: &mut String, node: &str, y: f64, timelines: &[Timeline], scale: &Scale) {
@@ -339,24 +361,7 @@ fn node_lane(out: &mut String, node: &str, y: f64, timelines: &[Timeline], scale
         "<g class=\"lane node\" data-node=\"{}\">",
         escape(node)
     );
-    rect(
-        out,
-        "lane-bg",
-        (LEFT, WIDTH - LEFT - RIGHT),
-        y,
-        LANE_H,
-        COLOR_LANE,
-        "",
-        node,
-    );
-    text(
-        out,
-        "lane-label",
-        LEFT - 8.0,
-        y + LANE_H / 2.0 + 4.0,
-        " text-anchor=\"end\"",
-        node,
-    );
+    lane_head(out, y, node, node);
     for s in held_spans(timelines, node, end) {
         rect(
             out,
@@ -401,24 +406,8 @@ fn client_lane_group(
     scale: &Scale,
 ) {
     let _ = writeln!(out, "<g class=\"lane client\" data-vip=\"{vip}\">");
-    rect(
-        out,
-        "lane-bg",
-        (LEFT, WIDTH - LEFT - RIGHT),
-        y,
-        LANE_H,
-        COLOR_LANE,
-        "",
-        &format!("MACs answering the client's probes for {vip}"),
-    );
-    text(
-        out,
-        "lane-label",
-        LEFT - 8.0,
-        y + LANE_H / 2.0 + 4.0,
-        " text-anchor=\"end\"",
-        label,
-    );
+    let tip = format!("MACs answering the client's probes for {vip}");
+    lane_head(out, y, &tip, label);
     client_lane(out, events, vip, scale, y);
     let _ = writeln!(out, "</g>");
 }
