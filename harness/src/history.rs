@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use vrrpd::wire::Mac;
 
 /// The run's clock: a monotonic origin and the wall-clock time at that origin.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +124,7 @@ pub enum EventKind {
         /// Sequence number of the probe.
         seq: u64,
         /// MACs that answered (aa:bb:..), sorted.
-        macs: Vec<String>,
+        macs: Vec<Mac>,
     },
     /// The client probe could not send or receive for a while: its view is unknown.
     ProbeGap {
@@ -213,7 +214,7 @@ pub enum FrameSummary {
     /// A VRRP advertisement (valid or not).
     Vrrp {
         /// Source MAC.
-        src_mac: String,
+        src_mac: Mac,
         /// Source IP.
         src: IpAddr,
         /// Destination IP.
@@ -238,9 +239,9 @@ pub enum FrameSummary {
         /// 1 request, 2 reply.
         op: u16,
         /// Source MAC of the Ethernet frame.
-        src_mac: String,
+        src_mac: Mac,
         /// Sender hardware address.
-        sender_mac: String,
+        sender_mac: Mac,
         /// Sender IP.
         sender_ip: IpAddr,
         /// Target IP.
@@ -251,7 +252,7 @@ pub enum FrameSummary {
     /// An IPv6 Neighbor Advertisement.
     NeighborAdvert {
         /// Source MAC.
-        src_mac: String,
+        src_mac: Mac,
         /// Target address advertised.
         target: IpAddr,
         /// Unsolicited (not a reply to a solicitation).

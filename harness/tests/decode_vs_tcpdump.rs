@@ -269,7 +269,7 @@ fn the_cross_check_would_see_a_wrong_decode() {
     assert!(expected(&wrong).iter().any(|w| !text.contains(w)), "{text}");
     let mut wrong = right;
     if let FrameSummary::Vrrp { src_mac, addrs, .. } = &mut wrong {
-        *src_mac = "02:00:00:00:00:99".into();
+        *src_mac = vrrpd::wire::Mac([2, 0, 0, 0, 0, 0x99]);
         *addrs = vec!["2001:db8::99".parse().unwrap()];
     }
     assert!(expected(&wrong).iter().any(|w| !text.contains(w)), "{text}");

@@ -286,7 +286,7 @@ async fn client_probe_sees_two_macs_for_a_duplicated_address() {
     n2.add_address(VIP, 32).await.unwrap();
     let history = History::new();
     let p = probe::start(&lab, &[VIP], probe::DEFAULT_INTERVAL, history.clone()).unwrap();
-    let mac = |m: [u8; 6]| vrrpd::wire::Mac(m).to_string();
+    let mac = vrrpd::wire::Mac;
     let last_macs = || {
         history
             .events()

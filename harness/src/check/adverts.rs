@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::holders;
 use super::{
     capture_missing, dur_ns, ms_str, node_ips, t_str, CheckName, CheckResult, Ctx, Findings,
@@ -61,7 +63,7 @@ pub fn failover_tolerance(advert_interval: Duration) -> Duration {
 #[derive(Debug, Clone)]
 struct Advert {
     t_ns: u64,
-    src_mac: String,
+    src_mac: Mac,
     src: IpAddr,
     vrid: u8,
     priority: u8,
@@ -87,7 +89,7 @@ fn adverts(ctx: &Ctx, events: &[Event]) -> Vec<Advert> {
             } if ctx.vips.is_empty() || addrs.iter().any(|a| ctx.vips.contains(a)) => {
                 Some(Advert {
                     t_ns: e.t_ns,
-                    src_mac: src_mac.clone(),
+                    src_mac: *src_mac,
                     src: *src,
                     vrid: *vrid,
                     priority: *priority,
@@ -103,7 +105,7 @@ fn src_label(ctx: &Ctx, ips: &BTreeMap<IpAddr, String>, a: &Advert) -> String {
     match ips
         .get(&a.src)
         .map(String::as_str)
-        .or_else(|| ctx.node_of_mac(&a.src_mac))
+        .or_else(|| ctx.node_of_mac(a.src_mac))
     {
         Some(n) => format!("{} ({n})", a.src),
         None => a.src.to_string(),
@@ -329,7 +331,7 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
             a.priority == 0
                 && a.t_ns >= since
                 && a.t_ns <= until
-                && (mac.is_some_and(|m| m.eq_ignore_ascii_case(&a.src_mac)) || own.contains(&a.src))
+                && (mac == Some(a.src_mac) || own.contains(&a.src))
         });
         let until_text = match exit {
             Some(d) => format!("its daemon exited at {}", t_str(d.t_ns)),
@@ -392,7 +394,7 @@ pub fn ttl_255(ctx: &Ctx, events: &[Event]) -> CheckResult {
         let from = match ips
             .get(src)
             .map(String::as_str)
-            .or_else(|| ctx.node_of_mac(src_mac))
+            .or_else(|| ctx.node_of_mac(*src_mac))
         {
             Some(n) => format!("{src} ({n})"),
             None => format!("{src} ({src_mac})"),

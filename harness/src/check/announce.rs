@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::holders;
 use super::{capture_missing, dur_ns, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, FrameSummary};
@@ -16,7 +18,7 @@ pub const ANNOUNCE_WINDOW: Duration = Duration::from_secs(1);
 
 /// Whether `e` announces `vip` from `mac`: a gratuitous ARP (IPv4) or an unsolicited NA
 /// (IPv6).
-fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
+fn announces(e: &Event, vip: IpAddr, mac: Mac) -> bool {
     let EventKind::Frame { frame, .. } = &e.kind else {
         return false;
     };
@@ -27,15 +29,12 @@ fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
             sender_ip,
             gratuitous: true,
             ..
-        } => {
-            *sender_ip == vip
-                && (src_mac.eq_ignore_ascii_case(mac) || sender_mac.eq_ignore_ascii_case(mac))
-        }
+        } => *sender_ip == vip && (*src_mac == mac || *sender_mac == mac),
         FrameSummary::NeighborAdvert {
             src_mac,
             target,
             unsolicited: true,
-        } => *target == vip && src_mac.eq_ignore_ascii_case(mac),
+        } => *target == vip && *src_mac == mac,
         _ => false,
     }
 }
@@ -191,7 +190,7 @@ mod tests {
             frame(
                 ms(8700),
                 FrameSummary::NeighborAdvert {
-                    src_mac: MAC2.into(),
+                    src_mac: to_mac(MAC2),
                     target: v6,
                     unsolicited,
                 },

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::Window;
 use super::{t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind};
@@ -18,7 +20,7 @@ pub struct Probe {
     /// Its sequence number.
     pub seq: u64,
     /// The MACs that answered; empty = nobody answered.
-    pub macs: Vec<String>,
+    pub macs: Vec<Mac>,
 }
 
 /// The client's view of one VIP over the run.
@@ -46,7 +48,7 @@ impl ClientView {
                     nodes: BTreeSet::new(),
                 })
                 .nodes
-                .extend(p.macs.iter().cloned());
+                .extend(p.macs.iter().map(Mac::to_string));
             } else if let Some(mut w) = cur.take() {
                 w.to_ns = Some(p.t_ns);
                 out.push(w);
@@ -110,11 +112,11 @@ pub fn client_view(events: &[Event], vip: IpAddr) -> ClientView {
 }
 
 /// `2 MACs (aa (node1), bb (node2))` / `nobody`.
-fn answered_by(ctx: &Ctx, macs: &[String]) -> String {
+fn answered_by(ctx: &Ctx, macs: &[Mac]) -> String {
     if macs.is_empty() {
         return "nobody".to_string();
     }
-    let list: Vec<String> = macs.iter().map(|m| ctx.mac_label(m)).collect();
+    let list: Vec<String> = macs.iter().map(|m| ctx.mac_label(*m)).collect();
     format!("{} MAC(s) ({})", macs.len(), list.join(", "))
 }
 

@@ -5,12 +5,19 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::check::Ctx;
+use vrrpd::wire::Mac;
+
 use crate::history::{AddrChange, DaemonEvent, Event, EventKind, FrameSummary};
 
 pub const MAC1: &str = "02:00:00:00:00:01";
 pub const MAC2: &str = "02:00:00:00:00:02";
 pub const IP1: &str = "192.0.2.11";
 pub const IP2: &str = "192.0.2.12";
+
+/// A MAC from its text.
+pub fn to_mac(s: &str) -> Mac {
+    s.parse().expect("a MAC address")
+}
 
 pub fn ms(v: u64) -> u64 {
     v * 1_000_000
@@ -72,7 +79,7 @@ pub fn advert(t_ns: u64, mac: &str, src: &str, priority: u8) -> Event {
     frame(
         t_ns,
         FrameSummary::Vrrp {
-            src_mac: mac.into(),
+            src_mac: to_mac(mac),
             src: ip(src),
             dst: ip("224.0.0.18"),
             ttl: 255,
@@ -99,8 +106,8 @@ pub fn garp(t_ns: u64, mac: &str, a: IpAddr) -> Event {
         t_ns,
         FrameSummary::Arp {
             op: 1,
-            src_mac: mac.into(),
-            sender_mac: mac.into(),
+            src_mac: to_mac(mac),
+            sender_mac: to_mac(mac),
             sender_ip: a,
             target_ip: a,
             gratuitous: true,
@@ -114,7 +121,7 @@ pub fn probe(t_ns: u64, seq: u64, macs: &[&str]) -> Event {
         EventKind::Probe {
             vip: vip4(),
             seq,
-            macs: macs.iter().map(|m| m.to_string()).collect(),
+            macs: macs.iter().map(|m| to_mac(m)).collect(),
         },
     )
 }
@@ -145,9 +152,9 @@ pub fn daemon(t_ns: u64, node: &str, what: DaemonEvent) -> Event {
 /// Two nodes at priority 100 (backup) on VRRPv3 with 1 s adverts; the span and first
 /// fault are read from `events`.
 pub fn ctx(events: &[Event]) -> Ctx {
-    let macs: BTreeMap<String, String> = [("node1", MAC1), ("node2", MAC2)]
+    let macs: BTreeMap<String, Mac> = [("node1", MAC1), ("node2", MAC2)]
         .into_iter()
-        .map(|(n, m)| (n.to_string(), m.to_string()))
+        .map(|(n, m)| (n.to_string(), to_mac(m)))
         .collect();
     Ctx::new(
         vec![vip4()],

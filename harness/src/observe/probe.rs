@@ -110,7 +110,7 @@ fn run(
     let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let round_end = Instant::now() + interval;
-        let mut seen: Vec<BTreeSet<String>> = vec![BTreeSet::new(); vips.len()];
+        let mut seen: Vec<BTreeSet<Mac>> = vec![BTreeSet::new(); vips.len()];
         let mut failed = None;
         for vip in &vips {
             if let Err(e) = packet::send(&fd, &request(me, *vip)) {
@@ -122,7 +122,7 @@ fn run(
                 Ok(n) => {
                     for (i, vip) in vips.iter().enumerate() {
                         if let Some(m) = answer(&buf[..n], *vip, me) {
-                            seen[i].insert(m.to_string());
+                            seen[i].insert(m);
                         }
                     }
                 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use vrrpd::wire::Mac;
 
 use super::xml::escape;
 use crate::check::{client_view, holders, t_str, Timeline};
@@ -559,9 +560,9 @@ fn client_lane(out: &mut String, events: &[Event], vip: IpAddr, scale: &Scale, y
     while i < probes.len() {
         let n = probes[i].macs.len().min(2);
         let mut j = i + 1;
-        let mut macs: BTreeSet<&str> = probes[i].macs.iter().map(String::as_str).collect();
+        let mut macs: BTreeSet<Mac> = probes[i].macs.iter().copied().collect();
         while j < probes.len() && probes[j].macs.len().min(2) == n {
-            macs.extend(probes[j].macs.iter().map(String::as_str));
+            macs.extend(probes[j].macs.iter().copied());
             j += 1;
         }
         let from = probes[i].t_ns;
@@ -575,7 +576,7 @@ fn client_lane(out: &mut String, events: &[Event], vip: IpAddr, scale: &Scale, y
                 "two or more MACs answered".to_string(),
             ),
         };
-        let list: Vec<&str> = macs.into_iter().collect();
+        let list: Vec<String> = macs.iter().map(Mac::to_string).collect();
         let tip = format!(
             "{what} for {vip} from {} to {} ({} probe(s)){}{}",
             t_str(from),

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use vrrpd::wire::Mac;
 
 use super::steps::Played;
 use crate::check::{self, Check, Ctx, FailoverKind, Verdict};
@@ -21,7 +22,7 @@ pub fn judge(
     daemon: &str,
     played: Played,
     vips: Vec<IpAddr>,
-    node_macs: BTreeMap<String, String>,
+    node_macs: BTreeMap<String, Mac>,
     events: &[Event],
 ) -> Result<(Verdict, Ctx)> {
     let first = sc
@@ -171,10 +172,10 @@ known_failures = ["no_conflict_at_end", "step:4"]
         }
     }
 
-    fn macs() -> BTreeMap<String, String> {
+    fn macs() -> BTreeMap<String, Mac> {
         [("node1", MAC1), ("node2", MAC2)]
             .into_iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
+            .map(|(n, m)| (n.to_string(), to_mac(m)))
             .collect()
     }
 

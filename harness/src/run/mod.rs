@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use vrrpd::wire::Mac;
 
 use crate::check::{StepOutcome, Verdict};
 use crate::daemons::Daemon;
@@ -252,10 +253,10 @@ async fn keep_lab_up(lab: &Lab, scenario: &str, daemon: &str, out: &Path) {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Each router node's segment MAC, as the checkers spell it.
-fn node_macs(lab: &Lab) -> BTreeMap<String, String> {
+/// Each router node's segment MAC.
+fn node_macs(lab: &Lab) -> BTreeMap<String, Mac> {
     lab.nodes()
         .iter()
-        .map(|n| (n.name().to_string(), vrrpd::wire::Mac(n.mac()).to_string()))
+        .map(|n| (n.name().to_string(), Mac(n.mac())))
         .collect()
 }
