@@ -13,6 +13,22 @@ use vrrplab::daemons::Daemon;
 use vrrplab::run::{self, RunOptions, RunResult};
 use vrrplab::scenario::Scenario;
 
+/// This test process's own artifact folder under `target/tmp/negative-controls/`, so
+/// concurrent `cargo test` runs never share one.
+fn out_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("negative-controls");
+        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        tempfile::Builder::new()
+            .prefix(&format!("run-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+            .keep()
+    })
+    .clone()
+}
+
 fn run_control(control: &str, scenario: &str) -> RunResult {
     vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
@@ -20,7 +36,7 @@ fn run_control(control: &str, scenario: &str) -> RunResult {
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let d = Daemon::parse(&format!("vrrpd:{control}")).unwrap();
     let opts = RunOptions {
-        out_dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("negative-controls"),
+        out_dir: out_dir(),
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -19,9 +19,11 @@
 //! - [`check`]: pure checkers over the history, the one registry of check names, and the
 //!   verdict they add up to;
 //! - [`report`]: summary table, verdict JSON, JUnit XML and SVG timelines of finished runs;
-//! - [`bench`](mod@bench): `vrrplab bench`, the numbers behind BENCHMARKS.md.
+//! - [`bench`](mod@bench): `vrrplab bench`, the numbers behind BENCHMARKS.md;
+//! - [`explore`]: `vrrplab explore`, random fault schedules judged by the same checkers,
+//!   and shrinking of what fails; it drives [`run`] and writes [`scenario`] files.
 //!
-//! Who imports whom: [`run`] and [`bench`](mod@bench) drive everything; [`observe`] reads [`lab`]
+//! Who imports whom: [`run`], [`bench`](mod@bench) and [`explore`] drive everything; [`observe`] reads [`lab`]
 //! and writes [`history`]; [`check`] reads only [`history`]; [`report`] reads only
 //! [`check`] and [`history`]; [`daemons`] reads [`scenario`]'s model and starts processes
 //! through [`lab`]; [`scenario`] names lab topologies and check names; [`lab`] and
@@ -32,6 +34,7 @@
 pub mod bench;
 pub mod check;
 pub mod daemons;
+pub mod explore;
 pub mod history;
 pub mod lab;
 pub mod observe;

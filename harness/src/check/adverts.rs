@@ -269,8 +269,8 @@ pub fn failover(ctx: &Ctx, events: &[Event], kind: FailoverKind) -> CheckResult 
     }
 }
 
-/// After each clean stop (`Fault { fault: "stop" }`) of a node that held a VIP at that
-/// moment, a valid priority-0 advert from that node (its segment MAC or one of its own
+/// After each clean stop (`Fault { fault: "stop" }`, or the stop that begins a
+/// `"restart"`) of a node that held a VIP at that moment, a valid priority-0 advert from that node (its segment MAC or one of its own
 /// addresses) appears on the segment before its daemon exits (or by the end of the run
 /// if no exit was recorded). The search starts at the daemon's last start, since the
 /// advert's capture timestamp may precede the moment the fault was recorded.
@@ -286,7 +286,8 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
         let EventKind::Fault { node, fault, .. } = &e.kind else {
             continue;
         };
-        if fault != "stop" {
+        // A restart begins with the same clean stop (the runner counts it as one).
+        if fault != "stop" && fault != "restart" {
             continue;
         }
         let mut held = Vec::new();
@@ -624,6 +625,29 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    /// Found by `vrrplab explore`: a restart of the MASTER made the runner ask for this
+    /// check while the check only looked at "stop" faults, so it said "unknown".
+    #[test]
+    fn restart_of_the_master_is_judged_like_a_stop() {
+        let as_restart = |with_prio0| -> Vec<Event> {
+            stop_run(with_prio0)
+                .into_iter()
+                .map(|mut e| {
+                    if let EventKind::Fault { fault, .. } = &mut e.kind {
+                        *fault = "restart".into();
+                    }
+                    e
+                })
+                .collect()
+        };
+        let ev = as_restart(true);
+        let r = priority_zero_on_stop(&ctx(&ev), &ev);
+        assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
+        let ev = as_restart(false);
+        let r = priority_zero_on_stop(&ctx(&ev), &ev);
+        assert!(matches!(r.outcome, Outcome::Fail(_)), "{r:?}");
     }
 
     #[test]

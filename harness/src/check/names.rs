@@ -33,6 +33,8 @@ pub enum CheckName {
     ExpectClientMacs,
     /// `step:N`: wait or expect step N (1-based) of the scenario.
     Step(usize),
+    /// `interrupted`: the run was stopped by SIGINT/SIGTERM before it ended (unknown).
+    Interrupted,
 }
 
 impl CheckName {
@@ -64,6 +66,7 @@ impl CheckName {
             CheckName::ExpectHolders => "expect_holders",
             CheckName::ExpectClientMacs => "expect_client_macs",
             CheckName::Step(_) => "step",
+            CheckName::Interrupted => "interrupted",
         }
     }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
-use netlink_packet_route::link::{InfoData, InfoVeth};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth};
@@ -701,4 +701,23 @@ async fn add_v6(h: &rtnetlink::Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(
         .push(AddressAttribute::Flags(AddressFlags::Nodad));
     req.execute().await?;
     Ok(())
+}
+
+/// ifindex and MAC of a link, looked up by name.
+pub async fn link_by_name(h: &rtnetlink::Handle, name: &str) -> Result<(u32, [u8; 6])> {
+    let mut s = h.link().get().match_name(name.to_string()).execute();
+    let msg = s
+        .next()
+        .await
+        .ok_or_else(|| anyhow!("no link {name}"))?
+        .with_context(|| format!("get link {name}"))?;
+    let mut mac = [0u8; 6];
+    for a in &msg.attributes {
+        if let LinkAttribute::Address(bytes) = a {
+            if bytes.len() == 6 {
+                mac.copy_from_slice(bytes);
+            }
+        }
+    }
+    Ok((msg.header.index, mac))
 }

@@ -217,6 +217,26 @@ async fn kill_all(rt: &mut Runner<'_>, node: &str) -> Result<()> {
 
 /// A clean stop: SIGTERM, then wait for the exit. A daemon that does not exit in time is
 /// killed and the step fails.
+/// Stops every running daemon cleanly (SIGTERM, then SIGKILL after the stop
+/// deadline), as a `stop` fault on each node; the first failure is returned after all
+/// were tried.
+pub(crate) async fn stop_all(rt: &mut Runner<'_>) -> Result<()> {
+    let nodes: Vec<(String, NodeVrrp)> = rt
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.pid.is_some())
+        .map(|(k, n)| (k.clone(), n.cfg.clone()))
+        .collect();
+    let mut first = Ok(());
+    for (node, cfg) in nodes {
+        let r = stop(rt, &node, &cfg).await;
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
+
 async fn stop(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp) -> Result<()> {
     if rt.rt(node)?.pid.is_none() {
         return Ok(());

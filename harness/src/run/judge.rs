@@ -169,6 +169,7 @@ known_failures = ["no_conflict_at_end", "step:4"]
                 },
             )],
             stopped_holder: false,
+            interrupted: None,
         }
     }
 

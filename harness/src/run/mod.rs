@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod fault;
+pub mod interrupt;
 pub mod judge;
 mod live;
 mod steps;
@@ -14,10 +15,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use vrrpd::wire::Mac;
 
-use crate::check::{StepOutcome, Verdict};
+use crate::check::{self, CheckName, CheckResult, Outcome, StepOutcome, Verdict};
 use crate::daemons::Daemon;
 use crate::history::{Event, EventKind, History};
 use crate::lab::Lab;
@@ -37,6 +38,9 @@ pub struct RunOptions {
     /// Keep the lab up after the run (daemons still running), print how to enter each
     /// node, and tear it down on Ctrl-C.
     pub keep: bool,
+    /// Set to `true` to stop the run in flight (see [`interrupt`]): it is judged
+    /// interrupted, its artifacts are written and its daemons stopped.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
@@ -45,6 +49,7 @@ impl Default for RunOptions {
             out_dir: PathBuf::from("out"),
             probe_interval: probe::DEFAULT_INTERVAL,
             keep: false,
+            stop: None,
         }
     }
 }
@@ -145,6 +150,9 @@ async fn run_inner(
     result: &mut RunResult,
 ) -> Result<()> {
     daemon.binary()?;
+    // The name is one path component of `out`; never let it climb out of `--out`.
+    crate::scenario::check_name(&sc.name)
+        .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
     fresh_dir(out)?;
     let history = History::new();
     let lab = Lab::build(sc.topology.clone()).await?;
@@ -174,7 +182,10 @@ async fn run_inner(
         vips: vips.clone(),
         stopped_holder: false,
     };
-    let played = rt.play(&sc.steps, &mut result.steps).await?;
+    let played = rt.play(&sc.steps, &mut result.steps, &opts.stop).await?;
+    if let Some(when) = &played.interrupted {
+        return finish_interrupted(rt, when, out, prb, cap, played.step_checks, result).await;
+    }
     settle(sc, &history).await;
     keep_end_state(&rt.lab, out).await?;
     prb.stop()?;
@@ -197,6 +208,45 @@ async fn run_inner(
     result.first_fault_ns = ctx.first_fault_ns;
     result.end_ns = ctx.end_ns;
     result.events = events;
+    Ok(())
+}
+
+/// The end of a run stopped by a signal: the daemons are stopped cleanly, the evidence
+/// is written (addresses, capture, history), and the verdict holds the waits judged so
+/// far plus an `interrupted` check that is unknown — an interrupted run never passes.
+async fn finish_interrupted(
+    mut rt: Runner<'_>,
+    when: &str,
+    out: &Path,
+    prb: probe::Probe,
+    cap: capture::Capture,
+    mut results: Vec<CheckResult>,
+    result: &mut RunResult,
+) -> Result<()> {
+    let why = format!("interrupted by a signal {when}");
+    rt.history.record(EventKind::Note {
+        text: format!("{why}; stopping the daemons"),
+    });
+    let stopped = fault::stop_all(&mut rt).await;
+    keep_end_state(&rt.lab, out).await?;
+    prb.stop()?;
+    cap.stop()?;
+    rt.monitors.clear();
+    let history = rt.history.clone();
+    history.write_jsonl(&out.join("history.jsonl"))?;
+    drop(rt);
+    let detail = match stopped {
+        Ok(()) => format!("{why}; daemons stopped with SIGTERM"),
+        Err(e) => format!("{why}; stopping the daemons: {e:#}"),
+    };
+    results.push(CheckResult::new(
+        CheckName::Interrupted,
+        Outcome::Unknown(detail.clone()),
+        detail,
+    ));
+    result.verdict = check::judge(results, &Default::default());
+    result.events = history.events();
+    result.end_ns = history.clock().now_ns();
     Ok(())
 }
 

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 
-use super::fault;
 use super::live::Runner;
+use super::{fault, interrupt};
 use crate::check::{Check, CheckName, CheckResult, Outcome, StepOutcome};
 use crate::daemons::Daemon;
 use crate::history::{EventKind, StepPhase};
@@ -22,19 +22,27 @@ pub struct Played {
     pub deferred: Vec<(CheckName, Check)>,
     /// A node was stopped cleanly while it held a VIP (the priority-0 check applies).
     pub stopped_holder: bool,
+    /// The run was stopped by a signal: when (`before step 3 (...)`, `during ...`).
+    pub interrupted: Option<String>,
 }
 
 impl Runner<'_> {
     /// Plays `steps` in order, recording each one's begin and end in the history and
     /// its outcome in `outcomes`. A step that only acts (start, fault, hold) and fails
-    /// breaks the run.
+    /// breaks the run. When `stop` turns true the steps stop there (before a step or
+    /// during one) and [`Played::interrupted`] says where.
     pub(crate) async fn play(
         &mut self,
         steps: &[Step],
         outcomes: &mut Vec<StepOutcome>,
+        stop: &Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<Played> {
         let mut played = Played::default();
         for step in steps {
+            if interrupt::requested(stop) {
+                played.interrupted = Some(format!("before step {} ({})", step.index, step.text));
+                break;
+            }
             let name = CheckName::Step(step.index);
             self.history.record(EventKind::Step {
                 index: step.index,
@@ -54,7 +62,14 @@ impl Runner<'_> {
                     played.deferred.push((name, check));
                     None
                 }
-                kind => Some(self.step(kind).await),
+                kind => tokio::select! {
+                    o = self.step(kind) => Some(o),
+                    _ = interrupt::wait(stop) => {
+                        played.interrupted =
+                            Some(format!("during step {} ({})", step.index, step.text));
+                        break;
+                    }
+                },
             };
             let phase = match &outcome {
                 None | Some(Outcome::Pass) => StepPhase::End,

@@ -10,7 +10,7 @@
 //!
 //! The format is documented, with a worked example, in `scenarios/README.md`.
 
-mod raw;
+pub(crate) mod raw;
 mod resolve;
 mod time;
 
@@ -414,16 +414,36 @@ impl Scenario {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut off = offset.min(text.len());
-    while !text.is_char_boundary(off) {
-        off -= 1;
+/// The longest scenario name: it is one path component of every artifact folder.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Checks that a scenario name is a safe single path component: letters, digits, `-`,
+/// `_` and `.`, at most [`MAX_NAME_LEN`] bytes, not starting with `.` (so never `.`,
+/// `..` or a hidden folder). The name becomes `<out>/<name>/`, and a name like `..`
+/// once made `vrrplab run --out X` delete and write a folder beside X.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!("must be 1..={MAX_NAME_LEN} bytes long"));
     }
-    let before = &text[..off];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[start..].chars().count() + 1)
+    if name.starts_with('.') {
+        return Err("must not start with '.' (it names the run's artifact folder)".into());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(
+            "must be letters, digits, '-', '_' or '.' (it names the run's artifact folder)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of a byte offset. For one lookup; many
+/// lookups in one text use [`vrrpd::config::LineIndex`].
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let p = vrrpd::config::Pos::from_offset(text, offset);
+    (p.line, p.column)
 }
 
 /// The scenario files named by `paths`: files as given, directories searched

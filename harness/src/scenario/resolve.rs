@@ -51,25 +51,26 @@ pub(crate) fn parse(text: &str, path: &Path) -> Res<Scenario> {
     })?;
     let name = match &raw.name {
         Some(n) => {
-            let ok = !n.get_ref().is_empty()
-                && n.get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !ok {
-                return err(
-                    n.span(),
-                    format!(
-                        "name {:?} must be letters, digits, '-', '_' or '.' (it names the run's artifact folder)",
-                        n.get_ref()
-                    ),
-                );
+            if let Err(why) = super::check_name(n.get_ref()) {
+                return err(n.span(), format!("name {:?} {why}", n.get_ref()));
             }
             n.get_ref().clone()
         }
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Err(why) = super::check_name(&stem) {
+                return err(
+                    0..0,
+                    format!(
+                        "the file name gives the scenario name {stem:?}, which {why}; set `name`"
+                    ),
+                );
+            }
+            stem
+        }
     };
     let description = raw
         .description
@@ -586,6 +587,9 @@ fn steps(
     }
     let mut current = initial.to_vec();
     let mut out = Vec::new();
+    // Built once: finding each step's line by rescanning the text made 20k steps
+    // take seconds (quadratic).
+    let lines = vrrpd::config::LineIndex::new(text);
     for (i, step) in all.get_ref().iter().enumerate() {
         let index = i + 1;
         let s = step.get_ref();
@@ -629,7 +633,7 @@ fn steps(
         };
         out.push(Step {
             index,
-            line: super::line_col(text, offset).0,
+            line: lines.pos(offset).line,
             kind,
             text: description,
         });
@@ -740,7 +744,7 @@ fn wait_step(
         Some(x) if x.get_ref() == "auto" => timers.auto_deadline(),
         Some(x) => {
             let e = TimeExpr::parse(x.get_ref()).map_err(|m| at(x.span(), m))?;
-            let d = e.eval(&timers);
+            let d = e.eval_capped(&timers).map_err(|m| at(x.span(), m))?;
             if d.is_zero() {
                 return err(x.span(), "`within` must be longer than 0");
             }
@@ -867,7 +871,9 @@ fn fault_step(
 fn hold_step(s: &RawStep, h: &Spanned<String>, current: &[NodeVrrp]) -> Res<(StepKind, String)> {
     reject_extra(s, "hold", &[])?;
     let e = TimeExpr::parse(h.get_ref()).map_err(|m| at(h.span(), m))?;
-    let d = e.eval(&Timers::max_over(current));
+    let d = e
+        .eval_capped(&Timers::max_over(current))
+        .map_err(|m| at(h.span(), m))?;
     if d.is_zero() {
         return err(h.span(), "`hold` must be longer than 0");
     }
@@ -943,7 +949,7 @@ fn expectations(
             Some(s) if s.get_ref() == "off" => Ok(None),
             Some(s) => {
                 let x = TimeExpr::parse(s.get_ref()).map_err(|m| at(s.span(), m))?;
-                Ok(Some(x.eval(timers)))
+                Ok(Some(x.eval_capped(timers).map_err(|m| at(s.span(), m))?))
             }
         }
     };
