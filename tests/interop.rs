@@ -265,7 +265,7 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
 
     let macs = [("node1", n1.mac()), ("node2", n2.mac())]
         .into_iter()
-        .map(|(n, m)| (n.to_string(), vrrpd::wire::Mac(m).to_string()))
+        .map(|(n, m)| (n.to_string(), vrrpd::wire::Mac(m)))
         .collect();
     let ctx = |events: &[vrrplab::history::Event]| {
         Ctx::new(

@@ -6,20 +6,19 @@
 mod common;
 
 use common::instance;
+use common::vrrpd::{logs, spawn_vrrpd, wait_for, Vrrpd, POLL};
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use vrrpd::instance::{lease_for, master_down_interval, skew_time, KERNEL_EXPIRY_LATE_ROUNDED};
 use vrrpd::wire::vrrp::Version;
 use vrrpd::wire::{ipv4, vrrp};
-use vrrplab::lab::process::ProcessSpec;
 use vrrplab::lab::topology::{Topology, CLIENT_V4};
 use vrrplab::lab::{Host, Lab};
 
-const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
 /// Allowance for process start, a loaded CI machine and netlink round trips.
 const SLACK: Duration = Duration::from_secs(2);
@@ -28,33 +27,7 @@ fn vip4(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
 }
 
-/// One vrrpd process on a node.
-struct Vrrpd {
-    node: String,
-    pid: u32,
-    state: PathBuf,
-    log: PathBuf,
-}
-
-impl Vrrpd {
-    fn state_json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&std::fs::read(&self.state).ok()?).ok()
-    }
-
-    fn instance_state(&self, name: &str) -> Option<String> {
-        let v = self.state_json()?;
-        v["instances"]
-            .as_array()?
-            .iter()
-            .find(|i| i["name"] == name)
-            .and_then(|i| i["state"].as_str().map(str::to_owned))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
+/// Starts vrrpd on `node` for run `run` of a test: files `<node>-<run>.*` in `dir`.
 fn spawn(
     lab: &Lab,
     dir: &Path,
@@ -63,54 +36,12 @@ fn spawn(
     config: &str,
     extra: &[&str],
 ) -> Result<Vrrpd> {
-    let cfg = dir.join(format!("{node}-{run}.toml"));
-    std::fs::write(&cfg, config)?;
-    let state = dir.join(format!("{node}-{run}.state.json"));
-    let log = dir.join(format!("{node}-{run}.log"));
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "--config".into(),
-        cfg.into(),
-        "--state-file".into(),
-        state.clone().into(),
-        "--pid-file".into(),
-        dir.join(format!("{node}-{run}.pid")).into(),
-    ];
-    args.extend(extra.iter().map(Into::into));
-    let program = if extra.contains(&"--misbehave") {
-        common::vrrpd_nc_binary()
-    } else {
-        common::vrrpd_binary()
-    };
-    let pid = lab.node(node)?.spawn(&ProcessSpec {
-        program,
-        args,
-        env: vec![("VRRPD_LOG".into(), "info".into())],
-        log: log.clone(),
-    })?;
-    Ok(Vrrpd {
-        node: node.to_owned(),
-        pid,
-        state,
-        log,
-    })
-}
-
-/// Polls `cond` until it holds or `within` passes; returns when it first held.
-async fn wait_for<F, Fut>(within: Duration, mut cond: F) -> Result<Option<Instant>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if cond().await? {
-            return Ok(Some(Instant::now()));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let stem = format!("{node}-{run}");
+    let pid_file = dir.join(format!("{stem}.pid"));
+    let pid_file = pid_file.to_string_lossy();
+    let mut args = vec!["--pid-file", pid_file.as_ref()];
+    args.extend_from_slice(extra);
+    spawn_vrrpd(lab, dir, node, &stem, "--config", config, &args)
 }
 
 async fn holds(host: &Host, ip: IpAddr) -> Result<bool> {
@@ -121,13 +52,6 @@ async fn holds(host: &Host, ip: IpAddr) -> Result<bool> {
 /// Master_Down_Interval runs out first.
 fn election_deadline(priority: u8) -> Duration {
     master_down_interval(Version::V3, priority, SEC) + SLACK
-}
-
-fn logs(ds: &[&Vrrpd]) -> String {
-    ds.iter()
-        .map(|d| format!("--- {} ({}) ---\n{}", d.node, d.log.display(), d.log_text()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 async fn start_pair(lab: &Lab, dir: &Path, run: &str, vip: &str) -> Result<(Vrrpd, Vrrpd)> {

@@ -5,9 +5,10 @@
 mod common;
 
 use common::instance;
+use common::vrrpd::{spawn_vrrpd, wait_for, Vrrpd};
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
@@ -17,7 +18,6 @@ use vrrplab::lab::process::ProcessSpec;
 use vrrplab::lab::topology::Topology;
 use vrrplab::lab::{Host, Lab};
 
-const POLL: Duration = Duration::from_millis(10);
 const SEC: Duration = Duration::from_secs(1);
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -25,73 +25,9 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-struct Proc {
-    pid: u32,
-    state: PathBuf,
-    log: PathBuf,
-    config: PathBuf,
-}
-
-impl Proc {
-    fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&std::fs::read(&self.state).ok()?).ok()
-    }
-    fn inst(&self, name: &str) -> Option<serde_json::Value> {
-        let v = self.json()?;
-        v["instances"]
-            .as_array()?
-            .iter()
-            .find(|i| i["name"] == name)
-            .cloned()
-    }
-    fn state_of(&self, name: &str) -> Option<String> {
-        self.inst(name)?["state"].as_str().map(str::to_owned)
-    }
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn spawn_vrrpd(lab: &Lab, dir: &Path, node: &str, flag: &str, config: &str) -> Result<Proc> {
-    let ext = if flag == "--config" { "toml" } else { "conf" };
-    let cfg = dir.join(format!("{node}.{ext}"));
-    std::fs::write(&cfg, config)?;
-    let state = dir.join(format!("{node}.state.json"));
-    let log = dir.join(format!("{node}.log"));
-    let pid = lab.node(node)?.spawn(&ProcessSpec {
-        program: common::vrrpd_binary(),
-        args: vec![
-            flag.into(),
-            cfg.clone().into(),
-            "--state-file".into(),
-            state.clone().into(),
-        ],
-        env: vec![],
-        log: log.clone(),
-    })?;
-    Ok(Proc {
-        pid,
-        state,
-        log,
-        config: cfg,
-    })
-}
-
-async fn wait_for<F, Fut>(within: Duration, mut cond: F) -> Result<bool>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if cond().await? {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(POLL).await;
-    }
+/// Starts vrrpd on `node` with its files `<node>.*` in `dir`.
+fn start(lab: &Lab, dir: &Path, node: &str, flag: &str, config: &str) -> Result<Vrrpd> {
+    spawn_vrrpd(lab, dir, node, node, flag, config, &[])
 }
 
 fn election(priority: u8) -> Duration {
@@ -109,14 +45,14 @@ async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
     let (h1, h2) = (lab.node("node1")?, lab.node("node2")?);
-    let n1 = spawn_vrrpd(
+    let n1 = start(
         &lab,
         dir.path(),
         "node1",
         "--config",
         &instance("VI_1", 51, 150, "", &["192.0.2.20/32"]),
     )?;
-    let n2 = spawn_vrrpd(
+    let n2 = start(
         &lab,
         dir.path(),
         "node2",
@@ -125,9 +61,10 @@ async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
     )?;
     ensure!(
         wait_for(election(150), || async {
-            Ok(holds(h1, vip).await? && n2.state_of("VI_1").as_deref() == Some("BACKUP"))
+            Ok(holds(h1, vip).await? && n2.instance_state("VI_1").as_deref() == Some("BACKUP"))
         })
-        .await?,
+        .await?
+        .is_some(),
         "{}\n{}",
         n1.log_text(),
         n2.log_text()
@@ -137,19 +74,20 @@ async fn backup_removes_its_vip_found_on_its_interface() -> Result<()> {
     h2.add_address(vip, 32).await?;
     let added = Instant::now();
     ensure!(
-        wait_for(SEC + SLACK, || async { Ok(!holds(h2, vip).await?) }).await?,
+        wait_for(SEC + SLACK, || async { Ok(!holds(h2, vip).await?) })
+            .await?
+            .is_some(),
         "backup kept the VIP\n{}",
         n2.log_text()
     );
     println!("self-check removed the VIP after {:?}", added.elapsed());
-    ensure!(
-        wait_for(SLACK, || async {
-            Ok(n2
-                .inst("VI_1")
-                .is_some_and(|i| i["counters"]["vips_removed_while_backup"] == 1))
-        })
-        .await?
-    );
+    ensure!(wait_for(SLACK, || async {
+        Ok(n2
+            .instance("VI_1")
+            .is_some_and(|i| i["counters"]["vips_removed_while_backup"] == 1))
+    })
+    .await?
+    .is_some());
     ensure!(holds(h1, vip).await?, "master lost its VIP");
     Ok(())
 }
@@ -171,7 +109,7 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
     let extra = format!("notify_conflict = [\"{}\"]", script.display());
-    let n1 = spawn_vrrpd(
+    let n1 = start(
         &lab,
         dir.path(),
         "node1",
@@ -179,7 +117,9 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
         &instance("VI_1", 51, 255, &extra, &["192.0.2.20/32"]),
     )?;
     ensure!(
-        wait_for(SLACK * 2, || async { holds(h1, vip).await }).await?,
+        wait_for(SLACK * 2, || async { holds(h1, vip).await })
+            .await?
+            .is_some(),
         "{}",
         n1.log_text()
     );
@@ -188,10 +128,11 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
     ensure!(
         wait_for(2 * SEC + SLACK, || async {
             Ok(n1
-                .inst("VI_1")
+                .instance("VI_1")
                 .is_some_and(|i| i["counters"]["conflicts"].as_u64() >= Some(1)))
         })
-        .await?,
+        .await?
+        .is_some(),
         "no conflict seen\n{}",
         n1.log_text()
     );
@@ -200,7 +141,8 @@ async fn master_detects_another_holder_and_runs_notify_conflict() -> Result<()> 
         wait_for(SLACK, || async {
             Ok(std::fs::read_to_string(&marker).is_ok_and(|t| t.contains(&mac)))
         })
-        .await?,
+        .await?
+        .is_some(),
         "notify_conflict did not run with {mac}: {:?}\n{}",
         std::fs::read_to_string(&marker),
         n1.log_text()
@@ -223,12 +165,13 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
         instance("A", 1, 255, "", &["192.0.2.20/32"]),
         instance("B", 2, 255, "", &["192.0.2.21/32"])
     );
-    let n1 = spawn_vrrpd(&lab, dir.path(), "node1", "--config", &first)?;
+    let n1 = start(&lab, dir.path(), "node1", "--config", &first)?;
     ensure!(
         wait_for(SLACK * 2, || async {
             Ok(holds(h1, a).await? && holds(h1, b).await?)
         })
-        .await?,
+        .await?
+        .is_some(),
         "{}",
         n1.log_text()
     );
@@ -242,7 +185,7 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
     // vrrpd rewrites its state file after the VIP changes of the same loop turn: wait for
     // both rather than read the file the moment the addresses are right.
     let names = || -> Vec<serde_json::Value> {
-        n1.json()
+        n1.state_json()
             .and_then(|st| st["instances"].as_array().cloned())
             .unwrap_or_default()
             .iter()
@@ -256,12 +199,13 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
                 && holds(h1, c).await?
                 && names() == ["A", "C"])
         })
-        .await?,
+        .await?
+        .is_some(),
         "reload did not apply (instances {:?})\n{}",
         names(),
         n1.log_text()
     );
-    let st = n1.json().context("state")?;
+    let st = n1.state_json().context("state")?;
     // A kept its state: it never left Master.
     ensure!(st["instances"][0]["counters"]["became_master"] == 1, "{st}");
     ensure!(st["instances"][0]["counters"]["transitions"] == 1, "{st}");
@@ -273,7 +217,8 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
         wait_for(SLACK, || async {
             Ok(n1.log_text().contains("keeping the running configuration"))
         })
-        .await?,
+        .await?
+        .is_some(),
         "{}",
         n1.log_text()
     );
@@ -292,49 +237,49 @@ async fn link_down_means_fault_and_release() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let vip = ip("192.0.2.20");
     let (h1, h2) = (lab.node("node1")?, lab.node("node2")?);
-    let n1 = spawn_vrrpd(
+    let n1 = start(
         &lab,
         dir.path(),
         "node1",
         "--config",
         &instance("VI_1", 51, 150, "", &["192.0.2.20/32"]),
     )?;
-    let n2 = spawn_vrrpd(
+    let n2 = start(
         &lab,
         dir.path(),
         "node2",
         "--config",
         &instance("VI_1", 51, 100, "", &["192.0.2.20/32"]),
     )?;
-    ensure!(
-        wait_for(election(150), || async {
-            Ok(holds(h1, vip).await? && n2.state_of("VI_1").as_deref() == Some("BACKUP"))
-        })
-        .await?
-    );
+    ensure!(wait_for(election(150), || async {
+        Ok(holds(h1, vip).await? && n2.instance_state("VI_1").as_deref() == Some("BACKUP"))
+    })
+    .await?
+    .is_some());
     h1.set_link(false).await?;
     ensure!(
         wait_for(SLACK, || async {
-            Ok(n1.state_of("VI_1").as_deref() == Some("FAULT") && !holds(h1, vip).await?)
+            Ok(n1.instance_state("VI_1").as_deref() == Some("FAULT") && !holds(h1, vip).await?)
         })
-        .await?,
+        .await?
+        .is_some(),
         "{}",
         n1.log_text()
     );
-    ensure!(
-        wait_for(
-            master_down_interval(Version::V3, 100, SEC) + SLACK,
-            || async { holds(h2, vip).await }
-        )
-        .await?
-    );
+    ensure!(wait_for(
+        master_down_interval(Version::V3, 100, SEC) + SLACK,
+        || async { holds(h2, vip).await }
+    )
+    .await?
+    .is_some());
     h1.set_link(true).await?;
     // Back up, node1 preempts again.
     ensure!(
         wait_for(election(150) + SLACK, || async {
             Ok(holds(h1, vip).await? && !holds(h2, vip).await?)
         })
-        .await?,
+        .await?
+        .is_some(),
         "{}\n{}",
         n1.log_text(),
         n2.log_text()
@@ -380,27 +325,28 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
         log: dir.path().join("keepalived.log"),
     })?;
     // The same keepalived.conf, imported by vrrpd (VRRPv2, PASS auth).
-    let n2 = spawn_vrrpd(&lab, dir.path(), "node2", "--keepalived-conf", &conf(100))?;
+    let n2 = start(&lab, dir.path(), "node2", "--keepalived-conf", &conf(100))?;
     let klog = || std::fs::read_to_string(dir.path().join("keepalived.log")).unwrap_or_default();
     ensure!(
         wait_for(
             master_down_interval(Version::V2, 150, SEC) + 2 * SLACK,
             || async {
                 Ok(holds(h1, vip).await?
-                    && n2.inst("VI_1").is_some_and(|i| {
+                    && n2.instance("VI_1").is_some_and(|i| {
                         i["state"] == "BACKUP"
                             && i["master"] == "192.0.2.11"
                             && i["counters"]["adverts_received"].as_u64() >= Some(2)
                     }))
             }
         )
-        .await?,
+        .await?
+        .is_some(),
         "keepalived master / vrrpd backup not reached\n{}\n{}\n{:?}",
         klog(),
         n2.log_text(),
-        n2.json()
+        n2.state_json()
     );
-    let st = n2.json().context("state")?;
+    let st = n2.state_json().context("state")?;
     ensure!(
         st["drops"]["bad_auth"] == 0 && st["drops"]["bad_checksum"] == 0,
         "{st}"
@@ -412,7 +358,8 @@ async fn interoperates_with_keepalived_v2_pass() -> Result<()> {
         wait_for(skew_time(Version::V2, 100, SEC) + SLACK, || async {
             Ok(holds(h2, vip).await? && !holds(h1, vip).await?)
         })
-        .await?,
+        .await?
+        .is_some(),
         "no takeover from keepalived\n{}\n{}",
         klog(),
         n2.log_text()

@@ -5,6 +5,7 @@
 mod common;
 
 use common::instance;
+use common::vrrpd::{wait_for, POLL};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use vrrplab::lab::process::ProcessSpec;
 use vrrplab::lab::topology::{Topology, CLIENT_V4};
 use vrrplab::lab::{Host, Lab};
 
-const POLL: Duration = Duration::from_millis(20);
 const SEC: Duration = Duration::from_secs(1);
 /// Allowance for process start, a loaded CI machine and netlink round trips.
 const SLACK: Duration = Duration::from_secs(3);
@@ -77,24 +77,6 @@ fn spawn(lab: &Lab, dir: &Path, node: &str, run: &str, config: &str) -> Result<V
         log: log.clone(),
     })?;
     Ok(Vrrpd { pid, state, log })
-}
-
-/// Polls `cond` until it holds or `within` passes.
-async fn wait_for<F, Fut>(within: Duration, mut cond: F) -> Result<bool>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if cond().await? {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 fn election(priority: u8) -> Duration {
@@ -227,7 +209,8 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
             && n2.instance_state("VI_1").as_deref() == Some("BACKUP")
             && h1.holds(last).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     let show = || format!("--- node1\n{}\n--- node2\n{}", n1.log_text(), n2.log_text());
     ensure!(elected, "255 VIPs: no single master\n{}", show());
     // The Backup hears the adverts (so it stays Backup past Master_Down_Interval) and
@@ -249,7 +232,9 @@ async fn more_than_255_vips_refused_and_255_elect_one_master() -> Result<()> {
             .unwrap_or(0)
     };
     ensure!(
-        wait_for(SLACK, || async { Ok(sent() >= 3) }).await?,
+        wait_for(SLACK, || async { Ok(sent() >= 3) })
+            .await?
+            .is_some(),
         "master sent too few adverts ({})\n{}",
         sent(),
         show()
@@ -274,14 +259,16 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
     let master = wait_for(election(150), || async {
         Ok(d.instance_state("HV").as_deref() == Some("MASTER") && holds_on(h1, HV, vip).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(master, "never master on hv0\n{}", d.log_text());
 
     delete_hv(h1).await?;
     let fault = wait_for(SLACK, || async {
         Ok(d.instance_state("HV").as_deref() == Some("FAULT"))
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(
         fault,
         "no FAULT after the interface was deleted\n{}",
@@ -293,7 +280,8 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
     let back = wait_for(election(150) + SLACK, || async {
         Ok(d.instance_state("HV").as_deref() == Some("MASTER") && holds_on(h1, HV, vip).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(
         back,
         "not master again on the re-created hv0\n{}",
@@ -305,7 +293,8 @@ async fn interface_deleted_and_recreated_recovers() -> Result<()> {
             .unwrap_or(0)
             >= 2)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(
         adverts,
         "no adverts on the re-created hv0\n{}",
@@ -354,7 +343,8 @@ async fn missing_interface_at_start_waits_in_fault() -> Result<()> {
     let fault = wait_for(SLACK, || async {
         Ok(d.instance_state("HV").as_deref() == Some("FAULT"))
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(fault, "not waiting in FAULT\n{}", d.log_text());
     ensure!(
         h1.try_wait(d.pid)?.is_none(),
@@ -366,7 +356,8 @@ async fn missing_interface_at_start_waits_in_fault() -> Result<()> {
     let master = wait_for(election(150) + SLACK, || async {
         Ok(d.instance_state("HV").as_deref() == Some("MASTER") && holds_on(h1, HV, vip).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(master, "did not start when hv0 appeared\n{}", d.log_text());
     stop(h1, &d).await?;
     Ok(())
@@ -435,7 +426,8 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
     let master = wait_for(election(150), || async {
         Ok(d.instance_state("VI_1").as_deref() == Some("MASTER") && h1.holds(vip).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(master, "never master\n{}", d.log_text());
 
     // 2 s of a rogue at priority 254 with interval 0, every 20 ms.
@@ -446,7 +438,8 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
             .unwrap_or(0)
             >= 50)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(counted, "bad_interval not counted\n{}", d.log_text());
     let i = d.instance("VI_1").context("state file")?;
     ensure!(
@@ -460,7 +453,8 @@ async fn zero_interval_adverts_are_dropped_and_yield_names_sender() -> Result<()
     let yielded = wait_for(SLACK, || async {
         Ok(d.instance_state("VI_1").as_deref() == Some("BACKUP"))
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(
         yielded,
         "did not yield to a valid higher priority\n{}",
@@ -498,7 +492,8 @@ async fn second_vrrpd_in_one_namespace_refuses_and_keeps_first_vip() -> Result<(
     let master = wait_for(election(150), || async {
         Ok(first.instance_state("VI_1").as_deref() == Some("MASTER") && h1.holds(vip).await?)
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(master, "never master\n{}", first.log_text());
 
     let second = spawn(
@@ -522,7 +517,9 @@ async fn second_vrrpd_in_one_namespace_refuses_and_keeps_first_vip() -> Result<(
         second.log_text()
     );
     // The first one's VIP survived for longer than an advert interval.
-    let lost = wait_for(SEC + SEC / 2, || async { Ok(!h1.holds(vip).await?) }).await?;
+    let lost = wait_for(SEC + SEC / 2, || async { Ok(!h1.holds(vip).await?) })
+        .await?
+        .is_some();
     ensure!(
         !lost,
         "the second vrrpd removed the first one's VIP\n{}",
@@ -541,7 +538,8 @@ async fn second_vrrpd_in_one_namespace_refuses_and_keeps_first_vip() -> Result<(
     let running = wait_for(election(100), || async {
         Ok(other.instance_state("VI_2").as_deref() == Some("MASTER"))
     })
-    .await?;
+    .await?
+    .is_some();
     ensure!(running, "vrrpd in node2 did not run\n{}", other.log_text());
     stop(h2, &other).await?;
     stop(h1, &first).await?;

@@ -8,6 +8,8 @@
 #[allow(dead_code)] // not every helper is used here
 mod common;
 
+use common::vrrpd::wait_for;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -138,24 +140,6 @@ fn keepalived(lab: &Lab, dir: &Path, node: &str, conf: &str) -> Result<Proc> {
         state: run.join("none.json"),
         log,
     })
-}
-
-/// Polls `cond` until it holds or `within` passes; returns when it first held.
-async fn wait_for<F, Fut>(within: Duration, mut cond: F) -> Result<Option<Instant>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if cond().await? {
-            return Ok(Some(Instant::now()));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 fn election(priority: u8) -> Duration {

@@ -155,7 +155,7 @@ impl AddrEntry {
     }
 
     /// Parse a kernel address message; `None` for messages without a unicast address.
-    fn from_message(msg: &AddressMessage) -> Option<Self> {
+    pub fn from_message(msg: &AddressMessage) -> Option<Self> {
         let mut local = None;
         let mut address = None;
         let mut entry = AddrEntry {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use vrrpd::wire::Mac;
 
 /// The run's clock: a monotonic origin and the wall-clock time at that origin.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +95,7 @@ pub struct ProbeAnswer {
     /// not know).
     pub node: Option<String>,
     /// The MAC it answered with (ARP sender / NA target link-layer address).
-    pub mac: String,
+    pub mac: Mac,
     /// Microseconds from sending the probe to the answer's kernel timestamp.
     pub after_us: u64,
 }
@@ -142,7 +143,7 @@ pub enum EventKind {
         /// Link kind (`macvlan`, `veth`...).
         link_kind: Option<String>,
         /// Hardware address (aa:bb:..).
-        mac: Option<String>,
+        mac: Option<Mac>,
     },
     /// The observation of a node's addresses and links has a hole from `from_ns` to this event:
     /// events were lost (netlink overrun) and the state was re-read. Whatever happened in
@@ -262,7 +263,7 @@ pub enum FrameSummary {
     /// A VRRP advertisement (valid or not).
     Vrrp {
         /// Source MAC.
-        src_mac: String,
+        src_mac: Mac,
         /// Source IP.
         src: IpAddr,
         /// Destination IP.
@@ -287,9 +288,9 @@ pub enum FrameSummary {
         /// 1 request, 2 reply.
         op: u16,
         /// Source MAC of the Ethernet frame.
-        src_mac: String,
+        src_mac: Mac,
         /// Sender hardware address.
-        sender_mac: String,
+        sender_mac: Mac,
         /// Sender IP.
         sender_ip: IpAddr,
         /// Target IP.
@@ -300,7 +301,7 @@ pub enum FrameSummary {
     /// An IPv6 Neighbor Advertisement.
     NeighborAdvert {
         /// Source MAC.
-        src_mac: String,
+        src_mac: Mac,
         /// Target address advertised.
         target: IpAddr,
         /// Unsolicited (not a reply to a solicitation).
@@ -385,32 +386,10 @@ impl History {
         w.flush()?;
         Ok(())
     }
-
-    /// Reads a history written by [`History::write_jsonl`].
-    pub fn read_jsonl(path: &Path) -> Result<Vec<Event>> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .with_context(|| format!("{}:{}: bad history line", path.display(), i + 1))
-            })
-            .collect()
-    }
 }
 
 impl Default for History {
     fn default() -> Self {
         History::new()
     }
-}
-
-/// Formats a MAC as aa:bb:cc:dd:ee:ff.
-pub fn mac_string(m: &[u8]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }

@@ -9,20 +9,28 @@
 //! ```
 //!
 //! - [`scenario`]: scenario files (TOML), their resolved model and validation;
-//! - [`run`]: the runner (one scenario × one daemon), its faults, and batches of runs;
+//! - [`run`]: the runner (one scenario × one daemon) stage by stage, its steps and
+//!   faults, the pure judge (history → verdict), and batches of runs;
 //! - [`lab`]: namespaces, topology, veths and bridge, addresses, processes, leak checks;
 //! - [`daemons`]: how to configure, start, reload and query each daemon under test;
-//! - [`observe`]: address monitors, the packet capture and client probes, feeding the history;
+//! - [`observe`]: address monitors, the packet capture and client probes, feeding the history
+//!   (frames are decoded with vrrpd's wire parser, cross-checked against tcpdump);
 //! - [`history`]: one time-ordered record of everything a run did and saw;
-//! - [`check`]: pure checkers over the history, and the verdict they add up to;
+//! - [`check`]: pure checkers over the history, the one registry of check names, and the
+//!   verdict they add up to;
 //! - [`report`]: summary table, verdict JSON, JUnit XML, SVG timelines and the HTML report
 //!   of finished runs;
-//! - [`bench`]: `vrrplab bench`, the numbers behind BENCHMARKS.md;
+//! - [`bench`](mod@bench): `vrrplab bench`, the numbers behind BENCHMARKS.md;
 //! - [`explore`]: `vrrplab explore`, random fault schedules judged by the same checkers,
 //!   and shrinking of what fails; it drives [`run`] and writes [`scenario`] files.
 //!
-//! Each module imports only from modules to its right in the picture (and from
-//! [`scenario`]'s model): checkers never reach the lab, reports never reach the runner.
+//! Who imports whom: [`run`], [`bench`](mod@bench) and [`explore`] drive everything; [`observe`] reads [`lab`]
+//! and writes [`history`]; [`check`] reads only [`history`]; [`report`] reads only
+//! [`check`] and [`history`]; [`daemons`] reads [`scenario`]'s model and starts processes
+//! through [`lab`]; [`scenario`] names lab topologies and check names; [`lab`] and
+//! [`history`] import nothing else of the crate. So checkers never reach the lab, reports
+//! never reach the runner, and there is no import cycle.
+//! `docs/design.md` says more, including why frames are decoded with vrrpd's own parser.
 
 pub mod bench;
 pub mod check;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use vrrpd::wire::Mac;
 use vrrplab::history::{AddrChange, EventKind, History};
 use vrrplab::lab::leaks;
 use vrrplab::lab::process::ProcessSpec;
@@ -308,7 +309,7 @@ async fn client_probe_sees_two_macs_for_a_duplicated_address() {
     n2.add_address(VIP, 32).await.unwrap();
     let history = History::new();
     let p = probe::start(&lab, &[VIP], probe::DEFAULT_INTERVAL, history.clone()).unwrap();
-    let mac = |m: [u8; 6]| vrrpd::wire::Mac(m).to_string();
+    let mac = Mac;
     let last = || last_answers(&history);
     let both = vec![
         ("node1".to_string(), mac(n1.mac())),
@@ -331,7 +332,7 @@ async fn client_probe_sees_two_macs_for_a_duplicated_address() {
 }
 
 /// The last probe's answers as (node, MAC).
-fn last_answers(history: &History) -> Vec<(String, String)> {
+fn last_answers(history: &History) -> Vec<(String, Mac)> {
     history
         .events()
         .into_iter()
@@ -388,14 +389,13 @@ async fn client_probe_tells_two_nodes_apart_when_they_answer_with_one_mac() {
         h.address().add(idx, VIP, 32).execute().await.unwrap();
     }
     let p = probe::start(&lab, &[VIP], probe::DEFAULT_INTERVAL, history.clone()).unwrap();
-    let v = "00:00:5e:00:01:33".to_string();
+    let v = Mac(vmac);
     wait_for(
         Duration::from_secs(3),
         "both nodes answering with the virtual MAC",
         || async {
             let a = last_answers(&history);
-            a.contains(&("node1".to_string(), v.clone()))
-                && a.contains(&("node2".to_string(), v.clone()))
+            a.contains(&("node1".to_string(), v)) && a.contains(&("node2".to_string(), v))
         },
     )
     .await;

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+#[allow(dead_code)] // used by the vrrpd end-to-end files, not by every includer
+pub mod vrrpd;
+
 /// The `vrrpd` binary under test: `$VRRPD_BIN` if set, else `vrrpd` next to the test
 /// executable's directory (`target/debug/deps/../vrrpd`).
 ///

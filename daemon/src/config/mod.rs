@@ -285,7 +285,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Parses a non-negative decimal number scaled by `unit_nanos` into a duration
 /// (`"1.5"` with the second unit is 1.5 s). Rejects precision finer than 1 ns.
-fn parse_decimal(number: &str, unit_nanos: u128) -> Option<Duration> {
+pub fn parse_decimal(number: &str, unit_nanos: u128) -> Option<Duration> {
     let (int, frac) = match number.split_once('.') {
         Some((i, f)) => (i, f),
         None => (number, ""),

@@ -65,6 +65,21 @@ impl fmt::Display for Mac {
     }
 }
 
+/// Serialised as its text, `aa:bb:cc:dd:ee:ff`.
+impl serde::Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read back from its text (either separator, either case).
+impl<'de> serde::Deserialize<'de> for Mac {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Why a string is not a MAC address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid MAC address {0:?}: expected six hex pairs separated by ':' or '-'")]
@@ -276,6 +291,15 @@ impl fmt::Display for Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_serialises_as_its_text() {
+        let m = Mac([0x02, 0x57, 0, 0x0a, 0, 0xff]);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, "\"02:57:00:0a:00:ff\"");
+        assert_eq!(serde_json::from_str::<Mac>(&json).unwrap(), m);
+        assert!(serde_json::from_str::<Mac>("\"02:57\"").is_err());
+    }
 
     #[test]
     fn mac_display_and_parse() {

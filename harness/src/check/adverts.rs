@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::holders;
 use super::{
     capture_missing, dur_ns, ms_str, node_ips, t_str, CheckName, CheckResult, Ctx, Findings,
@@ -63,7 +65,7 @@ struct Advert {
     t_ns: u64,
     /// The node whose bridge port it came in by, when the capture knows.
     from: Option<String>,
-    src_mac: String,
+    src_mac: Mac,
     src: IpAddr,
     vrid: u8,
     priority: u8,
@@ -91,7 +93,7 @@ fn adverts(ctx: &Ctx, events: &[Event]) -> Vec<Advert> {
                 Some(Advert {
                     t_ns: e.t_ns,
                     from: from.clone(),
-                    src_mac: src_mac.clone(),
+                    src_mac: *src_mac,
                     src: *src,
                     vrid: *vrid,
                     priority: *priority,
@@ -108,7 +110,7 @@ fn src_label(ctx: &Ctx, ips: &BTreeMap<IpAddr, String>, a: &Advert) -> String {
         .from
         .as_deref()
         .or_else(|| ips.get(&a.src).map(String::as_str))
-        .or_else(|| ctx.node_of_mac(&a.src_mac))
+        .or_else(|| ctx.node_of_mac(a.src_mac))
     {
         Some(n) => format!("{} ({n})", a.src),
         None => a.src.to_string(),
@@ -336,7 +338,7 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
                 && a.t_ns >= since
                 && a.t_ns <= until
                 && (a.from.as_deref() == Some(node.as_str())
-                    || mac.is_some_and(|m| m.eq_ignore_ascii_case(&a.src_mac))
+                    || mac == Some(a.src_mac)
                     || own.contains(&a.src))
         });
         let until_text = match exit {
@@ -401,7 +403,7 @@ pub fn ttl_255(ctx: &Ctx, events: &[Event]) -> CheckResult {
         let from = match port
             .as_deref()
             .or_else(|| ips.get(src).map(String::as_str))
-            .or_else(|| ctx.node_of_mac(src_mac))
+            .or_else(|| ctx.node_of_mac(*src_mac))
         {
             Some(n) => format!("{src} ({n})"),
             None => format!("{src} ({src_mac})"),

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::{holders, SEGMENT_IFNAME};
 use super::{capture_missing, dur_ns, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, FrameSummary};
@@ -18,7 +20,7 @@ pub const ANNOUNCE_WINDOW: Duration = Duration::from_secs(1);
 /// (IPv6) that came in by `node`'s bridge port, or, when the capture does not say which
 /// port, that carries `node`'s MAC (`mac`). A virtual MAC is the same on every node, so
 /// only the port tells who sent it.
-fn announces(e: &Event, vip: IpAddr, node: &str, mac: &str) -> bool {
+fn announces(e: &Event, vip: IpAddr, node: &str, mac: Mac) -> bool {
     let EventKind::Frame { frame, from, .. } = &e.kind else {
         return false;
     };
@@ -27,7 +29,7 @@ fn announces(e: &Event, vip: IpAddr, node: &str, mac: &str) -> bool {
             return false;
         }
     }
-    let mac_ok = |m: &str| from.is_some() || m.eq_ignore_ascii_case(mac);
+    let mac_ok = |m: Mac| from.is_some() || m == mac;
     match frame {
         FrameSummary::Arp {
             src_mac,
@@ -35,12 +37,12 @@ fn announces(e: &Event, vip: IpAddr, node: &str, mac: &str) -> bool {
             sender_ip,
             gratuitous: true,
             ..
-        } => *sender_ip == vip && (mac_ok(src_mac) || mac_ok(sender_mac)),
+        } => *sender_ip == vip && (mac_ok(*src_mac) || mac_ok(*sender_mac)),
         FrameSummary::NeighborAdvert {
             src_mac,
             target,
             unsolicited: true,
-        } => *target == vip && mac_ok(src_mac),
+        } => *target == vip && mac_ok(*src_mac),
         _ => false,
     }
 }
@@ -214,7 +216,7 @@ mod tests {
             frame(
                 ms(8700),
                 FrameSummary::NeighborAdvert {
-                    src_mac: MAC2.into(),
+                    src_mac: to_mac(MAC2),
                     target: v6,
                     unsolicited,
                 },

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use vrrpd::wire::Mac;
+
 use super::timeline::Window;
 use super::{t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, ProbeAnswer};
@@ -36,8 +38,8 @@ impl Probe {
     }
 
     /// The MACs the answers carried.
-    pub fn macs(&self) -> BTreeSet<&str> {
-        self.answers.iter().map(|a| a.mac.as_str()).collect()
+    pub fn macs(&self) -> BTreeSet<Mac> {
+        self.answers.iter().map(|a| a.mac).collect()
     }
 }
 
@@ -140,19 +142,22 @@ pub fn answered_by(p: &Probe) -> String {
     if nodes.is_empty() {
         return "nobody answered".to_string();
     }
-    let macs_of = |n: &str| -> Vec<&str> {
-        let mut v: Vec<&str> = p
+    let macs_of = |n: &str| -> Vec<Mac> {
+        let mut v: Vec<Mac> = p
             .answers
             .iter()
             .filter(|a| a.node.as_deref().unwrap_or("?") == n)
-            .map(|a| a.mac.as_str())
+            .map(|a| a.mac)
             .collect();
         v.dedup();
         v
     };
-    let with = |macs: &[&str]| match macs {
+    let with = |macs: &[Mac]| match macs {
         [m] => format!("MAC {m}"),
-        ms => format!("MACs {}", ms.join(" and ")),
+        ms => {
+            let ms: Vec<String> = ms.iter().map(Mac::to_string).collect();
+            format!("MACs {}", ms.join(" and "))
+        }
     };
     let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
     if let [one] = names.as_slice() {

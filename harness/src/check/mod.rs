@@ -37,6 +37,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Serialize;
+use vrrpd::wire::Mac;
 
 use crate::history::{Event, EventKind};
 
@@ -223,7 +224,7 @@ pub struct Ctx {
     /// The router nodes (not the client).
     pub nodes: Vec<String>,
     /// Each node's MAC on the segment (aa:bb:..), to attribute frames to nodes.
-    pub node_macs: BTreeMap<String, String>,
+    pub node_macs: BTreeMap<String, Mac>,
     /// The configured advertisement interval.
     pub advert_interval: Duration,
     /// RFC `Master_Down_Interval` of the backup expected to take over.
@@ -242,7 +243,7 @@ impl Ctx {
     /// `events` (last event, first [`EventKind::Fault`]).
     pub fn new(
         vips: Vec<IpAddr>,
-        node_macs: BTreeMap<String, String>,
+        node_macs: BTreeMap<String, Mac>,
         version: vrrpd::wire::vrrp::Version,
         backup_priority: u8,
         advert_interval: Duration,
@@ -267,17 +268,17 @@ impl Ctx {
         }
     }
 
-    /// The node whose segment MAC is `mac` (case-insensitive).
-    pub fn node_of_mac(&self, mac: &str) -> Option<&str> {
+    /// The node whose segment MAC is `mac`.
+    pub fn node_of_mac(&self, mac: Mac) -> Option<&str> {
         self.node_macs
             .iter()
-            .find(|(_, m)| m.eq_ignore_ascii_case(mac))
+            .find(|(_, m)| **m == mac)
             .map(|(n, _)| n.as_str())
     }
 
     /// The segment MAC of `node`.
-    pub fn mac_of(&self, node: &str) -> Option<&str> {
-        self.node_macs.get(node).map(String::as_str)
+    pub fn mac_of(&self, node: &str) -> Option<Mac> {
+        self.node_macs.get(node).copied()
     }
 }
 

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::check::Ctx;
+use vrrpd::wire::Mac;
+
 use crate::history::{
     AddrChange, DaemonEvent, Event, EventKind, FrameSummary, LinkChange, ProbeAnswer,
 };
@@ -13,6 +15,11 @@ pub const MAC1: &str = "02:00:00:00:00:01";
 pub const MAC2: &str = "02:00:00:00:00:02";
 pub const IP1: &str = "192.0.2.11";
 pub const IP2: &str = "192.0.2.12";
+
+/// A MAC from its text.
+pub fn to_mac(s: &str) -> Mac {
+    s.parse().expect("a MAC address")
+}
 
 pub fn ms(v: u64) -> u64 {
     v * 1_000_000
@@ -81,7 +88,7 @@ pub fn advert(t_ns: u64, mac: &str, src: &str, priority: u8) -> Event {
     frame(
         t_ns,
         FrameSummary::Vrrp {
-            src_mac: mac.into(),
+            src_mac: to_mac(mac),
             src: ip(src),
             dst: ip("224.0.0.18"),
             ttl: 255,
@@ -108,8 +115,8 @@ pub fn garp(t_ns: u64, mac: &str, a: IpAddr) -> Event {
         t_ns,
         FrameSummary::Arp {
             op: 1,
-            src_mac: mac.into(),
-            sender_mac: mac.into(),
+            src_mac: to_mac(mac),
+            sender_mac: to_mac(mac),
             sender_ip: a,
             target_ip: a,
             gratuitous: true,
@@ -138,7 +145,7 @@ pub fn probe_from(t_ns: u64, seq: u64, answers: &[(&str, &str)]) -> Event {
                 .iter()
                 .map(|(n, m)| ProbeAnswer {
                     node: Some(n.to_string()),
-                    mac: m.to_string(),
+                    mac: to_mac(m),
                     after_us: 300,
                 })
                 .collect(),
@@ -168,7 +175,7 @@ pub fn link(
             protodown,
             lower: lower.map(str::to_string),
             link_kind: lower.map(|_| "macvlan".to_string()),
-            mac: Some(if lower.is_some() { VMAC } else { MAC1 }.to_string()),
+            mac: Some(to_mac(if lower.is_some() { VMAC } else { MAC1 })),
         },
     )
 }
@@ -208,9 +215,9 @@ pub fn daemon(t_ns: u64, node: &str, what: DaemonEvent) -> Event {
 /// Two nodes at priority 100 (backup) on VRRPv3 with 1 s adverts; the span and first
 /// fault are read from `events`.
 pub fn ctx(events: &[Event]) -> Ctx {
-    let macs: BTreeMap<String, String> = [("node1", MAC1), ("node2", MAC2)]
+    let macs: BTreeMap<String, Mac> = [("node1", MAC1), ("node2", MAC2)]
         .into_iter()
-        .map(|(n, m)| (n.to_string(), m.to_string()))
+        .map(|(n, m)| (n.to_string(), to_mac(m)))
         .collect();
     Ctx::new(
         vec![vip4()],

@@ -79,11 +79,6 @@ impl Window {
         let to = self.to_ns.unwrap_or(end_ns);
         Duration::from_nanos(to.saturating_sub(self.from_ns))
     }
-
-    /// Whether the window shares any instant with `[from_ns, to_ns]`.
-    pub fn overlaps(&self, from_ns: u64, to_ns: u64) -> bool {
-        self.from_ns <= to_ns && self.to_ns.is_none_or(|t| t >= from_ns)
-    }
 }
 
 /// The holders of one VIP over the whole run.

@@ -8,33 +8,24 @@
 //! A node with a tracked check ([`track`]) runs both daemons on the same keepalived.conf.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use vrrpd::runtime::misbehave::Misbehave;
 
 use crate::lab::process::ProcessSpec;
 use crate::scenario::{InitialState, NodeVrrp, NotifyAction, VrrpState};
 
 pub mod track;
 
-/// Negative controls of the bundled daemon (built with its `negative-controls` feature).
-pub const MISBEHAVIOURS: &[&str] = &[
-    "no-lease",
-    "no-startup-reconcile",
-    "no-release-on-stop",
-    "no-priority-zero",
-    "keepalived-1.2",
-];
-
 /// A daemon under test.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Daemon {
     /// The bundled daemon, optionally with a negative control.
     Vrrpd {
         /// The misbehaviour switched on, if any.
-        misbehave: Option<String>,
+        misbehave: Option<Misbehave>,
     },
     /// keepalived.
     Keepalived,
@@ -47,12 +38,12 @@ impl Daemon {
             "vrrpd" => Ok(Daemon::Vrrpd { misbehave: None }),
             "keepalived" => Ok(Daemon::Keepalived),
             other => match other.strip_prefix("vrrpd:") {
-                Some(m) if MISBEHAVIOURS.contains(&m) => Ok(Daemon::Vrrpd {
-                    misbehave: Some(m.to_string()),
+                Some(m) if Misbehave::from_name(m).is_some() => Ok(Daemon::Vrrpd {
+                    misbehave: Misbehave::from_name(m),
                 }),
                 _ => bail!(
                     "unknown daemon {other:?}: use vrrpd, keepalived or vrrpd:<{}>",
-                    MISBEHAVIOURS.join("|")
+                    Misbehave::ALL.map(Misbehave::name).join("|")
                 ),
             },
         }
@@ -69,11 +60,9 @@ impl Daemon {
 
     /// Every negative control as a daemon.
     pub fn negative_controls() -> Vec<Daemon> {
-        MISBEHAVIOURS
-            .iter()
-            .map(|m| Daemon::Vrrpd {
-                misbehave: Some((*m).to_string()),
-            })
+        Misbehave::ALL
+            .into_iter()
+            .map(|m| Daemon::Vrrpd { misbehave: Some(m) })
             .collect()
     }
 
@@ -122,7 +111,7 @@ impl Daemon {
                 ];
                 if let Some(m) = misbehave {
                     args.push("--misbehave".into());
-                    args.push(m.into());
+                    args.push(m.name().into());
                 }
                 Ok(ProcessSpec {
                     program: self.binary()?,
@@ -436,11 +425,6 @@ fn toml_str(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// All VIPs of a node's configuration.
-pub fn vips_of(node: &NodeVrrp) -> Vec<IpAddr> {
-    node.vips.iter().map(|(a, _)| *a).collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags};
 use serde::Serialize;
 
@@ -35,50 +35,24 @@ pub struct AddrEntry {
 }
 
 impl AddrEntry {
-    /// Parses a kernel address message. Messages without an address give `None`.
+    /// Parses a kernel address message with vrrpd's parser (the one netlink address
+    /// parser of the workspace). Messages without an address give `None`.
     pub fn from_message(m: &AddressMessage) -> Option<AddrEntry> {
-        let mut addr = None;
-        let mut local = None;
-        let mut e = AddrEntry {
-            ifindex: m.header.index,
-            addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            prefix_len: m.header.prefix_len,
-            label: None,
-            proto: None,
-            valid_lft: INFINITE,
-            preferred_lft: INFINITE,
-        };
-        for a in &m.attributes {
-            match a {
-                AddressAttribute::Address(x) => addr = Some(*x),
-                AddressAttribute::Local(x) => local = Some(*x),
-                AddressAttribute::Label(l) => e.label = Some(l.clone()),
-                AddressAttribute::Protocol(p) => e.proto = Some(proto_byte(*p)),
-                AddressAttribute::CacheInfo(c) => {
-                    e.valid_lft = c.ifa_valid;
-                    e.preferred_lft = c.ifa_preferred;
-                }
-                _ => {}
-            }
-        }
-        // For IPv4, IFA_LOCAL is the interface's own address; IFA_ADDRESS may be a peer.
-        e.addr = local.or(addr)?;
-        Some(e)
+        let e = vrrpd::vip::AddrEntry::from_message(m)?;
+        Some(AddrEntry {
+            ifindex: e.ifindex,
+            addr: e.addr,
+            prefix_len: e.prefix_len,
+            label: e.label,
+            proto: e.proto,
+            valid_lft: e.valid_lft.unwrap_or(INFINITE),
+            preferred_lft: e.preferred_lft.unwrap_or(INFINITE),
+        })
     }
 
     /// Whether the kernel will remove this address by itself.
     pub fn is_leased(&self) -> bool {
         self.valid_lft != INFINITE
-    }
-}
-
-fn proto_byte(p: AddressProtocol) -> u8 {
-    match p {
-        AddressProtocol::Loopback => 1,
-        AddressProtocol::RouterAnnouncement => 2,
-        AddressProtocol::LinkLocal => 3,
-        AddressProtocol::Other(x) => x,
-        _ => 0,
     }
 }
 

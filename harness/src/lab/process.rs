@@ -79,11 +79,6 @@ impl PidNs {
         })
     }
 
-    /// Host PID of the node's init.
-    pub fn init_pid(&self) -> Pid {
-        self.init
-    }
-
     /// Starts a process inside the node (network and PID namespace), in its own process
     /// group so a terminal's Ctrl-C never reaches it.
     pub fn spawn(&self, spec: &ProcessSpec) -> Result<Child> {

@@ -20,7 +20,7 @@ pub fn summarize(frame: &[u8]) -> FrameSummary {
             ..
         } => match result {
             Ok(r) => FrameSummary::Vrrp {
-                src_mac: src_mac.to_string(),
+                src_mac,
                 src: src_ip,
                 dst: dst_ip,
                 ttl: ttl_or_hop_limit,
@@ -32,7 +32,7 @@ pub fn summarize(frame: &[u8]) -> FrameSummary {
                 error: None,
             },
             Err(e) => FrameSummary::Vrrp {
-                src_mac: src_mac.to_string(),
+                src_mac,
                 src: src_ip,
                 dst: dst_ip,
                 ttl: ttl_or_hop_limit,
@@ -50,8 +50,8 @@ pub fn summarize(frame: &[u8]) -> FrameSummary {
                 Operation::Reply => 2,
                 Operation::Unknown(x) => x,
             },
-            src_mac: src_mac.to_string(),
-            sender_mac: repr.sender_mac.to_string(),
+            src_mac,
+            sender_mac: repr.sender_mac,
             sender_ip: IpAddr::V4(repr.sender_ip),
             target_ip: IpAddr::V4(repr.target_ip),
             gratuitous: repr.is_gratuitous(),
@@ -62,7 +62,7 @@ pub fn summarize(frame: &[u8]) -> FrameSummary {
             solicited,
             ..
         } => FrameSummary::NeighborAdvert {
-            src_mac: src_mac.to_string(),
+            src_mac,
             target: IpAddr::V6(target),
             unsolicited: !solicited,
         },

@@ -8,7 +8,9 @@ use netlink_packet_route::link::{
     InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
 
-use crate::history::{mac_string, EventKind, LinkChange};
+use vrrpd::wire::Mac;
+
+use crate::history::{EventKind, LinkChange};
 
 /// The facts of one link that liveness depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub struct LinkFacts {
     /// Link kind (`macvlan`, `veth`...), when the kernel says.
     pub kind: Option<String>,
     /// Hardware address.
-    pub mac: Option<String>,
+    pub mac: Option<Mac>,
 }
 
 impl LinkFacts {
@@ -51,7 +53,7 @@ impl LinkFacts {
                 LinkAttribute::ProtoDown(p) => protodown = *p != 0,
                 LinkAttribute::Link(l) => link = Some(*l),
                 LinkAttribute::LinkNetNsId(_) => other_ns = true,
-                LinkAttribute::Address(b) => mac = Some(mac_string(b)),
+                LinkAttribute::Address(b) => mac = Mac::from_slice(b),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
                         if let LinkInfo::Kind(k) = i {
@@ -93,7 +95,7 @@ impl LinkFacts {
                 .lower
                 .map(|l| names.get(&l).cloned().unwrap_or_else(|| format!("if{l}"))),
             link_kind: self.kind.clone(),
-            mac: self.mac.clone(),
+            mac: self.mac,
         }
     }
 
@@ -162,7 +164,7 @@ mod tests {
         assert!(f.up && !f.oper_up && f.protodown);
         assert_eq!(f.lower, Some(1000));
         assert_eq!(f.kind.as_deref(), Some("macvlan"));
-        assert_eq!(f.mac.as_deref(), Some("00:00:5e:00:01:33"));
+        assert_eq!(f.mac, Some(Mac([0, 0, 0x5e, 0, 1, 0x33])));
         let names: HashMap<u32, String> = [(1000, "eth1".to_string())].into();
         let EventKind::Link { lower, .. } = f.event("node1", LinkChange::Initial, &names) else {
             panic!()

@@ -142,8 +142,7 @@ fn run(s: Sockets, vips: Vec<IpAddr>, interval: Duration, history: History, stop
     while !stop.load(Ordering::Relaxed) {
         let round_end = Instant::now() + interval;
         // Per VIP: (node, mac) -> the earliest answer's latency.
-        let mut seen: Vec<BTreeMap<(Option<String>, String), u64>> =
-            vec![BTreeMap::new(); vips.len()];
+        let mut seen: Vec<BTreeMap<(Option<String>, Mac), u64>> = vec![BTreeMap::new(); vips.len()];
         let mut failed = None;
         let sent_ns = wall_now_ns();
         for vip in &vips {
@@ -159,7 +158,7 @@ fn run(s: Sockets, vips: Vec<IpAddr>, interval: Duration, history: History, stop
                             let after_us = u64::try_from(r.wall_ns.saturating_sub(sent_ns) / 1000)
                                 .unwrap_or(u64::MAX);
                             seen[i]
-                                .entry((s.ports.host(r.ifindex), m.to_string()))
+                                .entry((s.ports.host(r.ifindex), m))
                                 .and_modify(|t| *t = (*t).min(after_us))
                                 .or_insert(after_us);
                         }

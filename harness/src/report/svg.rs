@@ -194,9 +194,38 @@ pub fn timeline_svg(
     let scale = Scale {
         end_ns: end_ns.max(1),
     };
-    let end = scale.end_ns;
     let timelines: Vec<Timeline> = vips.iter().map(|v| holders(events, *v)).collect();
+    let lanes = node_lanes(nodes, &timelines);
+    let layout = Layout::new(lanes.len() + vips.len());
 
+    let mut out = String::new();
+    header(&mut out, &layout, title);
+    // Grid and axis first, so everything else draws over them.
+    axis(&mut out, &scale, &layout);
+    let _ = writeln!(out, "<g class=\"lanes\">");
+    for (i, node) in lanes.iter().enumerate() {
+        node_lane(&mut out, node, layout.lane_y(i), &timelines, &scale);
+    }
+    for (j, vip) in vips.iter().enumerate() {
+        let label = if vips.len() == 1 {
+            "client".to_string()
+        } else {
+            format!("client {vip}")
+        };
+        let y = layout.lane_y(lanes.len() + j);
+        client_lane_group(&mut out, events, *vip, &label, y, &scale);
+    }
+    let _ = writeln!(out, "</g>");
+    conflicts(&mut out, &timelines, &scale, &layout);
+    faults(&mut out, events, &scale, &layout);
+    steps(&mut out, events, &scale);
+    legend(&mut out, layout.legend_y);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The router nodes' lanes: `nodes` in order, then any other node that held a VIP.
+fn node_lanes(nodes: &[String], timelines: &[Timeline]) -> Vec<String> {
     let mut lanes: Vec<String> = nodes.to_vec();
     let extra: BTreeSet<String> = timelines
         .iter()
@@ -205,17 +234,48 @@ pub fn timeline_svg(
         .cloned()
         .collect();
     lanes.extend(extra);
+    lanes
+}
 
-    // Below the last row of fault labels, a row for the "open" marks of conflicts.
-    let lanes_top = FAULT_LABEL_Y + FAULT_LABEL_STEP * (FAULT_LABEL_ROWS as f64 - 1.0) + 24.0;
-    let lane_y = |i: usize| lanes_top + i as f64 * (LANE_H + LANE_GAP);
-    let n_lanes = lanes.len() + vips.len();
-    let lanes_bottom = lane_y(n_lanes.max(1)) - LANE_GAP;
-    let axis_y = lanes_bottom + 8.0;
-    let legend_y = axis_y + 58.0;
-    let height = legend_y + 44.0;
+/// Where things go vertically, for a picture of `n_lanes` lanes.
+struct Layout {
+    /// Top of the first lane.
+    lanes_top: f64,
+    /// Bottom of the last lane.
+    lanes_bottom: f64,
+    /// The time axis.
+    axis_y: f64,
+    /// Top of the legend.
+    legend_y: f64,
+    /// Height of the picture.
+    height: f64,
+}
 
-    let mut out = String::new();
+impl Layout {
+    fn new(n_lanes: usize) -> Layout {
+        // Below the last row of fault labels, a row for the "open" marks of conflicts.
+        let lanes_top = FAULT_LABEL_Y + FAULT_LABEL_STEP * (FAULT_LABEL_ROWS as f64 - 1.0) + 24.0;
+        let lanes_bottom = lanes_top + n_lanes.max(1) as f64 * (LANE_H + LANE_GAP) - LANE_GAP;
+        let axis_y = lanes_bottom + 8.0;
+        let legend_y = axis_y + 58.0;
+        Layout {
+            lanes_top,
+            lanes_bottom,
+            axis_y,
+            legend_y,
+            height: legend_y + 44.0,
+        }
+    }
+
+    /// Top of lane `i`.
+    fn lane_y(&self, i: usize) -> f64 {
+        self.lanes_top + i as f64 * (LANE_H + LANE_GAP)
+    }
+}
+
+/// The `<svg>` element, its title, the white background and the heading.
+fn header(out: &mut String, layout: &Layout, title: &str) {
+    let height = layout.height;
     let _ = writeln!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {WIDTH:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
@@ -226,15 +286,19 @@ pub fn timeline_svg(
         "<rect x=\"0\" y=\"0\" width=\"{WIDTH:.0}\" height=\"{height:.0}\" fill=\"#ffffff\"/>"
     );
     text(
-        &mut out,
+        out,
         "title",
         12.0,
         22.0,
         " font-size=\"15\" font-weight=\"bold\"",
         title,
     );
+}
 
-    // Grid and axis first, so everything else draws over them.
+/// The time axis with its ticks, and the vertical grid lines over the lanes.
+fn axis(out: &mut String, scale: &Scale, layout: &Layout) {
+    let (lanes_top, axis_y) = (layout.lanes_top, layout.axis_y);
+    let end = scale.end_ns;
     let end_s = end as f64 / 1e9;
     let step_s = tick_step(end_s);
     let decimals = if step_s < 1.0 { 1 } else { 0 };
@@ -261,7 +325,7 @@ pub fn timeline_svg(
             axis_y + 5.0
         );
         text(
-            &mut out,
+            out,
             "tick",
             x,
             axis_y + 17.0,
@@ -271,7 +335,7 @@ pub fn timeline_svg(
         k += 1;
     }
     text(
-        &mut out,
+        out,
         "axis-label",
         WIDTH - RIGHT,
         axis_y + 32.0,
@@ -279,114 +343,110 @@ pub fn timeline_svg(
         "time since the run began (s)",
     );
     let _ = writeln!(out, "</g>");
+}
 
-    // Lanes: backgrounds, labels, holder bars, holes.
-    let _ = writeln!(out, "<g class=\"lanes\">");
-    for (i, node) in lanes.iter().enumerate() {
-        let y = lane_y(i);
-        let _ = writeln!(
-            out,
-            "<g class=\"lane node\" data-node=\"{}\">",
-            escape(node)
-        );
+/// A lane's background (with `tip` as its tooltip) and its label on the left.
+fn lane_head(out: &mut String, y: f64, tip: &str, label: &str) {
+    rect(
+        out,
+        "lane-bg",
+        (LEFT, WIDTH - LEFT - RIGHT),
+        y,
+        LANE_H,
+        COLOR_LANE,
+        "",
+        tip,
+    );
+    text(
+        out,
+        "lane-label",
+        LEFT - 8.0,
+        y + LANE_H / 2.0 + 4.0,
+        " text-anchor=\"end\"",
+        label,
+    );
+}
+
+/// One node's lane: background, label, when it had a VIP on a link that was not live
+/// (dormant), when it held a VIP, and where its address events were lost.
+fn node_lane(out: &mut String, node: &str, y: f64, timelines: &[Timeline], scale: &Scale) {
+    let end = scale.end_ns;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane node\" data-node=\"{}\">",
+        escape(node)
+    );
+    lane_head(out, y, node, node);
+    for s in dormant_spans(timelines, node, end) {
         rect(
-            &mut out,
-            "lane-bg",
-            (LEFT, WIDTH - LEFT - RIGHT),
-            y,
-            LANE_H,
-            COLOR_LANE,
+            out,
+            "dormant",
+            scale.span(s.from, s.to),
+            y + 8.0,
+            LANE_H - 16.0,
+            COLOR_DORMANT,
+            " fill-opacity=\"0.5\"",
+            &format!(
+                "{node} has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: {}",
+                span_text(s)
+            ),
+        );
+    }
+    for s in held_spans(timelines, node, end) {
+        rect(
+            out,
+            "hold",
+            scale.span(s.from, s.to),
+            y + 4.0,
+            LANE_H - 8.0,
+            COLOR_HOLD,
             "",
-            node,
+            &format!("{node} holds a VIP: {}", span_text(s)),
         );
-        text(
-            &mut out,
-            "lane-label",
-            LEFT - 8.0,
-            y + LANE_H / 2.0 + 4.0,
-            " text-anchor=\"end\"",
-            node,
-        );
-        for s in dormant_spans(&timelines, node, end) {
+    }
+    if let Some(tl) = timelines.first() {
+        for h in tl.holes.iter().filter(|h| h.node == node) {
             rect(
-                &mut out,
-                "dormant",
-                scale.span(s.from, s.to),
-                y + 8.0,
-                LANE_H - 16.0,
-                COLOR_DORMANT,
-                " fill-opacity=\"0.5\"",
+                out,
+                "hole",
+                scale.span(h.from_ns, h.to_ns),
+                y,
+                LANE_H,
+                COLOR_HOLE,
+                " fill-opacity=\"0.6\"",
                 &format!(
-                    "{node} has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: {}",
-                    span_text(s)
+                    "address events of {node} lost between {} and {}: {}",
+                    t_str(h.from_ns),
+                    t_str(h.to_ns),
+                    h.reason
                 ),
             );
         }
-        for s in held_spans(&timelines, node, end) {
-            rect(
-                &mut out,
-                "hold",
-                scale.span(s.from, s.to),
-                y + 4.0,
-                LANE_H - 8.0,
-                COLOR_HOLD,
-                "",
-                &format!("{node} holds a VIP: {}", span_text(s)),
-            );
-        }
-        if let Some(tl) = timelines.first() {
-            for h in tl.holes.iter().filter(|h| &h.node == node) {
-                rect(
-                    &mut out,
-                    "hole",
-                    scale.span(h.from_ns, h.to_ns),
-                    y,
-                    LANE_H,
-                    COLOR_HOLE,
-                    " fill-opacity=\"0.6\"",
-                    &format!(
-                        "address events of {node} lost between {} and {}: {}",
-                        t_str(h.from_ns),
-                        t_str(h.to_ns),
-                        h.reason
-                    ),
-                );
-            }
-        }
-        let _ = writeln!(out, "</g>");
-    }
-    for (j, vip) in vips.iter().enumerate() {
-        let y = lane_y(lanes.len() + j);
-        let label = if vips.len() == 1 {
-            "client".to_string()
-        } else {
-            format!("client {vip}")
-        };
-        let _ = writeln!(out, "<g class=\"lane client\" data-vip=\"{vip}\">");
-        rect(
-            &mut out,
-            "lane-bg",
-            (LEFT, WIDTH - LEFT - RIGHT),
-            y,
-            LANE_H,
-            COLOR_LANE,
-            "",
-            &format!("nodes answering the client's probes for {vip}"),
-        );
-        text(
-            &mut out,
-            "lane-label",
-            LEFT - 8.0,
-            y + LANE_H / 2.0 + 4.0,
-            " text-anchor=\"end\"",
-            &label,
-        );
-        client_lane(&mut out, events, *vip, &scale, y);
-        let _ = writeln!(out, "</g>");
     }
     let _ = writeln!(out, "</g>");
+}
 
-    // Conflicts across every lane.
+/// The client's lane for `vip`: background, label and how many MACs answered.
+fn client_lane_group(
+    out: &mut String,
+    events: &[Event],
+    vip: IpAddr,
+    label: &str,
+    y: f64,
+    scale: &Scale,
+) {
+    let _ = writeln!(out, "<g class=\"lane client\" data-vip=\"{vip}\">");
+    let tip = format!("nodes answering the client's probes for {vip}");
+    lane_head(out, y, &tip, label);
+    client_lane(out, events, vip, scale, y);
+    let _ = writeln!(out, "</g>");
+}
+
+/// Conflicts (two or more holders of a VIP) across every lane, marked "open" when they
+/// last to the end.
+fn conflicts(out: &mut String, timelines: &[Timeline], scale: &Scale, layout: &Layout) {
+    let (lanes_top, lanes_bottom) = (layout.lanes_top, layout.lanes_bottom);
+    let end = scale.end_ns;
     let conflicts = merge(
         timelines
             .iter()
@@ -403,7 +463,7 @@ pub fn timeline_svg(
     for s in conflicts {
         let (x, w) = scale.span(s.from, s.to);
         rect(
-            &mut out,
+            out,
             "conflict",
             (x, w),
             lanes_top - 2.0,
@@ -414,7 +474,7 @@ pub fn timeline_svg(
         );
         if s.open {
             text(
-                &mut out,
+                out,
                 "conflict-open",
                 x + w,
                 lanes_top - 6.0,
@@ -424,8 +484,12 @@ pub fn timeline_svg(
         }
     }
     let _ = writeln!(out, "</g>");
+}
 
-    // Faults and steps.
+/// Each fault as a dashed line over the lanes, with its label in one of a few rows.
+fn faults(out: &mut String, events: &[Event], scale: &Scale, layout: &Layout) {
+    let lanes_bottom = layout.lanes_bottom;
+    let end = scale.end_ns;
     let _ = writeln!(out, "<g class=\"faults\">");
     let mut fault_n = 0usize;
     for e in events.iter().filter(|e| e.t_ns <= end) {
@@ -459,13 +523,17 @@ pub fn timeline_svg(
             ""
         };
         let dx = if anchor.is_empty() { 3.0 } else { -3.0 };
-        text(&mut out, "fault-label", x + dx, label_y, anchor, &label);
+        text(out, "fault-label", x + dx, label_y, anchor, &label);
     }
     let _ = writeln!(out, "</g>");
+}
 
+/// Each step's beginning (numbered) and each failed step, as ticks above the lanes.
+fn steps(out: &mut String, events: &[Event], scale: &Scale) {
+    let end = scale.end_ns;
     let _ = writeln!(out, "<g class=\"steps\">");
     text(
-        &mut out,
+        out,
         "lane-label",
         LEFT - 8.0,
         STEPS_Y + 9.0,
@@ -499,7 +567,7 @@ pub fn timeline_svg(
         );
         if *phase == StepPhase::Begin {
             text(
-                &mut out,
+                out,
                 "step-label",
                 x,
                 STEPS_Y - 2.0,
@@ -509,10 +577,6 @@ pub fn timeline_svg(
         }
     }
     let _ = writeln!(out, "</g>");
-
-    legend(&mut out, legend_y);
-    out.push_str("</svg>\n");
-    out
 }
 
 /// The client lane of `vip`: one segment per run of probes with the same number of

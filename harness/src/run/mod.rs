@@ -6,27 +6,28 @@
 pub mod batch;
 pub mod fault;
 pub mod interrupt;
+pub mod judge;
 mod live;
 pub mod merge;
 pub mod progress;
 pub mod shard;
+mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+use vrrpd::wire::Mac;
 
-use crate::check::{
-    self, Check, CheckName, CheckResult, Ctx, FailoverKind, Outcome, StepOutcome, Verdict,
-};
+use crate::check::{self, CheckName, CheckResult, Outcome, StepOutcome, Verdict};
 use crate::daemons::Daemon;
-use crate::history::{Event, EventKind, History, StepPhase};
+use crate::history::{Event, EventKind, History};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
-use crate::scenario::{ExpectNow, FailoverCheck, Scenario, StepKind, WaitCond};
+use crate::scenario::Scenario;
 
 use live::{NodeRt, Runner};
 
@@ -155,10 +156,7 @@ async fn run_inner(
     crate::scenario::check_name(&sc.name)
         .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
     daemon.binary()?;
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    fresh_dir(out)?;
     let history = History::new();
     let lab = Lab::build(sc.topology.clone()).await?;
     let mut monitors = BTreeMap::new();
@@ -175,176 +173,41 @@ async fn run_inner(
             .nodes
             .iter()
             .map(|n| {
-                (
-                    n.name.clone(),
-                    NodeRt {
-                        dir: out.join(&n.name),
-                        cfg: n.clone(),
-                        pid: None,
-                    },
-                )
+                let node = NodeRt {
+                    dir: out.join(&n.name),
+                    cfg: n.clone(),
+                    pid: None,
+                };
+                (n.name.clone(), node)
             })
             .collect(),
         monitors,
         vips: vips.clone(),
         stopped_holder: false,
     };
-    let mut step_checks: Vec<CheckResult> = Vec::new();
-    let mut deferred: Vec<(CheckName, Check)> = Vec::new();
-    let mut interrupted: Option<String> = None;
-    for step in &sc.steps {
-        if interrupt::requested(&opts.stop) {
-            interrupted = Some(format!("before step {} ({})", step.index, step.text));
-            break;
-        }
-        let name = CheckName::Step(step.index);
-        history.record(EventKind::Step {
-            index: step.index,
-            text: step.text.clone(),
-            phase: StepPhase::Begin,
-        });
-        let outcome = match &step.kind {
-            StepKind::Expect(e) => {
-                let t_ns = history.clock().now_ns();
-                let check = match e {
-                    ExpectNow::Holders(set) => Check::ExpectHolders {
-                        t_ns,
-                        nodes: set.clone(),
-                    },
-                    ExpectNow::ClientMacs(n) => Check::ExpectClientMacs { t_ns, n: *n },
-                };
-                deferred.push((name, check));
-                None
-            }
-            kind => tokio::select! {
-                o = rt.step(kind) => Some(o),
-                _ = interrupt::wait(&opts.stop) => {
-                    interrupted = Some(format!("during step {} ({})", step.index, step.text));
-                    break;
-                }
-            },
-        };
-        let phase = match &outcome {
-            None | Some(Outcome::Pass) => StepPhase::End,
-            Some(_) => StepPhase::Failed,
-        };
-        history.record(EventKind::Step {
-            index: step.index,
-            text: step.text.clone(),
-            phase,
-        });
-        if let Some(o) = outcome {
-            // Steps that only act (start, fault, hold) are part of the setup; only waits
-            // are judged, since they state a condition of the scenario.
-            if matches!(step.kind, StepKind::Wait { .. }) {
-                step_checks.push(CheckResult::new(name, o.clone(), step.text.clone()));
-            } else if let Outcome::Fail(why) = &o {
-                bail!("step {} ({}) failed: {why}", step.index, step.text);
-            }
-            result.steps.push(StepOutcome {
-                index: step.index,
-                text: step.text.clone(),
-                outcome: o,
-            });
-        } else {
-            result
-                .steps
-                .push(StepOutcome::ok(step.index, step.text.clone()));
-        }
+    let played = rt.play(&sc.steps, &mut result.steps, &opts.stop).await?;
+    if let Some(when) = &played.interrupted {
+        return finish_interrupted(rt, when, out, prb, cap, played.step_checks, result).await;
     }
-    if let Some(when) = &interrupted {
-        return finish_interrupted(rt, when, out, prb, cap, step_checks, result).await;
-    }
-    // Let the last step settle before judging the end state: one advert interval, so a
-    // takeover the last step triggered is announced and the client's view catches up.
-    let tail = sc
-        .nodes
-        .iter()
-        .map(|n| n.advert_interval)
-        .max()
-        .unwrap_or(Duration::from_secs(1))
-        .max(Duration::from_millis(300))
-        + Duration::from_millis(200);
-    history.record(EventKind::Note {
-        text: format!(
-            "settling for {} ms before judging the end state",
-            tail.as_millis()
-        ),
-    });
-    tokio::time::sleep(tail).await;
-    // Evidence of the end state, before anything is torn down.
-    for n in rt.lab.nodes() {
-        if let Ok(snap) = n.addresses().await {
-            let dir = out.join(n.name());
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("addresses.txt"), snap.render())?;
-        }
-    }
+    settle(sc, &history).await;
+    keep_end_state(&rt.lab, out).await?;
     prb.stop()?;
     let stats = cap.stop()?;
     rt.monitors.clear();
     let events = history.events();
     history.write_jsonl(&out.join("history.jsonl"))?;
     if opts.keep {
-        eprintln!(
-            "lab of {} × {} kept up (artifacts in {}); enter a node with:",
-            sc.name,
-            daemon.name(),
-            out.display()
-        );
-        for (name, cmd) in rt.lab.enter_hints() {
-            eprintln!("  {name:8} {cmd}");
-        }
-        eprintln!("Ctrl-C tears it down.");
-        let _ = tokio::signal::ctrl_c().await;
+        keep_lab_up(&rt.lab, &sc.name, &daemon.name(), out).await;
     }
-    let stopped_holder = rt.stopped_holder;
-    let macs: BTreeMap<String, String> = rt
-        .lab
-        .nodes()
-        .iter()
-        .map(|n| (n.name().to_string(), vrrpd::wire::Mac(n.mac()).to_string()))
-        .collect();
+    let macs = node_macs(&rt.lab);
     drop(rt);
-    let first = sc
-        .nodes
-        .first()
-        .ok_or_else(|| anyhow!("scenario has no nodes"))?;
-    let backup_priority = sc.nodes.iter().map(|n| n.priority).min().unwrap_or(100);
-    let interval = sc
-        .nodes
-        .iter()
-        .map(|n| n.advert_interval)
-        .max()
-        .unwrap_or(Duration::from_secs(1));
-    let ctx = Ctx::new(
-        vips,
-        macs,
-        first.version,
-        backup_priority,
-        interval,
-        &events,
-    );
-    let mut results = step_checks;
-    for (name, c) in deferred {
-        results.push(c.run(&ctx, &events).renamed(name));
-    }
-    results.extend(check::run_checks(
-        &ctx,
-        &events,
-        &end_checks(sc, stopped_holder, takeover_after_fault(&events, &ctx)),
-    ));
+    let (verdict, ctx) = judge::judge(sc, &daemon.name(), played, vips, macs, &events)?;
     if stats.frames == 0 {
         history.record(EventKind::Note {
             text: "capture saw no frames".into(),
         });
     }
-    let known = sc
-        .known_failures
-        .get(&daemon.name())
-        .cloned()
-        .unwrap_or_default();
-    result.verdict = check::judge(results, &known);
+    result.verdict = verdict;
     result.first_fault_ns = ctx.first_fault_ns;
     result.end_ns = ctx.end_ns;
     result.events = events;
@@ -368,13 +231,7 @@ async fn finish_interrupted(
         text: format!("{why}; stopping the daemons"),
     });
     let stopped = fault::stop_all(&mut rt).await;
-    for n in rt.lab.nodes() {
-        if let Ok(snap) = n.addresses().await {
-            let dir = out.join(n.name());
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("addresses.txt"), snap.render())?;
-        }
-    }
+    keep_end_state(&rt.lab, out).await?;
     prb.stop()?;
     cap.stop()?;
     rt.monitors.clear();
@@ -396,143 +253,65 @@ async fn finish_interrupted(
     Ok(())
 }
 
-/// Whether some node newly held a VIP after the first fault (a takeover happened).
-pub fn takeover_after_fault(events: &[Event], ctx: &Ctx) -> bool {
-    let Some(fault) = ctx.first_fault_ns else {
-        return false;
-    };
-    ctx.vips.iter().any(|vip| {
-        let tl = check::holders(events, *vip);
-        tl.intervals
-            .windows(2)
-            .any(|w| w[1].from_ns >= fault && w[1].nodes.iter().any(|n| !w[0].nodes.contains(n)))
-    })
+/// Empties (or creates) the run's artifact directory.
+fn fresh_dir(out: &Path) -> Result<()> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))
 }
 
-/// The end-of-run checks a scenario's expectations ask for, limited to those the run made
-/// applicable: a priority-0 advert needs a clean stop of a VIP holder, a takeover
-/// announcement needs a takeover. An inapplicable check would only ever say "unknown".
-pub fn end_checks(sc: &Scenario, stopped_holder: bool, takeover: bool) -> Vec<Check> {
-    let e = &sc.expect;
-    let mut v = Vec::new();
-    if e.no_conflict_at_end {
-        v.push(Check::NoConflictAtEnd);
-    }
-    if e.single_holder_at_end {
-        v.push(Check::SingleHolderAtEnd);
-    }
-    if let Some(b) = e.conflict_max {
-        v.push(Check::ConflictMax(b));
-    }
-    if let Some(b) = e.outage_max {
-        v.push(Check::OutageMax(b));
-    }
-    if e.failover == FailoverCheck::Rfc {
-        v.push(Check::Failover(FailoverKind::Auto));
-    }
-    if e.priority_zero_on_stop && stopped_holder {
-        v.push(Check::PriorityZeroOnStop);
-    }
-    if e.garp_on_takeover && takeover {
-        v.push(Check::GarpOnTakeover);
-    }
-    if e.ttl_255 {
-        v.push(Check::Ttl255);
-    }
-    if e.client_single_mac_at_end {
-        v.push(Check::ClientSingleMacAtEnd);
-    }
-    v
+/// Lets the last step settle before judging the end state: one advert interval, so a
+/// takeover the last step triggered is announced and the client's view catches up.
+async fn settle(sc: &Scenario, history: &History) {
+    let tail = sc
+        .nodes
+        .iter()
+        .map(|n| n.advert_interval)
+        .max()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_millis(300))
+        + Duration::from_millis(200);
+    history.record(EventKind::Note {
+        text: format!(
+            "settling for {} ms before judging the end state",
+            tail.as_millis()
+        ),
+    });
+    tokio::time::sleep(tail).await;
 }
 
-impl Runner<'_> {
-    async fn step(&mut self, kind: &StepKind) -> Outcome {
-        let r = match kind {
-            StepKind::Start(nodes) => {
-                let mut r = Ok(());
-                for n in nodes {
-                    r = fault::start(self, n).await;
-                    if r.is_err() {
-                        break;
-                    }
-                }
-                r.map(|()| Outcome::Pass)
-            }
-            StepKind::Hold(d) => {
-                // Observing for a while is the step's purpose, not a wait-and-hope.
-                tokio::time::sleep(*d).await;
-                Ok(Outcome::Pass)
-            }
-            StepKind::Wait { cond, deadline } => self.wait(cond, *deadline).await,
-            StepKind::Fault {
-                node,
-                fault: f,
-                addr,
-                config,
-            } => fault::apply(self, node, *f, *addr, config.as_deref())
-                .await
-                .map(|()| Outcome::Pass),
-            StepKind::Expect(_) => Ok(Outcome::Pass),
-        };
-        r.unwrap_or_else(|e| Outcome::Fail(format!("{e:#}")))
-    }
-
-    async fn wait(&self, cond: &WaitCond, deadline: Duration) -> Result<Outcome> {
-        let until = Instant::now() + deadline;
-        loop {
-            let holders = self.holders().await?;
-            let holds_all = |n: &str| holders.values().all(|s| s.contains(n));
-            let nobody_else = |n: &str| holders.values().all(|s| s.iter().all(|h| h == n));
-            let met = match cond {
-                WaitCond::Holder(n) => Some(holds_all(n)),
-                WaitCond::OnlyHolder(n) => Some(holds_all(n) && nobody_else(n)),
-                WaitCond::NoHolder => Some(holders.values().all(|s| s.is_empty())),
-                WaitCond::Converged => Some(
-                    self.lab
-                        .nodes()
-                        .iter()
-                        .any(|h| holds_all(h.name()) && nobody_else(h.name())),
-                ),
-                WaitCond::State { node, state } => {
-                    let dir = &self
-                        .nodes
-                        .get(node)
-                        .ok_or_else(|| anyhow!("no node {node}"))?
-                        .dir;
-                    match self.daemon.state(dir) {
-                        Some(s) => Some(s == *state),
-                        None if matches!(self.daemon, Daemon::Keepalived) => None,
-                        None => Some(false),
-                    }
-                }
-            };
-            match met {
-                None => {
-                    return Ok(Outcome::Unknown(format!(
-                        "{} reports no VRRP state, so the condition cannot be observed",
-                        self.daemon.name()
-                    )))
-                }
-                Some(true) => return Ok(Outcome::Pass),
-                Some(false) if Instant::now() >= until => {
-                    let now: Vec<String> = holders
-                        .iter()
-                        .map(|(v, s)| {
-                            let s: Vec<&str> = s.iter().map(String::as_str).collect();
-                            format!("{v} on [{}]", s.join(", "))
-                        })
-                        .collect();
-                    return Ok(Outcome::Fail(format!(
-                        "not reached within {:.3}s (t={:.3}s); holders then: {}",
-                        deadline.as_secs_f64(),
-                        self.history.clock().now_ns() as f64 / 1e9,
-                        now.join("; ")
-                    )));
-                }
-                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
+/// Evidence of the end state, before anything is torn down: each node's addresses.
+async fn keep_end_state(lab: &Lab, out: &Path) -> Result<()> {
+    for n in lab.nodes() {
+        if let Ok(snap) = n.addresses().await {
+            let dir = out.join(n.name());
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("addresses.txt"), snap.render())?;
         }
     }
+    Ok(())
+}
+
+/// `--keep`: says how to enter each node and waits for Ctrl-C.
+async fn keep_lab_up(lab: &Lab, scenario: &str, daemon: &str, out: &Path) {
+    eprintln!(
+        "lab of {scenario} × {daemon} kept up (artifacts in {}); enter a node with:",
+        out.display()
+    );
+    for (name, cmd) in lab.enter_hints() {
+        eprintln!("  {name:8} {cmd}");
+    }
+    eprintln!("Ctrl-C tears it down.");
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Each router node's segment MAC.
+fn node_macs(lab: &Lab) -> BTreeMap<String, Mac> {
+    lab.nodes()
+        .iter()
+        .map(|n| (n.name().to_string(), Mac(n.mac())))
+        .collect()
 }
 
 #[cfg(test)]

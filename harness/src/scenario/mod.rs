@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use thiserror::Error;
+use vrrpd::runtime::misbehave::Misbehave;
 use vrrpd::wire::vrrp::Version;
 
 use crate::check::CheckName;
@@ -33,16 +34,13 @@ use crate::lab::topology::Topology;
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
 
 /// Daemons a scenario can name in `[expect.daemon.NAME]`: the bundled daemon, keepalived,
-/// and the bundled daemon's negative controls (each with one safety layer switched off).
-pub const DAEMONS: &[&str] = &[
-    "vrrpd",
-    "keepalived",
-    "vrrpd:no-lease",
-    "vrrpd:no-startup-reconcile",
-    "vrrpd:no-release-on-stop",
-    "vrrpd:no-priority-zero",
-    "vrrpd:keepalived-1.2",
-];
+/// and each negative control of the bundled daemon (vrrpd's own list,
+/// [`Misbehave::ALL`]), as `vrrpd:<control>`.
+pub fn daemon_names() -> Vec<String> {
+    let mut v = vec!["vrrpd".to_string(), "keepalived".to_string()];
+    v.extend(Misbehave::ALL.iter().map(|m| format!("vrrpd:{m}")));
+    v
+}
 
 /// A scenario file that could not be read or is not valid: one line,
 /// `path:line:col: message`, pointing at the offending value or key.
@@ -76,7 +74,7 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// End-of-run expectations.
     pub expect: Expectations,
-    /// Per daemon (a [`DAEMONS`] name): the checks expected to fail for it, an
+    /// Per daemon (a [`daemon_names`] name): the checks expected to fail for it, an
     /// end-of-run check or a wait or expect step.
     pub known_failures: BTreeMap<String, BTreeSet<CheckName>>,
 }

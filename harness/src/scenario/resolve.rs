@@ -14,8 +14,8 @@ use vrrpd::wire::vrrp::Version;
 use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
-    ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, Track, TrackKind, VrrpState, WaitCond, DAEMONS,
+    daemon_names, ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp,
+    NotifyAction, Scenario, Step, StepKind, Track, TrackKind, VrrpState, WaitCond,
 };
 use crate::check::CheckName;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
@@ -683,256 +683,297 @@ fn step_kind(
     current: &mut [NodeVrrp],
 ) -> Res<(StepKind, String)> {
     if let Some(start) = &s.start {
-        reject_extra(s, "start", &[])?;
-        let names = match start.get_ref() {
-            toml::Value::String(a) if a == "all" => {
-                topo.nodes.iter().map(|n| n.name.clone()).collect()
-            }
-            toml::Value::Array(items) => {
-                let mut names: Vec<String> = Vec::new();
-                for item in items {
-                    let toml::Value::String(n) = item else {
-                        return err(
-                            start.span(),
-                            "`start` must be \"all\" or a list of node names",
-                        );
-                    };
-                    if topo.node(n).is_none() {
-                        return err(start.span(), unknown_node_msg(n, topo));
-                    }
-                    if names.contains(n) {
-                        return err(
-                            start.span(),
-                            format!("node {n:?} is started twice in one step"),
-                        );
-                    }
-                    names.push(n.clone());
-                }
-                if names.is_empty() {
-                    return err(start.span(), "`start` lists no node");
-                }
-                names
-            }
-            _ => {
-                return err(
-                    start.span(),
-                    "`start` must be \"all\" or a list of node names",
-                )
-            }
-        };
-        let text = format!("start {}", node_list(&names));
-        return Ok((StepKind::Start(names), text));
+        return start_step(s, start, topo);
     }
     if let Some(w) = &s.wait {
-        let timers = Timers::max_over(current);
-        let needs_node = matches!(w.get_ref().as_str(), "holder" | "only-holder" | "state");
-        let mut allowed = vec!["within"];
-        if needs_node {
-            allowed.push("node");
-        }
-        if w.get_ref() == "state" {
-            allowed.push("state");
-        }
-        if !WAITS.contains(&w.get_ref().as_str()) {
-            return err(
-                w.span(),
-                format!("unknown wait {:?} (expected {})", w.get_ref(), list(&WAITS)),
-            );
-        }
-        reject_extra(s, &format!("wait = {:?}", w.get_ref()), &allowed)?;
-        let node = match (&s.node, needs_node) {
-            (Some(n), true) => Some(known_node(n, topo)?),
-            (None, true) => return err(w.span(), format!("wait = {:?} needs `node`", w.get_ref())),
-            _ => None,
-        };
-        let deadline = match &s.within {
-            None => timers.auto_deadline(),
-            Some(x) if x.get_ref() == "auto" => timers.auto_deadline(),
-            Some(x) => {
-                let e = TimeExpr::parse(x.get_ref()).map_err(|m| at(x.span(), m))?;
-                let d = e.eval_capped(&timers).map_err(|m| at(x.span(), m))?;
-                if d.is_zero() {
-                    return err(x.span(), "`within` must be longer than 0");
-                }
-                d
-            }
-        };
-        let node = node.unwrap_or_default();
-        let (cond, what) = match w.get_ref().as_str() {
-            "holder" => (
-                WaitCond::Holder(node.clone()),
-                format!("{node} holds the VIPs"),
-            ),
-            "only-holder" => (
-                WaitCond::OnlyHolder(node.clone()),
-                format!("{node} alone holds the VIPs"),
-            ),
-            "no-holder" => (WaitCond::NoHolder, "no node holds a VIP".to_string()),
-            "state" => {
-                let Some(st) = &s.state else {
-                    return err(
-                        w.span(),
-                        "wait = \"state\" needs `state` (MASTER, BACKUP or FAULT)",
-                    );
-                };
-                let state = one_of(st, "state", &STATES)?;
-                (
-                    WaitCond::State {
-                        node: node.clone(),
-                        state,
-                    },
-                    format!("{node} is {}", st.get_ref()),
-                )
-            }
-            _ => (
-                WaitCond::Converged,
-                "exactly one node holds the VIPs".to_string(),
-            ),
-        };
-        let text = format!("wait until {what} (within {})", fmt_duration(deadline));
-        return Ok((StepKind::Wait { cond, deadline }, text));
+        return wait_step(s, w, topo, current);
     }
     if let Some(f) = &s.fault {
-        let Some(fault) = FaultKind::from_name(f.get_ref()) else {
-            let names: Vec<&str> = FaultKind::ALL.iter().map(|(n, _)| *n).collect();
+        return fault_step(s, f, topo, layers, current);
+    }
+    if let Some(h) = &s.hold {
+        return hold_step(s, h, current);
+    }
+    if let Some(x) = &s.expect {
+        return expect_step(s, x, topo);
+    }
+    err(0..0, "empty step")
+}
+
+/// `start = "all"` or `start = [nodes]`.
+fn start_step(
+    s: &RawStep,
+    start: &Spanned<toml::Value>,
+    topo: &Topology,
+) -> Res<(StepKind, String)> {
+    reject_extra(s, "start", &[])?;
+    let names = match start.get_ref() {
+        toml::Value::String(a) if a == "all" => topo.nodes.iter().map(|n| n.name.clone()).collect(),
+        toml::Value::Array(items) => {
+            let mut names: Vec<String> = Vec::new();
+            for item in items {
+                let toml::Value::String(n) = item else {
+                    return err(
+                        start.span(),
+                        "`start` must be \"all\" or a list of node names",
+                    );
+                };
+                if topo.node(n).is_none() {
+                    return err(start.span(), unknown_node_msg(n, topo));
+                }
+                if names.contains(n) {
+                    return err(
+                        start.span(),
+                        format!("node {n:?} is started twice in one step"),
+                    );
+                }
+                names.push(n.clone());
+            }
+            if names.is_empty() {
+                return err(start.span(), "`start` lists no node");
+            }
+            names
+        }
+        _ => {
+            return err(
+                start.span(),
+                "`start` must be \"all\" or a list of node names",
+            )
+        }
+    };
+    let text = format!("start {}", node_list(&names));
+    Ok((StepKind::Start(names), text))
+}
+
+/// `wait = "holder" | "only-holder" | "no-holder" | "converged" | "state"`, with its
+/// deadline (`within`, or derived from the current timers).
+fn wait_step(
+    s: &RawStep,
+    w: &Spanned<String>,
+    topo: &Topology,
+    current: &[NodeVrrp],
+) -> Res<(StepKind, String)> {
+    let timers = Timers::max_over(current);
+    let needs_node = matches!(w.get_ref().as_str(), "holder" | "only-holder" | "state");
+    let mut allowed = vec!["within"];
+    if needs_node {
+        allowed.push("node");
+    }
+    if w.get_ref() == "state" {
+        allowed.push("state");
+    }
+    if !WAITS.contains(&w.get_ref().as_str()) {
+        return err(
+            w.span(),
+            format!("unknown wait {:?} (expected {})", w.get_ref(), list(&WAITS)),
+        );
+    }
+    reject_extra(s, &format!("wait = {:?}", w.get_ref()), &allowed)?;
+    let node = match (&s.node, needs_node) {
+        (Some(n), true) => Some(known_node(n, topo)?),
+        (None, true) => return err(w.span(), format!("wait = {:?} needs `node`", w.get_ref())),
+        _ => None,
+    };
+    let deadline = match &s.within {
+        None => timers.auto_deadline(),
+        Some(x) if x.get_ref() == "auto" => timers.auto_deadline(),
+        Some(x) => {
+            let e = TimeExpr::parse(x.get_ref()).map_err(|m| at(x.span(), m))?;
+            let d = e.eval_capped(&timers).map_err(|m| at(x.span(), m))?;
+            if d.is_zero() {
+                return err(x.span(), "`within` must be longer than 0");
+            }
+            d
+        }
+    };
+    let node = node.unwrap_or_default();
+    let (cond, what) = match w.get_ref().as_str() {
+        "holder" => (
+            WaitCond::Holder(node.clone()),
+            format!("{node} holds the VIPs"),
+        ),
+        "only-holder" => (
+            WaitCond::OnlyHolder(node.clone()),
+            format!("{node} alone holds the VIPs"),
+        ),
+        "no-holder" => (WaitCond::NoHolder, "no node holds a VIP".to_string()),
+        "state" => {
+            let Some(st) = &s.state else {
+                return err(
+                    w.span(),
+                    "wait = \"state\" needs `state` (MASTER, BACKUP or FAULT)",
+                );
+            };
+            let state = one_of(st, "state", &STATES)?;
+            (
+                WaitCond::State {
+                    node: node.clone(),
+                    state,
+                },
+                format!("{node} is {}", st.get_ref()),
+            )
+        }
+        _ => (
+            WaitCond::Converged,
+            "exactly one node holds the VIPs".to_string(),
+        ),
+    };
+    let text = format!("wait until {what} (within {})", fmt_duration(deadline));
+    Ok((StepKind::Wait { cond, deadline }, text))
+}
+
+/// `fault = "..."` on a node, with its address or new settings when the fault takes one;
+/// new settings update `layers` and `current` for the steps after it.
+fn fault_step(
+    s: &RawStep,
+    f: &Spanned<String>,
+    topo: &Topology,
+    layers: &mut [RawVrrp],
+    current: &mut [NodeVrrp],
+) -> Res<(StepKind, String)> {
+    let Some(fault) = FaultKind::from_name(f.get_ref()) else {
+        let names: Vec<&str> = FaultKind::ALL.iter().map(|(n, _)| *n).collect();
+        return err(
+            f.span(),
+            format!(
+                "unknown fault {:?} (expected {})",
+                f.get_ref(),
+                list(&names)
+            ),
+        );
+    };
+    let mut allowed = vec!["node"];
+    if fault.takes_addr() {
+        allowed.push("addr");
+    }
+    if fault.takes_config() {
+        allowed.push("config");
+    }
+    reject_extra(s, &format!("fault = {:?}", f.get_ref()), &allowed)?;
+    let Some(n) = &s.node else {
+        return err(f.span(), format!("fault {:?} needs `node`", f.get_ref()));
+    };
+    let node = known_node(n, topo)?;
+    let addr = match (&s.addr, fault.takes_addr()) {
+        (Some(a), true) => Some(parse_prefix(a, "address")?),
+        (None, true) => {
             return err(
                 f.span(),
                 format!(
-                    "unknown fault {:?} (expected {})",
-                    f.get_ref(),
-                    list(&names)
+                    "fault {:?} needs `addr` (like \"192.0.2.20/32\")",
+                    f.get_ref()
                 ),
-            );
-        };
-        let mut allowed = vec!["node"];
-        if fault.takes_addr() {
-            allowed.push("addr");
+            )
         }
-        if fault.takes_config() {
-            allowed.push("config");
-        }
-        reject_extra(s, &format!("fault = {:?}", f.get_ref()), &allowed)?;
-        let Some(n) = &s.node else {
-            return err(f.span(), format!("fault {:?} needs `node`", f.get_ref()));
-        };
-        let node = known_node(n, topo)?;
-        let addr = match (&s.addr, fault.takes_addr()) {
-            (Some(a), true) => Some(parse_prefix(a, "address")?),
-            (None, true) => {
-                return err(
-                    f.span(),
-                    format!(
-                        "fault {:?} needs `addr` (like \"192.0.2.20/32\")",
-                        f.get_ref()
-                    ),
-                )
-            }
-            _ => None,
-        };
-        let mut text = format!("{fault} {node}");
-        if let Some((a, l)) = addr {
-            text.push_str(&format!(" {a}/{l}"));
-        }
-        let config = match &s.config {
-            Some(c) => {
-                check_layer(c.get_ref(), topo)?;
-                let i = topo
-                    .nodes
-                    .iter()
-                    .position(|x| x.name == node)
-                    .ok_or_else(|| at(n.span(), unknown_node_msg(&node, topo)))?;
-                let layer = layers[i].overlay(c.get_ref());
-                let resolved = node_vrrp(&layer, &node, topo, false)?;
-                layers[i] = layer;
-                current[i] = resolved;
-                text.push_str(&format!(
-                    " with new settings ({})",
-                    layer_keys(c.get_ref()).join(", ")
-                ));
-                Some(current.to_vec())
-            }
-            None => None,
-        };
-        if matches!(fault, FaultKind::BreakCheck | FaultKind::RepairCheck) {
-            let tracked = topo
+        _ => None,
+    };
+    let mut text = format!("{fault} {node}");
+    if let Some((a, l)) = addr {
+        text.push_str(&format!(" {a}/{l}"));
+    }
+    let config = match &s.config {
+        Some(c) => {
+            check_layer(c.get_ref(), topo)?;
+            let i = topo
                 .nodes
                 .iter()
                 .position(|x| x.name == node)
-                .and_then(|i| current.get(i))
-                .is_some_and(|c| c.track.is_some());
-            if !tracked {
+                .ok_or_else(|| at(n.span(), unknown_node_msg(&node, topo)))?;
+            let layer = layers[i].overlay(c.get_ref());
+            let resolved = node_vrrp(&layer, &node, topo, false)?;
+            layers[i] = layer;
+            current[i] = resolved;
+            text.push_str(&format!(
+                " with new settings ({})",
+                layer_keys(c.get_ref()).join(", ")
+            ));
+            Some(current.to_vec())
+        }
+        None => None,
+    };
+    if matches!(fault, FaultKind::BreakCheck | FaultKind::RepairCheck) {
+        let tracked = topo
+            .nodes
+            .iter()
+            .position(|x| x.name == node)
+            .and_then(|i| current.get(i))
+            .is_some_and(|c| c.track.is_some());
+        if !tracked {
+            return err(
+                f.span(),
+                format!(
+                    "fault {:?}: {node} tracks no check; set `track` in [vrrp] or [nodes.{node}]",
+                    f.get_ref()
+                ),
+            );
+        }
+    }
+    Ok((
+        StepKind::Fault {
+            node,
+            fault,
+            addr,
+            config,
+        },
+        text,
+    ))
+}
+
+/// `hold = "<time expression>"`.
+fn hold_step(s: &RawStep, h: &Spanned<String>, current: &[NodeVrrp]) -> Res<(StepKind, String)> {
+    reject_extra(s, "hold", &[])?;
+    let e = TimeExpr::parse(h.get_ref()).map_err(|m| at(h.span(), m))?;
+    let d = e
+        .eval_capped(&Timers::max_over(current))
+        .map_err(|m| at(h.span(), m))?;
+    if d.is_zero() {
+        return err(h.span(), "`hold` must be longer than 0");
+    }
+    Ok((StepKind::Hold(d), format!("hold {}", fmt_duration(d))))
+}
+
+/// `expect = "holders"` (with `nodes`) or `expect = "client-macs"` (with `count`).
+fn expect_step(s: &RawStep, x: &Spanned<String>, topo: &Topology) -> Res<(StepKind, String)> {
+    match x.get_ref().as_str() {
+        "holders" => {
+            reject_extra(s, "expect = \"holders\"", &["nodes"])?;
+            let Some(ns) = &s.nodes else {
+                return err(x.span(), "expect = \"holders\" needs `nodes` ([] for none)");
+            };
+            let mut set = BTreeSet::new();
+            for n in ns.get_ref() {
+                let name = known_node(n, topo)?;
+                if !set.insert(name.clone()) {
+                    return err(n.span(), format!("node {name:?} is listed twice"));
+                }
+            }
+            let names: Vec<String> = set.iter().cloned().collect();
+            let text = format!("expect holders = {{{}}}", names.join(", "));
+            Ok((StepKind::Expect(ExpectNow::Holders(set)), text))
+        }
+        "client-macs" => {
+            reject_extra(s, "expect = \"client-macs\"", &["count"])?;
+            let Some(c) = &s.count else {
+                return err(x.span(), "expect = \"client-macs\" needs `count`");
+            };
+            let v = *c.get_ref();
+            if !(0..=topo.nodes.len() as i64).contains(&v) {
                 return err(
-                    f.span(),
-                    format!("fault {:?}: {node} tracks no check; set `track` in [vrrp] or [nodes.{node}]", f.get_ref()),
+                    c.span(),
+                    format!(
+                        "count must be 0 to {} (the number of nodes), got {v}",
+                        topo.nodes.len()
+                    ),
                 );
             }
+            let text = format!("expect {v} MAC(s) answering the client for the VIP");
+            Ok((StepKind::Expect(ExpectNow::ClientMacs(v as usize)), text))
         }
-        return Ok((
-            StepKind::Fault {
-                node,
-                fault,
-                addr,
-                config,
-            },
-            text,
-        ));
+        other => err(
+            x.span(),
+            format!("unknown expect {other:?} (expected {})", list(&EXPECTS)),
+        ),
     }
-    if let Some(h) = &s.hold {
-        reject_extra(s, "hold", &[])?;
-        let e = TimeExpr::parse(h.get_ref()).map_err(|m| at(h.span(), m))?;
-        let d = e
-            .eval_capped(&Timers::max_over(current))
-            .map_err(|m| at(h.span(), m))?;
-        if d.is_zero() {
-            return err(h.span(), "`hold` must be longer than 0");
-        }
-        return Ok((StepKind::Hold(d), format!("hold {}", fmt_duration(d))));
-    }
-    if let Some(x) = &s.expect {
-        match x.get_ref().as_str() {
-            "holders" => {
-                reject_extra(s, "expect = \"holders\"", &["nodes"])?;
-                let Some(ns) = &s.nodes else {
-                    return err(x.span(), "expect = \"holders\" needs `nodes` ([] for none)");
-                };
-                let mut set = BTreeSet::new();
-                for n in ns.get_ref() {
-                    let name = known_node(n, topo)?;
-                    if !set.insert(name.clone()) {
-                        return err(n.span(), format!("node {name:?} is listed twice"));
-                    }
-                }
-                let names: Vec<String> = set.iter().cloned().collect();
-                let text = format!("expect holders = {{{}}}", names.join(", "));
-                return Ok((StepKind::Expect(ExpectNow::Holders(set)), text));
-            }
-            "client-macs" => {
-                reject_extra(s, "expect = \"client-macs\"", &["count"])?;
-                let Some(c) = &s.count else {
-                    return err(x.span(), "expect = \"client-macs\" needs `count`");
-                };
-                let v = *c.get_ref();
-                if !(0..=topo.nodes.len() as i64).contains(&v) {
-                    return err(
-                        c.span(),
-                        format!(
-                            "count must be 0 to {} (the number of nodes), got {v}",
-                            topo.nodes.len()
-                        ),
-                    );
-                }
-                let text = format!("expect {v} MAC(s) answering the client for the VIP");
-                return Ok((StepKind::Expect(ExpectNow::ClientMacs(v as usize)), text));
-            }
-            other => {
-                return err(
-                    x.span(),
-                    format!("unknown expect {other:?} (expected {})", list(&EXPECTS)),
-                )
-            }
-        }
-    }
-    err(0..0, "empty step")
 }
 
 type KnownFailures = BTreeMap<String, BTreeSet<CheckName>>;
@@ -974,13 +1015,15 @@ fn expectations(
         )?;
     }
     for (daemon, d) in r.daemon.iter().flatten() {
-        if !DAEMONS.contains(&daemon.get_ref().as_str()) {
+        let names = daemon_names();
+        if !names.contains(daemon.get_ref()) {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             return err(
                 daemon.span(),
                 format!(
                     "unknown daemon {:?} (known: {})",
                     daemon.get_ref(),
-                    list(DAEMONS)
+                    list(&names)
                 ),
             );
         }

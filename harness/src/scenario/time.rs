@@ -102,25 +102,25 @@ impl fmt::Display for Timer {
     }
 }
 
-/// A decimal number with up to 9 fractional digits, as billionths.
+/// A decimal number as billionths (`1.5` is 1_500_000_000): digits first, then an
+/// optional fraction. The digits are read by vrrpd's own decimal parser, the one
+/// duration parser of the workspace; the scenario grammar only adds that a number starts
+/// with a digit.
 fn parse_decimal_nanos(s: &str) -> Option<u128> {
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (s, ""),
+    if !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(d) = vrrpd::config::parse_decimal(s, 1_000_000_000) {
+        return Some(d.as_nanos());
+    }
+    // Well formed but beyond a `Duration` (`99999999999999999999`): as large as can be,
+    // so the one-day cap refuses it with its own message rather than "bad multiplier".
+    let (int, frac) = s.split_once('.').map_or((s, None), |(i, f)| (i, Some(f)));
+    let rest_ok = match frac {
+        Some(f) => vrrpd::config::parse_decimal(&format!("0.{f}"), 1_000_000_000).is_some(),
+        None => true,
     };
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 9 {
-        return None;
-    }
-    if s.contains('.') && frac.is_empty() {
-        return None;
-    }
-    let int: u128 = int.parse().ok()?;
-    let mut frac_n: u128 = 0;
-    for (i, b) in frac.bytes().enumerate() {
-        frac_n += u128::from(b - b'0') * 10u128.pow(8 - i as u32);
-    }
-    int.checked_mul(1_000_000_000)?.checked_add(frac_n)
+    (int.bytes().all(|b| b.is_ascii_digit()) && rest_ok).then_some(u128::MAX)
 }
 
 fn nanos_to_duration(n: u128) -> Option<Duration> {
