@@ -123,10 +123,15 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/seed).
     pub paths: Vec<PathBuf>,
-    /// Daemons, comma-separated: vrrpd, keepalived, vrrpd:<negative control>
-    /// (default: vrrpd, plus keepalived when installed).
+    /// Daemons, comma-separated: vrrpd, keepalived, keepalived=/path/to/keepalived, frr,
+    /// frr=/dir/with/zebra-and-vrrpd, vrrpd:<negative control>, a driver file's name;
+    /// `node1=keepalived` gives one node its own daemon (default: vrrpd, plus keepalived
+    /// when installed; with --daemon-file, the files' daemons).
     #[arg(long, value_delimiter = ',')]
     pub daemon: Vec<String>,
+    /// A driver file (TOML) describing your own daemon, or a directory of them.
+    #[arg(long)]
+    pub daemon_file: Vec<PathBuf>,
     /// Also run every negative control of vrrpd.
     #[arg(long)]
     pub negative_controls: bool,
@@ -151,7 +156,6 @@ pub struct RunArgs {
 /// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
 /// exit 0 when everything went as expected, 1 when a verdict failed, 2 on bad input.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    use vrrplab::daemons::Daemon;
     use vrrplab::scenario::{collect_files, Scenario};
 
     let paths = if args.paths.is_empty() {
@@ -176,33 +180,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
     }
-    let mut daemons = Vec::new();
-    if args.daemon.is_empty() {
-        daemons.push(Daemon::Vrrpd { misbehave: None });
-        if vrrplab::daemons::keepalived_installed() {
-            daemons.push(Daemon::Keepalived);
-        } else {
-            eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
-        }
-    }
-    for d in &args.daemon {
-        match Daemon::parse(d) {
-            Ok(d) => daemons.push(d),
-            Err(e) => {
-                eprintln!("vrrplab: {e:#}");
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    if args.negative_controls {
-        daemons.extend(Daemon::negative_controls());
-    }
-    for d in &daemons {
-        if let Err(e) = d.binary() {
+    let plan = match plan_runs(&args, &scenarios) {
+        Ok(p) => p,
+        Err(e) => {
             eprintln!("vrrplab: {e:#}");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     vrrplab::lab::privilege::require_root_cli()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -216,14 +200,45 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let jobs = if args.keep { 1 } else { args.jobs };
     let results = rt.block_on(vrrplab::run::batch::run_repeated(
-        &scenarios,
-        &daemons,
+        &plan,
         &opts,
         jobs,
         args.repeat,
     ));
     let code = vrrplab::run::batch::finish(&results, &args.out, args.junit.as_deref())?;
     Ok(code)
+}
+
+/// Resolves the daemons of `vrrplab run` (driver files, `--daemon`, negative controls)
+/// and plans every scenario × line-up. Every problem here is bad input: nothing is built.
+fn plan_runs(
+    args: &RunArgs,
+    scenarios: &[vrrplab::scenario::Scenario],
+) -> Result<Vec<vrrplab::run::batch::Job>> {
+    use vrrplab::daemons::{self, file::FileDriver, Lineup, Registry};
+    let mut files = Vec::new();
+    for p in &args.daemon_file {
+        files.extend(FileDriver::load_all(p)?);
+    }
+    let registry = Registry::new(files);
+    let mut lineups = Lineup::from_args(&args.daemon, &registry, || {
+        let from_files = registry.file_daemons();
+        if !from_files.is_empty() {
+            return Ok(from_files);
+        }
+        if !daemons::keepalived_installed() {
+            eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
+        }
+        daemons::default_daemons(&registry)
+    })?;
+    if args.negative_controls {
+        lineups.extend(
+            daemons::negative_controls(&registry)?
+                .into_iter()
+                .map(Lineup::uniform),
+        );
+    }
+    vrrplab::run::batch::plan(scenarios, &lineups, &registry)
 }
 
 /// Arguments of `vrrplab bench`.
@@ -254,6 +269,10 @@ pub struct BenchArgs {
     /// The catalogue to time.
     #[arg(long, default_value = "scenarios/seed")]
     pub catalogue: PathBuf,
+    /// The daemons to compare, comma-separated (default: vrrpd, plus the keepalived on
+    /// PATH); name a keepalived build with keepalived=/path/to/keepalived.
+    #[arg(long, value_delimiter = ',')]
+    pub daemon: Vec<String>,
 }
 
 /// `vrrplab bench`: runs the selected benchmark sections, prints the markdown table,
@@ -277,12 +296,22 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
         v
     };
-    if let Err(e) = vrrplab::daemons::vrrpd_binary() {
-        eprintln!("vrrplab: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    let registry = vrrplab::daemons::Registry::default();
+    let daemons = if args.daemon.is_empty() {
+        vrrplab::daemons::default_daemons(&registry)
+    } else {
+        args.daemon.iter().map(|d| registry.resolve(d)).collect()
+    };
+    let daemons = match daemons {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("vrrplab: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     vrrplab::lab::privilege::require_root_cli()?;
     let opts = bench::BenchOptions {
+        daemons,
         runs: args.runs,
         sections,
         jobs: args.jobs,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::scenario::{NodeVrrp, NotifyAction};
-use vrrpd::instance::ProtoVersion;
+use vrrpd::wire::vrrp::Version;
 
 /// A feature a scenario may need from a daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,8 +130,8 @@ impl VipModel {
 pub fn needs(node: &NodeVrrp) -> BTreeSet<Feature> {
     let mut n = BTreeSet::new();
     n.insert(match node.version {
-        ProtoVersion::V2 => Feature::V2,
-        ProtoVersion::V3 => Feature::V3,
+        Version::V2 => Feature::V2,
+        Version::V3 => Feature::V3,
     });
     if node.is_ipv6() {
         n.insert(Feature::Ipv6);
@@ -210,7 +210,10 @@ mod tests {
             assert_eq!(Feature::from_name(n), Some(f));
             assert_eq!(f.name(), n);
         }
-        assert_eq!(VipModel::from_name("macvlan"), Some(VipModel::OperatorMacvlan));
+        assert_eq!(
+            VipModel::from_name("macvlan"),
+            Some(VipModel::OperatorMacvlan)
+        );
         assert_eq!(VipModel::from_name("bogus"), None);
     }
 }

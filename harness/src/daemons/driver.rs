@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 
 use super::caps::{self, Caps, VipModel};
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{NodeVrrp, NotifyAction, Version, VrrpState};
+use crate::scenario::{DaemonVersion, NodeVrrp, NotifyAction, VrrpState};
 
 /// A process a daemon needs running before it starts (FRR's zebra), and the file whose
 /// appearance says it is ready (its zserv socket).
@@ -51,7 +51,7 @@ pub trait Driver: fmt::Debug + Send + Sync {
     fn name(&self) -> String;
 
     /// The version the program reported, if it reports one.
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         None
     }
 
@@ -145,7 +145,7 @@ impl Daemon {
     }
 
     /// Its version, if known.
-    pub fn version(&self) -> Option<&Version> {
+    pub fn version(&self) -> Option<&DaemonVersion> {
         self.0.version()
     }
 

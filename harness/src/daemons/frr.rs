@@ -17,7 +17,7 @@ use super::caps::{Caps, Feature, VipModel};
 use super::driver::{ConfigFile, Driver, Helper, Launch};
 use super::program;
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{NodeVrrp, Version, VrrpState};
+use crate::scenario::{DaemonVersion, NodeVrrp, VrrpState};
 
 /// Where Debian installs FRR's daemons.
 pub const DEFAULT_DIR: &str = "/usr/lib/frr";
@@ -33,7 +33,7 @@ const MAX_SOCKET_PATH: usize = 100;
 pub struct Frr {
     zebra: PathBuf,
     vrrpd: PathBuf,
-    version: Version,
+    version: DaemonVersion,
     explicit: bool,
 }
 
@@ -93,7 +93,7 @@ impl Driver for Frr {
         "frr".into()
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         Some(&self.version)
     }
 
@@ -135,11 +135,9 @@ impl Driver for Frr {
             );
         }
         let u = frr_user()?;
-        for p in std::iter::once(dir.to_path_buf()).chain(
-            ["zebra.conf", "vrrpd.conf"]
-                .iter()
-                .map(|f| dir.join(f)),
-        ) {
+        for p in std::iter::once(dir.to_path_buf())
+            .chain(["zebra.conf", "vrrpd.conf"].iter().map(|f| dir.join(f)))
+        {
             chown(&p, Some(u.uid), Some(u.gid))
                 .with_context(|| format!("chown {} to {FRR_USER}", p.display()))?;
         }
@@ -186,7 +184,13 @@ impl Driver for Frr {
     }
 
     fn clear_runtime_files(&self, dir: &Path) {
-        for f in ["zebra.pid", "vrrpd.pid", "zserv.api", "zebra.vty", "vrrpd.vty"] {
+        for f in [
+            "zebra.pid",
+            "vrrpd.pid",
+            "zserv.api",
+            "zebra.vty",
+            "vrrpd.vty",
+        ] {
             let _ = std::fs::remove_file(dir.join(f));
         }
     }
@@ -215,7 +219,7 @@ pub fn render_frr(node: &NodeVrrp) -> String {
         return s;
     }
     let id = node.vrid;
-    let _ = writeln!(s, " vrrp {id} version {}", super::version_num(node.version));
+    let _ = writeln!(s, " vrrp {id} version {}", node.version.number());
     let _ = writeln!(s, " vrrp {id} priority {}", node.priority);
     let _ = writeln!(
         s,

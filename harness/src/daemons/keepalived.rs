@@ -17,14 +17,14 @@ use super::caps::{Caps, Feature};
 use super::driver::{ConfigFile, Driver, Launch};
 use super::program;
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{InitialState, NodeVrrp, Version};
+use crate::scenario::{DaemonVersion, InitialState, NodeVrrp};
 
 /// The config file name in a node's directory.
 pub const CONFIG: &str = "keepalived.conf";
 
 /// The first version with the `version` keyword (VRRPv3, and so IPv6 per RFC 5798).
-pub fn first_v3() -> Version {
-    Version {
+pub fn first_v3() -> DaemonVersion {
+    DaemonVersion {
         parts: vec![1, 2, 17],
     }
 }
@@ -33,7 +33,7 @@ pub fn first_v3() -> Version {
 #[derive(Debug, Clone)]
 pub struct Keepalived {
     program: PathBuf,
-    version: Version,
+    version: DaemonVersion,
     explicit: bool,
 }
 
@@ -63,7 +63,7 @@ impl Driver for Keepalived {
         "keepalived".into()
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         Some(&self.version)
     }
 
@@ -159,7 +159,7 @@ pub fn render_keepalived(
     let _ = writeln!(s, "    state {state}");
     let _ = writeln!(s, "    interface eth1");
     if version_keyword {
-        let _ = writeln!(s, "    version {}", super::version_num(node.version));
+        let _ = writeln!(s, "    version {}", node.version.number());
     }
     let _ = writeln!(s, "    virtual_router_id {}", node.vrid);
     let _ = writeln!(s, "    priority {}", node.priority);
@@ -226,7 +226,7 @@ mod tests {
         assert!(!text.contains("version"), "{text}");
         let k = |v: &str| Keepalived {
             program: PathBuf::from("/x/keepalived"),
-            version: Version::parse(v).unwrap(),
+            version: DaemonVersion::parse(v).unwrap(),
             explicit: true,
         };
         assert!(!k("1.2.13").caps().has(Feature::V3));

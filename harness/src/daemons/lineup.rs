@@ -185,7 +185,11 @@ impl Lineup {
                 ..
             } = &step.kind
             {
-                if let Some(name) = cfgs.iter().find(|c| &c.name == node).and_then(|c| c.daemon.as_deref()) {
+                if let Some(name) = cfgs
+                    .iter()
+                    .find(|c| &c.name == node)
+                    .and_then(|c| c.daemon.as_deref())
+                {
                     let d = lookup(name)?;
                     let h = history.entry(node.clone()).or_default();
                     if h.last() != Some(&d) {
@@ -223,10 +227,16 @@ pub struct Cast {
 impl Cast {
     /// One daemon on every node for the whole run.
     pub fn uniform(d: &Daemon, sc: &Scenario) -> Cast {
-        let start: BTreeMap<String, Daemon> =
-            sc.nodes.iter().map(|n| (n.name.clone(), d.clone())).collect();
+        let start: BTreeMap<String, Daemon> = sc
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), d.clone()))
+            .collect();
         Cast {
-            history: start.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect(),
+            history: start
+                .iter()
+                .map(|(k, v)| (k.clone(), vec![v.clone()]))
+                .collect(),
             by_name: BTreeMap::from([(d.name(), d.clone())]),
             start,
         }

@@ -77,9 +77,9 @@ async fn create(host: &Host, node: &NodeVrrp, name: &str, ipv6: bool) -> Result<
     // addrgenmode random in its own request: set at creation, the kernel ignores it.
     let mut msg = LinkUnspec::new_with_index(index).build();
     msg.attributes
-        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
-            AfSpecInet6::AddrGenMode(In6AddrGenMode::Random),
-        ])]));
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::Random)],
+        )]));
     h.link()
         .set(msg)
         .execute()

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::caps::{Caps, Feature};
 use super::driver::{ConfigFile, Driver, Launch};
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{InitialState, NodeVrrp, Version, VrrpState};
+use crate::scenario::{DaemonVersion, InitialState, NodeVrrp, VrrpState};
 
 /// The config file name in a node's directory.
 pub const CONFIG: &str = "vrrpd.toml";
@@ -20,7 +20,7 @@ pub struct Vrrpd {
     /// The negative control switched on, if any.
     pub misbehave: Option<String>,
     program: PathBuf,
-    version: Option<Version>,
+    version: Option<DaemonVersion>,
 }
 
 impl Vrrpd {
@@ -47,7 +47,7 @@ impl Driver for Vrrpd {
         }
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         self.version.as_ref()
     }
 
@@ -176,7 +176,7 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     let _ = writeln!(s, "name = \"VI_1\"");
     let _ = writeln!(s, "interface = \"eth1\"");
     let _ = writeln!(s, "vrid = {}", node.vrid);
-    let _ = writeln!(s, "version = {}", super::version_num(node.version));
+    let _ = writeln!(s, "version = {}", node.version.number());
     let _ = writeln!(s, "priority = {}", node.priority);
     let _ = writeln!(s, "advert_interval = \"{}\"", dur(node.advert_interval));
     let _ = writeln!(s, "preempt = {}", node.preempt);

@@ -9,58 +9,95 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::check::Outcome;
-use crate::daemons::Daemon;
+use crate::daemons::{Cast, Daemon, Lineup, Registry};
 use crate::report::{self, RunRecord, StepOutcome};
 use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
 
-/// Runs every scenario against every daemon, at most `jobs` at once. Results come back
-/// in scenario × daemon order.
-pub async fn run_all(
-    scenarios: &[Scenario],
-    daemons: &[Daemon],
-    opts: &RunOptions,
-    jobs: usize,
-) -> Vec<RunResult> {
-    run_repeated(scenarios, daemons, opts, jobs, 1).await
+/// One run of a batch: a scenario and the daemons of its nodes.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Which daemon runs where.
+    pub cast: Cast,
 }
 
-/// Like [`run_all`], each combination `repeat` times (a soak against flakiness); the
+/// Every scenario × every line-up, resolved before anything is built: a scenario that
+/// names an unknown daemon, or a daemon whose program is missing, is an input error here.
+/// A scenario whose nodes all name their own daemons gives the same run under every
+/// line-up; it is planned once.
+pub fn plan(scenarios: &[Scenario], lineups: &[Lineup], registry: &Registry) -> Result<Vec<Job>> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for sc in scenarios {
+        for l in lineups {
+            let cast = l.cast(sc, registry)?;
+            let dup = jobs
+                .iter()
+                .any(|j| j.scenario.name == sc.name && j.cast.dir_name() == cast.dir_name());
+            if !dup {
+                jobs.push(Job {
+                    scenario: sc.clone(),
+                    cast,
+                });
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Every scenario against every daemon, the same daemon on every node (for generated
+/// scenarios that name no daemon of their own, as the benchmarks' are).
+pub fn uniform_jobs(scenarios: &[Scenario], daemons: &[Daemon]) -> Vec<Job> {
+    scenarios
+        .iter()
+        .flat_map(|sc| {
+            daemons.iter().map(move |d| Job {
+                scenario: sc.clone(),
+                cast: Cast::uniform(d, sc),
+            })
+        })
+        .collect()
+}
+
+/// Runs every job, at most `parallel` at once. Results come back in job order.
+pub async fn run_all(jobs: &[Job], opts: &RunOptions, parallel: usize) -> Vec<RunResult> {
+    run_repeated(jobs, opts, parallel, 1).await
+}
+
+/// Like [`run_all`], each job `repeat` times (a soak against flakiness); the
 /// repetitions write their artifacts under `<out>/rep<k>/`.
 pub async fn run_repeated(
-    scenarios: &[Scenario],
-    daemons: &[Daemon],
+    jobs: &[Job],
     opts: &RunOptions,
-    jobs: usize,
+    parallel: usize,
     repeat: usize,
 ) -> Vec<RunResult> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let repeat = repeat.max(1);
-    let total = scenarios.len() * daemons.len() * repeat;
+    let total = jobs.len() * repeat;
     let done = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::with_capacity(total);
     for k in 1..=repeat {
-        for sc in scenarios {
-            for d in daemons {
-                let (sc, d, mut opts) = (sc.clone(), d.clone(), opts.clone());
-                if repeat > 1 {
-                    opts.out_dir = opts.out_dir.join(format!("rep{k}"));
-                }
-                let (sem, done) = (sem.clone(), done.clone());
-                handles.push(tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    let r = run::run(&sc, &d, &opts).await;
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    eprintln!(
-                        "[{n}/{total}] {} × {}: {} ({:.1} s)",
-                        r.scenario,
-                        r.daemon,
-                        short_verdict(&r),
-                        r.duration.as_secs_f64()
-                    );
-                    r
-                }));
+        for job in jobs {
+            let (job, mut opts) = (job.clone(), opts.clone());
+            if repeat > 1 {
+                opts.out_dir = opts.out_dir.join(format!("rep{k}"));
             }
+            let (sem, done) = (sem.clone(), done.clone());
+            handles.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = run::run(&job.scenario, &job.cast, &opts).await;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                eprintln!(
+                    "[{n}/{total}] {} × {}: {} ({:.1} s)",
+                    r.scenario,
+                    r.daemon,
+                    short_verdict(&r),
+                    r.duration.as_secs_f64()
+                );
+                r
+            }));
         }
     }
     let mut out = Vec::with_capacity(total);
@@ -122,6 +159,10 @@ pub fn record(r: &RunResult) -> RunRecord {
         scenario: r.scenario.clone(),
         scenario_path: r.scenario_path.clone(),
         daemon: r.daemon.clone(),
+        daemon_version: r.daemon_version.clone(),
+        daemons: r.daemons.clone(),
+        expectations: r.expectations.clone(),
+        not_applicable: r.not_applicable.clone(),
         verdict: r.verdict.clone(),
         failover_ms,
         conflict,

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
-use crate::daemons::Daemon;
+use crate::daemons::{Cast, Daemon};
 use crate::history::{Event, EventKind, History};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
+use crate::report::NodeDaemon;
 use crate::scenario::{ExpectNow, FailoverCheck, Scenario, StepKind, WaitCond};
 
 use live::{NodeRt, Runner};
@@ -64,8 +65,18 @@ pub struct RunResult {
     pub scenario: String,
     /// Scenario file.
     pub scenario_path: PathBuf,
-    /// Daemon name.
+    /// The run's daemons as reports name them: `keepalived`, or each node's sequence
+    /// (`node1=keepalived→vrrpd,node2=keepalived→vrrpd`) when they differ.
     pub daemon: String,
+    /// The daemon's version, when one daemon ran everywhere and reports one.
+    pub daemon_version: Option<String>,
+    /// Every daemon each node ran, in order.
+    pub daemons: Vec<NodeDaemon>,
+    /// The `[expect.daemon."..."]` key whose known failures were applied, if any.
+    pub expectations: Option<String>,
+    /// Why the scenario cannot run against these daemons (no lab was built); the run is
+    /// counted as not applicable, never as a pass.
+    pub not_applicable: Option<String>,
     /// The judged checks (empty when the run itself broke).
     pub verdict: Verdict,
     /// Per-step outcomes.
@@ -95,20 +106,12 @@ impl RunResult {
     }
 }
 
-/// Directory name for a daemon (no ':' in paths).
-pub fn daemon_dir_name(daemon: &str) -> String {
-    daemon.replace(':', "_")
-}
-
 /// Runs one scenario against one daemon and writes the history, capture and address
 /// snapshots into its artifact directory. Never panics on a broken run: the error is in
 /// the result.
-pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult {
+pub async fn run(sc: &Scenario, cast: &Cast, opts: &RunOptions) -> RunResult {
     let started = Instant::now();
-    let out = opts
-        .out_dir
-        .join(&sc.name)
-        .join(daemon_dir_name(&daemon.name()));
+    let out = opts.out_dir.join(&sc.name).join(cast.dir_name());
     let vips: Vec<IpAddr> = {
         let mut set = BTreeSet::new();
         for n in &sc.nodes {
@@ -120,7 +123,14 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
     let mut result = RunResult {
         scenario: sc.name.clone(),
         scenario_path: sc.path.clone(),
-        daemon: daemon.name(),
+        daemon: cast.label(),
+        daemon_version: cast
+            .single()
+            .and_then(Daemon::version)
+            .map(|v| v.to_string()),
+        daemons: node_daemons(cast),
+        expectations: None,
+        not_applicable: cast.not_applicable(sc),
         verdict: Verdict {
             checks: Vec::new(),
             unmatched_known_failures: Vec::new(),
@@ -136,7 +146,14 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
         first_fault_ns: None,
         end_ns: 0,
     };
-    match run_inner(sc, daemon, opts, &out, vips, &mut result).await {
+    if result.not_applicable.is_some() {
+        // Nothing is built or started: a stale folder of an earlier run must not be
+        // mistaken for this one's.
+        let _ = std::fs::remove_dir_all(&out);
+        result.duration = started.elapsed();
+        return result;
+    }
+    match run_inner(sc, cast, opts, &out, vips, &mut result).await {
         Ok(()) => {}
         Err(e) => result.error = Some(format!("{e:#}")),
     }
@@ -144,15 +161,29 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
     result
 }
 
+/// Each node's daemons, in the order it runs them.
+fn node_daemons(cast: &Cast) -> Vec<NodeDaemon> {
+    cast.history
+        .iter()
+        .flat_map(|(node, ds)| {
+            ds.iter().map(move |d| NodeDaemon {
+                node: node.clone(),
+                daemon: d.name(),
+                version: d.version().map(|v| v.to_string()),
+                program: d.binary(),
+            })
+        })
+        .collect()
+}
+
 async fn run_inner(
     sc: &Scenario,
-    daemon: &Daemon,
+    cast: &Cast,
     opts: &RunOptions,
     out: &Path,
     vips: Vec<IpAddr>,
     result: &mut RunResult,
 ) -> Result<()> {
-    daemon.binary()?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
@@ -166,23 +197,29 @@ async fn run_inner(
     let cap = capture::start(&lab, &out.join("capture.pcap"), history.clone())?;
     let prb = probe::start(&lab, &vips, opts.probe_interval, history.clone())?;
     let mut rt = Runner {
-        daemon,
+        cast,
         lab,
         history: history.clone(),
         nodes: sc
             .nodes
             .iter()
             .map(|n| {
-                (
+                Ok((
                     n.name.clone(),
                     NodeRt {
                         dir: out.join(&n.name),
                         cfg: n.clone(),
+                        daemon: cast
+                            .start
+                            .get(&n.name)
+                            .cloned()
+                            .ok_or_else(|| anyhow!("no daemon for {}", n.name))?,
                         pid: None,
+                        helpers: Vec::new(),
                     },
-                )
+                ))
             })
-            .collect(),
+            .collect::<Result<_>>()?,
         monitors,
         vips: vips.clone(),
         stopped_holder: false,
@@ -275,7 +312,7 @@ async fn run_inner(
         eprintln!(
             "lab of {} × {} kept up (artifacts in {}); enter a node with:",
             sc.name,
-            daemon.name(),
+            cast.label(),
             out.display()
         );
         for (name, cmd) in rt.lab.enter_hints() {
@@ -325,11 +362,9 @@ async fn run_inner(
             text: "capture saw no frames".into(),
         });
     }
-    let known = sc
-        .known_failures
-        .get(&daemon.name())
-        .cloned()
-        .unwrap_or_default();
+    let version = cast.single().and_then(Daemon::version);
+    let (key, known) = sc.known_failures_for(&cast.expectation_name(), version);
+    result.expectations = key.map(str::to_string);
     result.verdict = check::judge(results, &known);
     result.first_fault_ns = ctx.first_fault_ns;
     result.end_ns = ctx.end_ns;
@@ -425,37 +460,31 @@ impl Runner<'_> {
             let holds_all = |n: &str| holders.values().all(|s| s.contains(n));
             let nobody_else = |n: &str| holders.values().all(|s| s.iter().all(|h| h == n));
             let met = match cond {
-                WaitCond::Holder(n) => Some(holds_all(n)),
-                WaitCond::OnlyHolder(n) => Some(holds_all(n) && nobody_else(n)),
-                WaitCond::NoHolder => Some(holders.values().all(|s| s.is_empty())),
-                WaitCond::Converged => Some(
-                    self.lab
-                        .nodes()
-                        .iter()
-                        .any(|h| holds_all(h.name()) && nobody_else(h.name())),
-                ),
+                WaitCond::Holder(n) => holds_all(n),
+                WaitCond::OnlyHolder(n) => holds_all(n) && nobody_else(n),
+                WaitCond::NoHolder => holders.values().all(|s| s.is_empty()),
+                WaitCond::Converged => self
+                    .lab
+                    .nodes()
+                    .iter()
+                    .any(|h| holds_all(h.name()) && nobody_else(h.name())),
                 WaitCond::State { node, state } => {
-                    let dir = &self
+                    let n = self
                         .nodes
                         .get(node)
-                        .ok_or_else(|| anyhow!("no node {node}"))?
-                        .dir;
-                    match self.daemon.state(dir) {
-                        Some(s) => Some(s == *state),
-                        None if matches!(self.daemon, Daemon::Keepalived) => None,
-                        None => Some(false),
+                        .ok_or_else(|| anyhow!("no node {node}"))?;
+                    if !n.daemon.driver().reports_state() {
+                        return Ok(Outcome::Unknown(format!(
+                            "{} reports no VRRP state, so the condition cannot be observed",
+                            n.daemon.name()
+                        )));
                     }
+                    n.daemon.state(&n.dir) == Some(*state)
                 }
             };
             match met {
-                None => {
-                    return Ok(Outcome::Unknown(format!(
-                        "{} reports no VRRP state, so the condition cannot be observed",
-                        self.daemon.name()
-                    )))
-                }
-                Some(true) => return Ok(Outcome::Pass),
-                Some(false) if Instant::now() >= until => {
+                true => return Ok(Outcome::Pass),
+                false if Instant::now() >= until => {
                     let now: Vec<String> = holders
                         .iter()
                         .map(|(v, s)| {
@@ -470,7 +499,7 @@ impl Runner<'_> {
                         now.join("; ")
                     )));
                 }
-                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
+                false => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }

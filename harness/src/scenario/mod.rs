@@ -12,6 +12,7 @@
 
 mod raw;
 mod resolve;
+mod selector;
 mod time;
 
 #[cfg(test)]
@@ -29,19 +30,25 @@ use vrrpd::wire::vrrp::Version;
 
 use crate::lab::topology::Topology;
 
+pub use selector::{most_specific, DaemonVersion, Op, Selector};
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
 
-/// Daemons a scenario can name in `[expect.daemon.NAME]`: the bundled daemon, keepalived,
-/// and the bundled daemon's negative controls (each with one safety layer switched off).
+/// Daemons a scenario can name in `[expect.daemon.NAME]` and `daemon = NAME`: the bundled
+/// daemon, keepalived, FRR, and the bundled daemon's negative controls (each with one
+/// safety layer switched off).
 pub const DAEMONS: &[&str] = &[
     "vrrpd",
     "keepalived",
+    "frr",
     "vrrpd:no-lease",
     "vrrpd:no-startup-reconcile",
     "vrrpd:no-release-on-stop",
     "vrrpd:no-priority-zero",
     "vrrpd:keepalived-1.2",
 ];
+
+/// The `[expect.daemon."..."]` name of a run whose nodes run different daemons.
+pub const MIXED: &str = "mixed";
 
 /// Names of the end-of-run checks, as `[expect]` keys and `known_failures` entries.
 ///
@@ -90,7 +97,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// End-of-run expectations.
     pub expect: Expectations,
-    /// Per daemon (a [`DAEMONS`] name): the checks expected to fail for it, by
+    /// Per daemon selector (a [`DAEMONS`] name or [`MIXED`], optionally with version
+    /// bounds, `keepalived<1.4`; see [`Selector`]): the checks expected to fail for it, by
     /// [`CHECK_NAMES`] name or `step:N`.
     pub known_failures: BTreeMap<String, BTreeSet<String>>,
 }
@@ -127,6 +135,9 @@ pub struct NodeVrrp {
     pub track_interface: bool,
     /// What the runner's notify script does on entering BACKUP.
     pub notify_backup: NotifyAction,
+    /// The daemon this node runs (`daemon = "keepalived"`), over the run's own choice;
+    /// in `[steps.config]`, the daemon the node restarts as.
+    pub daemon: Option<String>,
 }
 
 impl NodeVrrp {
@@ -420,6 +431,19 @@ impl Scenario {
     /// The node's initial settings.
     pub fn node(&self, name: &str) -> Option<&NodeVrrp> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The known failures of a daemon with this name and version: those of the most
+    /// specific matching `[expect.daemon."..."]` key (see [`most_specific`]), with the key.
+    pub fn known_failures_for(
+        &self,
+        daemon: &str,
+        version: Option<&DaemonVersion>,
+    ) -> (Option<&str>, BTreeSet<String>) {
+        match most_specific(self.known_failures.keys(), daemon, version) {
+            Some(k) => (Some(k), self.known_failures[k].clone()),
+            None => (None, BTreeSet::new()),
+        }
     }
 
     /// Whether `check` (a [`CHECK_NAMES`] name or `step:N`) is expected to fail for

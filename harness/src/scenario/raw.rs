@@ -43,6 +43,7 @@ pub(crate) struct RawVrrp {
     pub initial_state: Option<Spanned<String>>,
     pub track_interface: Option<Spanned<bool>>,
     pub notify_backup: Option<Spanned<String>>,
+    pub daemon: Option<Spanned<String>>,
 }
 
 impl RawVrrp {
@@ -64,6 +65,7 @@ impl RawVrrp {
             initial_state: pick(&self.initial_state, &over.initial_state),
             track_interface: pick(&self.track_interface, &over.track_interface),
             notify_backup: pick(&self.notify_backup, &over.notify_backup),
+            daemon: pick(&self.daemon, &over.daemon),
         }
     }
 }

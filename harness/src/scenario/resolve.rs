@@ -15,7 +15,7 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS,
+    Scenario, Selector, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS, MIXED,
 };
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
@@ -349,6 +349,18 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
     if let Some(s) = &l.notify_backup {
         one_of(s, "notify_backup", &NOTIFY_ACTIONS)?;
     }
+    if let Some(d) = &l.daemon {
+        if !DAEMONS.contains(&d.get_ref().as_str()) {
+            return err(
+                d.span(),
+                format!(
+                    "unknown daemon {:?} (known: {})",
+                    d.get_ref(),
+                    list(DAEMONS)
+                ),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -476,6 +488,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
             Some(s) => one_of(s, "notify_backup", &NOTIFY_ACTIONS)?,
             None => NotifyAction::None,
         },
+        daemon: l.daemon.as_ref().map(|d| d.get_ref().clone()),
     })
 }
 
@@ -805,10 +818,13 @@ fn step_kind(
                 let resolved = node_vrrp(&layer, &node, topo, false)?;
                 layers[i] = layer;
                 current[i] = resolved;
-                text.push_str(&format!(
-                    " with new settings ({})",
-                    layer_keys(c.get_ref()).join(", ")
-                ));
+                if let Some(d) = &c.get_ref().daemon {
+                    text.push_str(&format!(" as {}", d.get_ref()));
+                }
+                let keys = layer_keys(c.get_ref());
+                if !keys.is_empty() {
+                    text.push_str(&format!(" with new settings ({})", keys.join(", ")));
+                }
                 Some(current.to_vec())
             }
             None => None,
@@ -918,12 +934,13 @@ fn expectations(
         )?;
     }
     for (daemon, d) in r.daemon.iter().flatten() {
-        if !DAEMONS.contains(&daemon.get_ref().as_str()) {
+        let sel = Selector::parse(daemon.get_ref()).map_err(|m| at(daemon.span(), m))?;
+        if !DAEMONS.contains(&sel.name.as_str()) && sel.name != MIXED {
             return err(
                 daemon.span(),
                 format!(
-                    "unknown daemon {:?} (known: {})",
-                    daemon.get_ref(),
+                    "unknown daemon {:?} (known: {}, or \"{MIXED}\" for runs whose nodes differ)",
+                    sel.name,
                     list(DAEMONS)
                 ),
             );
