@@ -521,17 +521,34 @@ fn template_error_offset(template: &str, e: &minijinja::Error) -> usize {
     }
 }
 
-/// The first place `word` occurs as a whole identifier in the template.
+/// The first place `word` occurs as a whole identifier inside a `{{ }}` or `{% %}` block
+/// of the template (plain text may hold the same word).
 fn first_use(template: &str, word: &str) -> usize {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    template
-        .match_indices(word)
-        .find(|(i, _)| {
-            let before = template[..*i].chars().next_back();
-            let after = template[i + word.len()..].chars().next();
+    let mut from = 0;
+    while let Some(open) = template[from..].find('{').map(|i| from + i) {
+        let rest = &template[open..];
+        let close = if rest.starts_with("{{") {
+            "}}"
+        } else if rest.starts_with("{%") {
+            "%}"
+        } else {
+            from = open + 1;
+            continue;
+        };
+        let end = rest.find(close).map_or(template.len(), |i| open + i);
+        let block = &template[open..end];
+        let hit = block.match_indices(word).find(|(i, _)| {
+            let before = block[..*i].chars().next_back();
+            let after = block[i + word.len()..].chars().next();
             !before.is_some_and(ident) && !after.is_some_and(ident)
-        })
-        .map_or(0, |(i, _)| i)
+        });
+        if let Some((i, _)) = hit {
+            return open + i;
+        }
+        from = end;
+    }
+    0
 }
 
 #[cfg(test)]
@@ -578,6 +595,9 @@ mod tests {
         ));
         assert!(e.starts_with("mine.toml:6:9: "), "{e}");
         assert!(e.contains("unknown setting \"prioritty\""), "{e}");
+        // The same word in plain text before the block is not where the setting is named.
+        let e = err(&file("template = '''\nprio {{ prio }}\n'''\n"));
+        assert!(e.starts_with("mine.toml:5:9: "), "{e}");
     }
 
     #[test]

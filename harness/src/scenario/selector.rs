@@ -353,4 +353,45 @@ mod tests {
             Some("keepalived>=1.2,<1.3")
         );
     }
+
+    #[test]
+    fn scenarios_pick_known_failures_by_version() {
+        let text = "[[steps]]\nstart = \"all\"\n\
+                    [expect.daemon.keepalived]\nknown_failures = [\"no_conflict_at_end\"]\n\
+                    [expect.daemon.\"keepalived<1.3\"]\nknown_failures = [\"no_conflict_at_end\", \"single_holder_at_end\"]\n";
+        let sc = crate::scenario::Scenario::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let (k, set) = sc.known_failures_for("keepalived", Some(&v("1.2.13")));
+        assert_eq!(k, Some("keepalived<1.3"));
+        assert_eq!(set.len(), 2);
+        let (k, set) = sc.known_failures_for("keepalived", Some(&v("2.2.7")));
+        assert_eq!(k, Some("keepalived"));
+        assert_eq!(set.len(), 1);
+        assert_eq!(
+            sc.known_failures_for("vrrpd", None),
+            (None, Default::default())
+        );
+    }
+
+    #[test]
+    fn the_seed_catalogue_separates_1_2_from_2_x() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let load = |p: &str| crate::scenario::Scenario::load(&root.join(p)).unwrap();
+        let s03 = load("scenarios/seed/03-restart-after-sigkill.toml");
+        let (k, set) = s03.known_failures_for("keepalived", Some(&v("1.2.13")));
+        assert_eq!(k, Some("keepalived<1.3"));
+        assert!(set.contains("no_conflict_at_end"));
+        // 2.2.7 removes the stale VIP at start-up: nothing is expected to fail.
+        assert_eq!(
+            s03.known_failures_for("keepalived", Some(&v("2.2.7"))).0,
+            None
+        );
+        // kill -9 without restart fails on both, with the plain entry for both.
+        let s02 = load("scenarios/seed/02-sigkill-master.toml");
+        for ver in ["1.2.13", "2.2.7"] {
+            assert_eq!(
+                s02.known_failures_for("keepalived", Some(&v(ver))).0,
+                Some("keepalived")
+            );
+        }
+    }
 }
