@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use vrrplab::check::CheckName;
 use vrrplab::daemons::{self, file::FileDriver, Lineup, Registry};
-use vrrplab::history::EventKind;
+use vrrplab::history::{DaemonEvent, EventKind};
 use vrrplab::report::{self, Status};
 use vrrplab::run::batch::{self, Job};
 use vrrplab::run::{RunOptions, RunResult};
@@ -135,7 +136,9 @@ fn keepalived_from_a_path_not_on_path_reports_its_version() {
     );
     // The keepalived that ran is the one given, not the one on PATH.
     let started = r.events.iter().find_map(|e| match &e.kind {
-        EventKind::Daemon { what, detail, .. } if what == "started" => Some(detail.clone()),
+        EventKind::Daemon { what, detail, .. } if *what == DaemonEvent::Started => {
+            Some(detail.clone())
+        }
         _ => None,
     });
     assert!(
@@ -221,7 +224,7 @@ fn frr_sigkill_story_is_run_and_judged() {
         .verdict
         .checks
         .iter()
-        .find(|j| j.result.name == "no_conflict_at_end")
+        .find(|j| j.result.name == CheckName::NoConflictAtEnd)
         .expect("no_conflict_at_end ran");
     let msg = format!("{:?}", conflict.result.outcome);
     assert!(msg.contains("node1") && msg.contains("node2"), "{msg}");
@@ -349,7 +352,7 @@ fn rolling_migration_passes_mixed_and_history_names_each_nodes_daemon() {
         .filter_map(|e| match &e.kind {
             EventKind::Daemon {
                 node, what, detail, ..
-            } if what == "started" => Some((
+            } if *what == DaemonEvent::Started => Some((
                 node.clone(),
                 detail.split_whitespace().next().unwrap_or("").to_string(),
             )),

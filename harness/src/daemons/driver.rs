@@ -129,6 +129,12 @@ impl PartialEq for Daemon {
 impl Eq for Daemon {}
 
 impl Daemon {
+    /// A built-in daemon by name (`vrrpd`, `vrrpd:<control>`, `keepalived`,
+    /// `keepalived=/path`, `frr`); see [`super::Registry::resolve`].
+    pub fn parse(spec: &str) -> Result<Daemon> {
+        super::Registry::default().resolve(spec)
+    }
+
     /// Wraps a driver.
     pub fn new(d: impl Driver + 'static) -> Daemon {
         Daemon(Arc::new(d))

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod fault;
+pub mod interrupt;
 mod live;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
+use crate::check::{
+    self, Check, CheckName, CheckResult, Ctx, FailoverKind, Outcome, StepOutcome, Verdict,
+};
 use crate::daemons::{Cast, Daemon};
-use crate::history::{Event, EventKind, History};
+use crate::history::{Event, EventKind, History, StepPhase};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
@@ -35,6 +38,9 @@ pub struct RunOptions {
     /// Keep the lab up after the run (daemons still running), print how to enter each
     /// node, and tear it down on Ctrl-C.
     pub keep: bool,
+    /// Set to `true` to stop the run in flight (see [`interrupt`]): it is judged
+    /// interrupted, its artifacts are written and its daemons stopped.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
@@ -43,19 +49,9 @@ impl Default for RunOptions {
             out_dir: PathBuf::from("out"),
             probe_interval: probe::DEFAULT_INTERVAL,
             keep: false,
+            stop: None,
         }
     }
-}
-
-/// What one step did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StepResult {
-    /// Step number (1-based, as in the file).
-    pub index: usize,
-    /// Human description.
-    pub text: String,
-    /// What happened.
-    pub outcome: Outcome,
 }
 
 /// The result of one scenario × daemon run.
@@ -79,8 +75,8 @@ pub struct RunResult {
     pub not_applicable: Option<String>,
     /// The judged checks (empty when the run itself broke).
     pub verdict: Verdict,
-    /// Per-step outcomes.
-    pub steps: Vec<StepResult>,
+    /// Per-step outcomes, as the steps themselves went (before known failures).
+    pub steps: Vec<StepOutcome>,
     /// The whole history.
     pub events: Vec<Event>,
     /// The run broke before it could be judged (lab or daemon failure).
@@ -104,6 +100,11 @@ impl RunResult {
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.verdict.ok
     }
+}
+
+/// Directory name for a daemon (no ':' in paths).
+pub fn daemon_dir_name(daemon: &str) -> String {
+    daemon.replace(':', "_")
 }
 
 /// Runs one scenario against one daemon and writes the history, capture and address
@@ -184,6 +185,9 @@ async fn run_inner(
     vips: Vec<IpAddr>,
     result: &mut RunResult,
 ) -> Result<()> {
+    // The name is one path component of `out`; never let it climb out of `--out`.
+    crate::scenario::check_name(&sc.name)
+        .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
@@ -225,13 +229,18 @@ async fn run_inner(
         stopped_holder: false,
     };
     let mut step_checks: Vec<CheckResult> = Vec::new();
-    let mut deferred: Vec<(String, Check)> = Vec::new();
+    let mut deferred: Vec<(CheckName, Check)> = Vec::new();
+    let mut interrupted: Option<String> = None;
     for step in &sc.steps {
-        let name = format!("step:{}", step.index);
+        if interrupt::requested(&opts.stop) {
+            interrupted = Some(format!("before step {} ({})", step.index, step.text));
+            break;
+        }
+        let name = CheckName::Step(step.index);
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: "begin".into(),
+            phase: StepPhase::Begin,
         });
         let outcome = match &step.kind {
             StepKind::Expect(e) => {
@@ -243,40 +252,47 @@ async fn run_inner(
                     },
                     ExpectNow::ClientMacs(n) => Check::ExpectClientMacs { t_ns, n: *n },
                 };
-                deferred.push((name.clone(), check));
+                deferred.push((name, check));
                 None
             }
-            kind => Some(rt.step(kind).await),
+            kind => tokio::select! {
+                o = rt.step(kind) => Some(o),
+                _ = interrupt::wait(&opts.stop) => {
+                    interrupted = Some(format!("during step {} ({})", step.index, step.text));
+                    break;
+                }
+            },
         };
         let phase = match &outcome {
-            None | Some(Outcome::Pass) => "end",
-            Some(_) => "failed",
+            None | Some(Outcome::Pass) => StepPhase::End,
+            Some(_) => StepPhase::Failed,
         };
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: phase.into(),
+            phase,
         });
         if let Some(o) = outcome {
             // Steps that only act (start, fault, hold) are part of the setup; only waits
             // are judged, since they state a condition of the scenario.
             if matches!(step.kind, StepKind::Wait { .. }) {
-                step_checks.push(CheckResult::new(&name, o.clone(), step.text.clone()));
+                step_checks.push(CheckResult::new(name, o.clone(), step.text.clone()));
             } else if let Outcome::Fail(why) = &o {
                 bail!("step {} ({}) failed: {why}", step.index, step.text);
             }
-            result.steps.push(StepResult {
+            result.steps.push(StepOutcome {
                 index: step.index,
                 text: step.text.clone(),
                 outcome: o,
             });
         } else {
-            result.steps.push(StepResult {
-                index: step.index,
-                text: step.text.clone(),
-                outcome: Outcome::Pass,
-            });
+            result
+                .steps
+                .push(StepOutcome::ok(step.index, step.text.clone()));
         }
+    }
+    if let Some(when) = &interrupted {
+        return finish_interrupted(rt, when, out, prb, cap, step_checks, result).await;
     }
     // Let the last step settle before judging the end state: one advert interval, so a
     // takeover the last step triggered is announced and the client's view catches up.
@@ -372,6 +388,51 @@ async fn run_inner(
     Ok(())
 }
 
+/// The end of a run stopped by a signal: the daemons are stopped cleanly, the evidence
+/// is written (addresses, capture, history), and the verdict holds the waits judged so
+/// far plus an `interrupted` check that is unknown — an interrupted run never passes.
+async fn finish_interrupted(
+    mut rt: Runner<'_>,
+    when: &str,
+    out: &Path,
+    prb: probe::Probe,
+    cap: capture::Capture,
+    mut results: Vec<CheckResult>,
+    result: &mut RunResult,
+) -> Result<()> {
+    let why = format!("interrupted by a signal {when}");
+    rt.history.record(EventKind::Note {
+        text: format!("{why}; stopping the daemons"),
+    });
+    let stopped = fault::stop_all(&mut rt).await;
+    for n in rt.lab.nodes() {
+        if let Ok(snap) = n.addresses().await {
+            let dir = out.join(n.name());
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("addresses.txt"), snap.render())?;
+        }
+    }
+    prb.stop()?;
+    cap.stop()?;
+    rt.monitors.clear();
+    let history = rt.history.clone();
+    history.write_jsonl(&out.join("history.jsonl"))?;
+    drop(rt);
+    let detail = match stopped {
+        Ok(()) => format!("{why}; daemons stopped with SIGTERM"),
+        Err(e) => format!("{why}; stopping the daemons: {e:#}"),
+    };
+    results.push(CheckResult::new(
+        CheckName::Interrupted,
+        Outcome::Unknown(detail.clone()),
+        detail,
+    ));
+    result.verdict = check::judge(results, &Default::default());
+    result.events = history.events();
+    result.end_ns = history.clock().now_ns();
+    Ok(())
+}
+
 /// Whether some node newly held a VIP after the first fault (a takeover happened).
 pub fn takeover_after_fault(events: &[Event], ctx: &Ctx) -> bool {
     let Some(fault) = ctx.first_fault_ns else {
@@ -460,31 +521,39 @@ impl Runner<'_> {
             let holds_all = |n: &str| holders.values().all(|s| s.contains(n));
             let nobody_else = |n: &str| holders.values().all(|s| s.iter().all(|h| h == n));
             let met = match cond {
-                WaitCond::Holder(n) => holds_all(n),
-                WaitCond::OnlyHolder(n) => holds_all(n) && nobody_else(n),
-                WaitCond::NoHolder => holders.values().all(|s| s.is_empty()),
-                WaitCond::Converged => self
-                    .lab
-                    .nodes()
-                    .iter()
-                    .any(|h| holds_all(h.name()) && nobody_else(h.name())),
+                WaitCond::Holder(n) => Some(holds_all(n)),
+                WaitCond::OnlyHolder(n) => Some(holds_all(n) && nobody_else(n)),
+                WaitCond::NoHolder => Some(holders.values().all(|s| s.is_empty())),
+                WaitCond::Converged => Some(
+                    self.lab
+                        .nodes()
+                        .iter()
+                        .any(|h| holds_all(h.name()) && nobody_else(h.name())),
+                ),
                 WaitCond::State { node, state } => {
                     let n = self
                         .nodes
                         .get(node)
                         .ok_or_else(|| anyhow!("no node {node}"))?;
-                    if !n.daemon.driver().reports_state() {
+                    if n.daemon.driver().reports_state() {
+                        Some(n.daemon.state(&n.dir) == Some(*state))
+                    } else {
                         return Ok(Outcome::Unknown(format!(
                             "{} reports no VRRP state, so the condition cannot be observed",
                             n.daemon.name()
                         )));
                     }
-                    n.daemon.state(&n.dir) == Some(*state)
                 }
             };
             match met {
-                true => return Ok(Outcome::Pass),
-                false if Instant::now() >= until => {
+                None => {
+                    return Ok(Outcome::Unknown(
+                        "the daemon reports no VRRP state, so the condition cannot be observed"
+                            .into(),
+                    ))
+                }
+                Some(true) => return Ok(Outcome::Pass),
+                Some(false) if Instant::now() >= until => {
                     let now: Vec<String> = holders
                         .iter()
                         .map(|(v, s)| {
@@ -499,7 +568,7 @@ impl Runner<'_> {
                         now.join("; ")
                     )));
                 }
-                false => tokio::time::sleep(Duration::from_millis(20)).await,
+                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }

@@ -379,7 +379,7 @@ mod tests {
         let s03 = load("scenarios/seed/03-restart-after-sigkill.toml");
         let (k, set) = s03.known_failures_for("keepalived", Some(&v("1.2.13")));
         assert_eq!(k, Some("keepalived<1.3"));
-        assert!(set.contains("no_conflict_at_end"));
+        assert!(set.contains(&crate::check::CheckName::NoConflictAtEnd));
         // 2.2.7 removes the stale VIP at start-up: nothing is expected to fail.
         assert_eq!(
             s03.known_failures_for("keepalived", Some(&v("2.2.7"))).0,
