@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::unistd::{chown, User};
 
 use super::caps::{Caps, Feature, VipModel};
@@ -24,9 +24,6 @@ pub const DEFAULT_DIR: &str = "/usr/lib/frr";
 
 /// The user FRR drops to.
 const FRR_USER: &str = "frr";
-
-/// Unix socket paths are limited to 108 bytes.
-const MAX_SOCKET_PATH: usize = 100;
 
 /// FRR: zebra plus vrrpd.
 #[derive(Debug, Clone)]
@@ -72,21 +69,31 @@ fn frr_user() -> Result<User> {
         })
 }
 
-/// The common arguments of zebra and vrrpd for a node directory.
-fn common_args(dir: &Path, name: &str) -> Vec<std::ffi::OsString> {
+/// How to start one of FRR's daemons in the node directory: through `sh -c 'cd DIR &&
+/// exec ...'`, so the socket paths are relative. A unix socket path holds at most 107
+/// bytes, and a run's folder is often deeper than that; `exec` keeps the daemon's PID the
+/// one the runner started.
+fn in_dir(dir: &Path, program: &Path, name: &str) -> Vec<std::ffi::OsString> {
     vec![
-        "-f".into(),
-        dir.join(format!("{name}.conf")).into(),
-        "-i".into(),
-        dir.join(format!("{name}.pid")).into(),
-        "-z".into(),
-        dir.join("zserv.api").into(),
-        "--vty_socket".into(),
+        "-c".into(),
+        "cd \"$0\" && exec \"$@\"".into(),
         dir.into(),
+        program.into(),
+        "-f".into(),
+        format!("{name}.conf").into(),
+        "-i".into(),
+        format!("{name}.pid").into(),
+        "-z".into(),
+        "zserv.api".into(),
+        "--vty_socket".into(),
+        ".".into(),
         "-P".into(),
         "0".into(),
     ]
 }
+
+/// The shell that starts FRR's daemons in their directory.
+const SH: &str = "/bin/sh";
 
 impl Driver for Frr {
     fn name(&self) -> String {
@@ -127,13 +134,6 @@ impl Driver for Frr {
     }
 
     fn prepare_dir(&self, dir: &Path) -> Result<()> {
-        let sock = dir.join("zserv.api");
-        if sock.as_os_str().len() > MAX_SOCKET_PATH {
-            bail!(
-                "FRR's socket path {} is longer than {MAX_SOCKET_PATH} bytes: use a shorter --out",
-                sock.display()
-            );
-        }
         let u = frr_user()?;
         for p in std::iter::once(dir.to_path_buf())
             .chain(["zebra.conf", "vrrpd.conf"].iter().map(|f| dir.join(f)))
@@ -152,16 +152,16 @@ impl Driver for Frr {
         Ok(Launch {
             helpers: vec![Helper {
                 spec: ProcessSpec {
-                    program: self.zebra.clone(),
-                    args: common_args(dir, "zebra"),
+                    program: SH.into(),
+                    args: in_dir(dir, &self.zebra, "zebra"),
                     env: Vec::new(),
                     log: dir.join("zebra.log"),
                 },
                 ready: dir.join("zserv.api"),
             }],
             main: ProcessSpec {
-                program: self.vrrpd.clone(),
-                args: common_args(dir, "vrrpd"),
+                program: SH.into(),
+                args: in_dir(dir, &self.vrrpd, "vrrpd"),
                 env: Vec::new(),
                 log: dir.join("daemon.log"),
             },
@@ -173,10 +173,10 @@ impl Driver for Frr {
     }
 
     fn state(&self, dir: &Path) -> Option<VrrpState> {
+        // Relative to the node directory, as the daemons' sockets are (see `in_dir`).
         let out = std::process::Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(dir)
-            .args(["-d", "vrrpd", "-c", "show vrrp json"])
+            .current_dir(dir)
+            .args(["--vty_socket", ".", "-d", "vrrpd", "-c", "show vrrp json"])
             .stdin(std::process::Stdio::null())
             .output()
             .ok()?;
@@ -248,6 +248,28 @@ mod tests {
             "interface eth1\n vrrp 51 version 2\n vrrp 51 priority 100\n \
              vrrp 51 advertisement-interval 1000\n vrrp 51 ip 192.0.2.20\n"
         );
+    }
+
+    #[test]
+    fn daemons_start_in_their_directory_with_relative_sockets() {
+        let args = in_dir(
+            Path::new("/a/very/deep/run/folder/node1"),
+            Path::new("/usr/lib/frr/zebra"),
+            "zebra",
+        );
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[2], "/a/very/deep/run/folder/node1");
+        assert_eq!(args[3], "/usr/lib/frr/zebra");
+        let z = args.iter().position(|a| a == "-z").unwrap();
+        assert_eq!(args[z + 1], "zserv.api");
+        let out = std::process::Command::new(SH)
+            .args(["-c", "cd \"$0\" && exec \"$@\"", "/", "pwd"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/");
     }
 
     #[test]
