@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use rstest::rstest;
-use vrrplab::daemons::{self, Daemon};
+use vrrplab::daemons::{self, Lineup, Registry};
 use vrrplab::report;
 use vrrplab::run::batch;
 use vrrplab::run::{self, RunOptions};
@@ -42,7 +42,22 @@ fn scenario_against_daemon(
         );
     }
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let d = Daemon::parse(daemon).unwrap();
+    let registry = Registry::default();
+    let d = registry.resolve(daemon).unwrap_or_else(|e| panic!("{e:#}"));
+    let cast = Lineup::uniform(d)
+        .cast(&sc, &registry)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // A scenario that names every node's daemon itself (the mixed ones) is the same run
+    // whichever daemon this case names: it runs once, in the vrrpd case.
+    if daemon != "vrrpd" {
+        let vrrpd = Lineup::uniform(registry.resolve("vrrpd").unwrap())
+            .cast(&sc, &registry)
+            .unwrap();
+        if vrrpd.dir_name() == cast.dir_name() {
+            assert!(cast.single().is_none(), "{} pins one daemon", sc.name);
+            return;
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -52,7 +67,7 @@ fn scenario_against_daemon(
         out_dir: out_dir(),
         ..Default::default()
     };
-    let result = rt.block_on(run::run(&sc, &d, &opts));
+    let result = rt.block_on(run::run(&sc, &cast, &opts));
     let rec = batch::record(&result);
     report::write_artifacts(
         &result.out_dir,
@@ -81,7 +96,7 @@ fn scenario_against_daemon(
         panic!("{msg}");
     }
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_suffix(format!("{}-{}", sc.name, daemon));
+    settings.set_snapshot_suffix(format!("{}-{}", sc.name, cast.dir_name()));
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
         insta::assert_json_snapshot!("verdict", report::normalized_verdict(&rec));

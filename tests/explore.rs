@@ -84,7 +84,7 @@ fn explore_finds_and_shrinks_the_no_lease_conflict() {
     assert_eq!(sc.steps.len(), found.minimal_steps);
     let r = rt.block_on(run::run(
         &sc,
-        &daemon,
+        &vrrplab::daemons::Cast::uniform(&daemon, &sc),
         &RunOptions {
             out_dir: out.join("rerun"),
             ..Default::default()

@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use rstest::rstest;
 use vrrplab::check::adverts::failover_tolerance;
 use vrrplab::check::{self, Ctx, FailoverKind, Outcome};
-use vrrplab::daemons::{self, Daemon};
+use vrrplab::daemons::{self, Registry};
 use vrrplab::history::{Event, EventKind, FrameSummary, History};
 use vrrplab::lab::{Host, Lab};
 use vrrplab::observe::{addr, capture};
@@ -126,9 +126,10 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
     daemons::keepalived_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let tcpdump = which("tcpdump").expect("tcpdump is missing: `apt-get install tcpdump`");
     let sc = scenario(version);
+    let registry = Registry::default();
     let (d1, d2) = (
-        Daemon::parse(master).unwrap(),
-        Daemon::parse(backup).unwrap(),
+        registry.resolve(master).unwrap(),
+        registry.resolve(backup).unwrap(),
     );
     let tmp = tempfile::tempdir().unwrap();
     let lab = Lab::build(sc.topology.clone()).await.unwrap();
@@ -142,8 +143,14 @@ async fn mixed_pair(#[case] master: &str, #[case] backup: &str, #[case] version:
     let pcap = tmp.path().join("capture.pcap");
     let cap = capture::start(&lab, &pcap, history.clone()).unwrap();
     let (n1, n2) = (lab.node("node1").unwrap(), lab.node("node2").unwrap());
-    let spec1 = d1.prepare(&sc.nodes[0], &tmp.path().join("node1")).unwrap();
-    let spec2 = d2.prepare(&sc.nodes[1], &tmp.path().join("node2")).unwrap();
+    let spec1 = d1
+        .prepare(&sc.nodes[0], &tmp.path().join("node1"))
+        .unwrap()
+        .main;
+    let spec2 = d2
+        .prepare(&sc.nodes[1], &tmp.path().join("node2"))
+        .unwrap()
+        .main;
     let md = sc.timers().master_down;
     // node2 is the backup that takes over: its timers bound both failovers.
     let t2 = Timers::of(&sc.nodes[1]);

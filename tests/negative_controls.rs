@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rstest::rstest;
 use vrrplab::check::{Classification, Outcome};
-use vrrplab::daemons::Daemon;
+use vrrplab::daemons::{Lineup, Registry};
 use vrrplab::run::{self, RunOptions, RunResult};
 use vrrplab::scenario::Scenario;
 
@@ -34,7 +34,9 @@ fn run_control(control: &str, scenario: &str) -> RunResult {
     common::require_negative_controls();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario);
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let d = Daemon::parse(&format!("vrrpd:{control}")).unwrap();
+    let registry = Registry::default();
+    let d = registry.resolve(&format!("vrrpd:{control}")).unwrap();
+    let cast = Lineup::uniform(d).cast(&sc, &registry).unwrap();
     let opts = RunOptions {
         out_dir: out_dir(),
         ..Default::default()
@@ -44,7 +46,7 @@ fn run_control(control: &str, scenario: &str) -> RunResult {
         .enable_all()
         .build()
         .unwrap();
-    let r = rt.block_on(run::run(&sc, &d, &opts));
+    let r = rt.block_on(run::run(&sc, &cast, &opts));
     assert!(r.error.is_none(), "run broke: {:?}", r.error);
     r
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use vrrplab::check::Outcome;
-use vrrplab::daemons::{self, Daemon};
+use vrrplab::daemons::{self, Cast, Daemon};
 use vrrplab::history::{EventKind, LinkChange};
 use vrrplab::run::{self, RunOptions, RunResult};
 use vrrplab::scenario::Scenario;
@@ -37,7 +37,7 @@ fn run(file: &str, daemon: &str) -> RunResult {
         out_dir: out_dir(),
         ..Default::default()
     };
-    let r = rt.block_on(run::run(&sc, &d, &opts));
+    let r = rt.block_on(run::run(&sc, &Cast::uniform(&d, &sc), &opts));
     assert!(r.error.is_none(), "{file} × {daemon}: {:?}", r.error);
     r
 }

@@ -127,10 +127,15 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/seed).
     pub paths: Vec<PathBuf>,
-    /// Daemons, comma-separated: vrrpd, keepalived, vrrpd:<negative control>
-    /// (default: vrrpd, plus keepalived when installed).
+    /// Daemons, comma-separated: vrrpd, keepalived, keepalived=/path/to/keepalived, frr,
+    /// frr=/dir/with/zebra-and-vrrpd, vrrpd:<negative control>, a driver file's name;
+    /// `node1=keepalived` gives one node its own daemon (default: vrrpd, plus keepalived
+    /// when installed; with --daemon-file, the files' daemons).
     #[arg(long, value_delimiter = ',')]
     pub daemon: Vec<String>,
+    /// A driver file (TOML) describing your own daemon, or a directory of them.
+    #[arg(long)]
+    pub daemon_file: Vec<PathBuf>,
     /// Also run every negative control of vrrpd.
     #[arg(long)]
     pub negative_controls: bool,
@@ -170,7 +175,6 @@ pub fn at_least_one(s: &str) -> Result<usize, String> {
 /// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
 /// exit 0 when everything went as expected, 1 when a verdict failed, 2 on bad input.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    use vrrplab::daemons::Daemon;
     use vrrplab::scenario::{collect_files, Scenario};
 
     let paths = if args.paths.is_empty() {
@@ -199,33 +203,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         eprintln!("vrrplab: {e}");
         return Ok(ExitCode::from(2));
     }
-    let mut daemons = Vec::new();
-    if args.daemon.is_empty() {
-        daemons.push(Daemon::Vrrpd { misbehave: None });
-        if vrrplab::daemons::keepalived_installed() {
-            daemons.push(Daemon::Keepalived);
-        } else {
-            eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
-        }
-    }
-    for d in &args.daemon {
-        match Daemon::parse(d) {
-            Ok(d) => daemons.push(d),
-            Err(e) => {
-                eprintln!("vrrplab: {e:#}");
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    if args.negative_controls {
-        daemons.extend(Daemon::negative_controls());
-    }
-    for d in &daemons {
-        if let Err(e) = d.binary() {
+    let plan = match plan_runs(&args, &scenarios) {
+        Ok(p) => p,
+        Err(e) => {
             eprintln!("vrrplab: {e:#}");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     vrrplab::lab::privilege::require_root_cli()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -246,7 +230,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let jobs = if args.keep { 1 } else { args.jobs };
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let whole = batch::plan(&scenarios, &daemons, args.repeat);
+    let whole = batch::schedule(&plan, args.repeat);
     let mine = shard.take(whole.iter().cloned());
     let mut manifest = Manifest {
         shard,
@@ -264,8 +248,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     let results = rt.block_on(batch::run_planned(
-        &scenarios,
-        &daemons,
+        &plan,
         &opts,
         jobs,
         &mine,
@@ -360,6 +343,38 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     })
 }
 
+/// Resolves the daemons of `vrrplab run` (driver files, `--daemon`, negative controls)
+/// and plans every scenario × line-up. Every problem here is bad input: nothing is built.
+fn plan_runs(
+    args: &RunArgs,
+    scenarios: &[vrrplab::scenario::Scenario],
+) -> Result<Vec<vrrplab::run::batch::Job>> {
+    use vrrplab::daemons::{self, file::FileDriver, Lineup, Registry};
+    let mut files = Vec::new();
+    for p in &args.daemon_file {
+        files.extend(FileDriver::load_all(p)?);
+    }
+    let registry = Registry::new(files);
+    let mut lineups = Lineup::from_args(&args.daemon, &registry, || {
+        let from_files = registry.file_daemons();
+        if !from_files.is_empty() {
+            return Ok(from_files);
+        }
+        if !daemons::keepalived_installed() {
+            eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
+        }
+        daemons::default_daemons(&registry)
+    })?;
+    if args.negative_controls {
+        lineups.extend(
+            daemons::negative_controls(&registry)?
+                .into_iter()
+                .map(Lineup::uniform),
+        );
+    }
+    vrrplab::run::batch::plan(scenarios, &lineups, &registry)
+}
+
 /// Arguments of `vrrplab bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -392,6 +407,10 @@ pub struct BenchArgs {
     /// The catalogue to time.
     #[arg(long, default_value = "scenarios/seed")]
     pub catalogue: PathBuf,
+    /// The daemons to compare, comma-separated (default: vrrpd, plus the keepalived on
+    /// PATH); name a keepalived build with keepalived=/path/to/keepalived.
+    #[arg(long, value_delimiter = ',')]
+    pub daemon: Vec<String>,
 }
 
 /// `vrrplab bench`: runs the selected benchmark sections, prints the markdown table,
@@ -415,12 +434,22 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
         v
     };
-    if let Err(e) = vrrplab::daemons::vrrpd_binary() {
-        eprintln!("vrrplab: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    let registry = vrrplab::daemons::Registry::default();
+    let daemons = if args.daemon.is_empty() {
+        vrrplab::daemons::default_daemons(&registry)
+    } else {
+        args.daemon.iter().map(|d| registry.resolve(d)).collect()
+    };
+    let daemons = match daemons {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("vrrplab: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     vrrplab::lab::privilege::require_root_cli()?;
     let opts = bench::BenchOptions {
+        daemons,
         runs: args.runs,
         sections,
         jobs: args.jobs,
@@ -540,11 +569,9 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
     };
     let daemon = match Daemon::parse(&args.daemon) {
         Ok(d) => d,
+        // Resolving checks the program and reads its version.
         Err(e) => return bad(format!("{e:#}")),
     };
-    if let Err(e) = daemon.binary() {
-        return bad(format!("{e:#}"));
-    }
     if args.min_nodes < 2 || args.max_nodes > 8 || args.min_nodes > args.max_nodes {
         return bad(format!(
             "nodes must satisfy 2 <= --min-nodes <= --max-nodes <= 8, got {} and {}",

@@ -17,7 +17,7 @@ use vrrpd::wire::vrrp::Version;
 
 use super::{Sample, Stats, Target, Verdict};
 use crate::check::client_view;
-use crate::daemons::{keepalived_installed, Daemon};
+use crate::daemons::{Daemon, Lineup, Registry};
 use crate::report::{Figure, RunRecord};
 use crate::run::batch;
 use crate::run::{RunOptions, RunResult};
@@ -354,23 +354,13 @@ pub fn sample_str(s: &Sample) -> String {
     }
 }
 
-/// The daemons to compare: vrrpd, and keepalived when installed.
-pub fn daemons() -> Vec<Daemon> {
-    let mut d = vec![Daemon::Vrrpd { misbehave: None }];
-    if keepalived_installed() {
-        d.push(Daemon::Keepalived);
-    } else {
-        eprintln!("bench: keepalived is not installed; measuring vrrpd alone");
-    }
-    d
-}
-
 /// Runs sections 2 and/or 3.
 pub async fn run(
     runs: usize,
     jobs: usize,
     want_failover: bool,
     want_conflict: bool,
+    daemons: &[Daemon],
 ) -> Result<FailoverSection> {
     let cases = cases(want_failover, want_conflict);
     let mut scenarios = Vec::new();
@@ -381,14 +371,13 @@ pub async fn run(
             scenarios.push(Scenario::parse(&text, &path).map_err(|e| anyhow::anyhow!("{e}"))?);
         }
     }
-    let daemons = daemons();
     let tmp = tempfile::tempdir().context("temp dir for run artifacts")?;
     let opts = RunOptions {
         out_dir: tmp.path().to_path_buf(),
         ..Default::default()
     };
     let t0 = Instant::now();
-    let results = batch::run_all(&scenarios, &daemons, &opts, jobs).await;
+    let results = batch::run_all(&batch::uniform_jobs(&scenarios, daemons), &opts, jobs).await;
     let wall_s = t0.elapsed().as_secs_f64();
     let mut section = FailoverSection {
         runs,
@@ -398,7 +387,7 @@ pub async fn run(
         conflict: Vec::new(),
     };
     for c in &cases {
-        for d in &daemons {
+        for d in daemons {
             let prefix = c.name_prefix();
             let mine: Vec<&RunResult> = results
                 .iter()
@@ -541,14 +530,21 @@ impl CatalogueSection {
     }
 }
 
-/// Runs the catalogue in `dir` against vrrpd and keepalived `runs` times.
-pub async fn catalogue(dir: &Path, runs: usize, jobs: usize) -> Result<CatalogueSection> {
+/// Runs the catalogue in `dir` against `daemons` (vrrpd and keepalived) `runs` times.
+pub async fn catalogue(
+    dir: &Path,
+    runs: usize,
+    jobs: usize,
+    daemons: &[Daemon],
+) -> Result<CatalogueSection> {
     let files = crate::scenario::collect_files(std::slice::from_ref(&dir.to_path_buf()))?;
     let mut scenarios = Vec::new();
     for f in &files {
         scenarios.push(Scenario::load(f).map_err(|e| anyhow::anyhow!("{e}"))?);
     }
-    let daemons = daemons();
+    let registry = Registry::default();
+    let lineups: Vec<Lineup> = daemons.iter().cloned().map(Lineup::uniform).collect();
+    let plan = batch::plan(&scenarios, &lineups, &registry)?;
     let mut walls = Vec::new();
     let mut as_expected = Vec::new();
     for _ in 0..runs {
@@ -558,7 +554,7 @@ pub async fn catalogue(dir: &Path, runs: usize, jobs: usize) -> Result<Catalogue
             ..Default::default()
         };
         let t0 = Instant::now();
-        let results = batch::run_all(&scenarios, &daemons, &opts, jobs).await;
+        let results = batch::run_all(&plan, &opts, jobs).await;
         walls.push(t0.elapsed().as_secs_f64());
         let ok = results
             .iter()

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::footprint::{clock_ticks, cpu_ticks, percent};
 use super::{Target, Verdict};
-use crate::daemons::{keepalived_binary, keepalived_installed, vrrpd_binary, Daemon};
+use crate::daemons::Daemon;
 use crate::lab::process::ProcessSpec;
 use crate::lab::topology::{Topology, CLIENT_V4};
 use crate::lab::{Host, Lab};
@@ -192,15 +192,11 @@ impl FloodSection {
     }
 }
 
-/// Measures vrrpd, then keepalived (when installed), `secs` per kind.
-pub async fn run(secs: Duration) -> Result<FloodSection> {
-    let mut daemons = vec![Daemon::Vrrpd { misbehave: None }];
-    if keepalived_installed() {
-        daemons.push(Daemon::Keepalived);
-    }
+/// Measures each daemon (vrrpd, then keepalived), `secs` per kind.
+pub async fn run(secs: Duration, daemons: &[Daemon]) -> Result<FloodSection> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for d in &daemons {
+    for d in daemons {
         match one(d, secs).await {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => problems.push((d.name(), format!("{e:#}"))),
@@ -213,58 +209,33 @@ pub async fn run(secs: Duration) -> Result<FloodSection> {
     })
 }
 
+/// Writes the one-instance configuration where the daemon's driver expects it and
+/// returns how the driver starts the daemon (the one launcher the runner uses too).
 fn spec(d: &Daemon, dir: &Path) -> Result<ProcessSpec> {
-    let log = dir.join("daemon.log");
-    match d {
-        Daemon::Vrrpd { .. } => {
-            let conf = dir.join("vrrpd.toml");
-            let text = format!(
+    let (file, text) = match d.name().as_str() {
+        "vrrpd" => (
+            crate::daemons::vrrpd::CONFIG,
+            format!(
                 "[[instance]]\nname = \"VI_1\"\ninterface = \"eth1\"\nvrid = {VRID}\n\
                  priority = 150\nadvert_interval = \"{}ms\"\nvips = [\"{VIP}/32\"]\n",
                 ADVERT.as_millis()
-            );
-            std::fs::write(&conf, text).with_context(|| format!("write {}", conf.display()))?;
-            Ok(ProcessSpec {
-                program: vrrpd_binary()?,
-                args: vec![
-                    "--config".into(),
-                    conf.into(),
-                    "--state-file".into(),
-                    dir.join("state.json").into(),
-                ],
-                env: vec![("VRRPD_LOG".into(), "info".into())],
-                log,
-            })
-        }
-        Daemon::Keepalived => {
-            let conf = dir.join("keepalived.conf");
-            let text = format!(
+            ),
+        ),
+        "keepalived" => (
+            crate::daemons::keepalived::CONFIG,
+            format!(
                 "global_defs {{\n    router_id node1\n}}\nvrrp_instance VI_1 {{\n    state BACKUP\n    \
                  interface eth1\n    version 3\n    virtual_router_id {VRID}\n    priority 150\n    \
                  advert_int {}\n    virtual_ipaddress {{\n        {VIP}/32 dev eth1\n    }}\n}}\n",
                 ADVERT.as_secs_f64()
-            );
-            std::fs::write(&conf, text).with_context(|| format!("write {}", conf.display()))?;
-            Ok(ProcessSpec {
-                program: keepalived_binary()?,
-                args: vec![
-                    "--dont-fork".into(),
-                    "--log-console".into(),
-                    "--vrrp".into(),
-                    "--use-file".into(),
-                    conf.into(),
-                    "--pid".into(),
-                    dir.join("keepalived.pid").into(),
-                    "--vrrp_pid".into(),
-                    dir.join("vrrp.pid").into(),
-                    "--checkers_pid".into(),
-                    dir.join("checkers.pid").into(),
-                ],
-                env: Vec::new(),
-                log,
-            })
-        }
-    }
+            ),
+        ),
+        other => bail!("the flood benchmark compares vrrpd and keepalived, not {other}"),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let conf = dir.join(file);
+    std::fs::write(&conf, text).with_context(|| format!("write {}", conf.display()))?;
+    Ok(d.driver().launch(None, dir)?.main)
 }
 
 async fn holds_vip(h: &Host) -> Result<bool> {

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use serde::Serialize;
 
 use super::{Stats, Target, Verdict};
-use crate::daemons::{keepalived_binary, keepalived_installed, vrrpd_binary, Daemon};
+use crate::daemons::Daemon;
 use crate::lab::process::ProcessSpec;
 use crate::lab::topology::Topology;
 use crate::lab::{Host, Lab};
@@ -209,14 +209,10 @@ impl FootprintSection {
     }
 }
 
-/// Measures vrrpd, then keepalived (when installed).
-pub async fn run(windows: usize, secs: Duration) -> Result<FootprintSection> {
-    let mut daemons = vec![Daemon::Vrrpd { misbehave: None }];
-    if keepalived_installed() {
-        daemons.push(Daemon::Keepalived);
-    }
+/// Measures each daemon (vrrpd, then keepalived) in turn.
+pub async fn run(windows: usize, secs: Duration, daemons: &[Daemon]) -> Result<FootprintSection> {
     let mut rows = Vec::new();
-    for d in &daemons {
+    for d in daemons {
         let row = match one(d, windows, secs).await {
             Ok(r) => r,
             Err(e) => FootprintRow {
@@ -248,53 +244,18 @@ pub async fn run(windows: usize, secs: Duration) -> Result<FootprintSection> {
     })
 }
 
+/// Writes the node's 255-instance configuration where the daemon's driver expects it and
+/// returns how the driver starts the daemon (the one launcher the runner uses too).
 fn spec(d: &Daemon, dir: &Path, n: &NodeConf, name: &str) -> Result<ProcessSpec> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let log = dir.join("daemon.log");
-    match d {
-        Daemon::Vrrpd { .. } => {
-            let conf = dir.join("vrrpd.toml");
-            std::fs::write(&conf, vrrpd_toml(n))
-                .with_context(|| format!("write {}", conf.display()))?;
-            Ok(ProcessSpec {
-                program: vrrpd_binary()?,
-                args: vec![
-                    "--config".into(),
-                    conf.into(),
-                    "--state-file".into(),
-                    dir.join("state.json").into(),
-                    "--pid-file".into(),
-                    dir.join("vrrpd.pid").into(),
-                ],
-                env: vec![("RUST_LOG".into(), "info".into())],
-                log,
-            })
-        }
-        Daemon::Keepalived => {
-            let conf = dir.join("keepalived.conf");
-            std::fs::write(&conf, keepalived_conf(n, name))
-                .with_context(|| format!("write {}", conf.display()))?;
-            Ok(ProcessSpec {
-                program: keepalived_binary()?,
-                args: vec![
-                    "--dont-fork".into(),
-                    "--log-console".into(),
-                    "--log-detail".into(),
-                    "--vrrp".into(),
-                    "--use-file".into(),
-                    conf.into(),
-                    "--pid".into(),
-                    dir.join("keepalived.pid").into(),
-                    "--vrrp_pid".into(),
-                    dir.join("vrrp.pid").into(),
-                    "--checkers_pid".into(),
-                    dir.join("checkers.pid").into(),
-                ],
-                env: Vec::new(),
-                log,
-            })
-        }
-    }
+    let (file, text) = match d.name().as_str() {
+        "vrrpd" => (crate::daemons::vrrpd::CONFIG, vrrpd_toml(n)),
+        "keepalived" => (crate::daemons::keepalived::CONFIG, keepalived_conf(n, name)),
+        other => bail!("the footprint benchmark compares vrrpd and keepalived, not {other}"),
+    };
+    let conf = dir.join(file);
+    std::fs::write(&conf, text).with_context(|| format!("write {}", conf.display()))?;
+    Ok(d.driver().launch(None, dir)?.main)
 }
 
 async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow> {

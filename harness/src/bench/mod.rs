@@ -111,6 +111,9 @@ pub struct BenchOptions {
     pub catalogue_dir: PathBuf,
     /// The command line, as typed.
     pub command: String,
+    /// The daemons to measure and compare: vrrpd, and the keepalived given with
+    /// `--daemon keepalived=/path` (default: the one on PATH, when installed).
+    pub daemons: Vec<crate::daemons::Daemon>,
 }
 
 /// One figure over N runs. `open` marks a statistic that is only a lower bound (a
@@ -292,7 +295,7 @@ pub struct BenchReport {
 /// Runs the selected sections and returns what they measured. Needs root.
 pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let started = Instant::now();
-    let machine = machine(&opts.command);
+    let machine = machine(&opts.command, &opts.daemons);
     let want = |s: Section| opts.sections.contains(&s);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -311,6 +314,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             opts.jobs,
             want(Section::Failover),
             want(Section::Conflict),
+            &opts.daemons,
         ))?)
     } else {
         None
@@ -320,6 +324,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             &opts.catalogue_dir,
             opts.catalogue_runs.max(1),
             opts.jobs,
+            &opts.daemons,
         ))?)
     } else {
         None
@@ -328,6 +333,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         Some(rt.block_on(footprint::run(
             runs,
             Duration::from_secs(opts.footprint_secs.max(1)),
+            &opts.daemons,
         ))?)
     } else {
         None
@@ -338,7 +344,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         None
     };
     let flood = if want(Section::Flood) {
-        Some(rt.block_on(flood::run(Duration::from_secs(opts.flood_secs.max(1))))?)
+        Some(rt.block_on(flood::run(
+            Duration::from_secs(opts.flood_secs.max(1)),
+            &opts.daemons,
+        ))?)
     } else {
         None
     };
@@ -377,7 +386,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
 
 /// Reads the machine description and the daemons' versions. Anything unreadable is
 /// `unknown (<why>)`, never an error: the numbers are still worth having.
-pub fn machine(command: &str) -> Machine {
+pub fn machine(command: &str, daemons: &[crate::daemons::Daemon]) -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| cpu_model(&t))
@@ -392,9 +401,12 @@ pub fn machine(command: &str) -> Machine {
         Ok(p) => version_of(&p),
         Err(e) => format!("unknown ({e})"),
     };
-    let keepalived = match crate::daemons::keepalived_binary() {
-        Ok(p) => version_of(&p),
-        Err(e) => format!("unknown ({e})"),
+    let keepalived = match daemons.iter().find(|d| d.name() == "keepalived") {
+        Some(d) => format!("{} ({})", d.label(), d.binary().display()),
+        None => match crate::daemons::keepalived_binary() {
+            Ok(p) => version_of(&p),
+            Err(e) => format!("unknown ({e})"),
+        },
     };
     Machine {
         cpu,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::scenario::{NodeVrrp, NotifyAction};
-use vrrpd::instance::ProtoVersion;
+use vrrpd::wire::vrrp::Version;
 
 /// A feature a scenario may need from a daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,11 +28,14 @@ pub enum Feature {
     Notify,
     /// The VIP on a macvlan with the virtual MAC 00:00:5e:00:01:VRID.
     VirtualMac,
+    /// A tracked health check (script, process, file or interface) that changes the
+    /// priority (`track` in a scenario).
+    Track,
 }
 
 impl Feature {
     /// Every feature with the name driver files use.
-    pub const ALL: [(&'static str, Feature); 8] = [
+    pub const ALL: [(&'static str, Feature); 9] = [
         ("v2", Feature::V2),
         ("v3", Feature::V3),
         ("ipv6", Feature::Ipv6),
@@ -41,6 +44,7 @@ impl Feature {
         ("preempt_delay", Feature::PreemptDelay),
         ("notify", Feature::Notify),
         ("vmac", Feature::VirtualMac),
+        ("track", Feature::Track),
     ];
 
     /// The name driver files use.
@@ -70,6 +74,7 @@ impl Feature {
             Feature::PreemptDelay => "a preempt delay",
             Feature::Notify => "notify scripts",
             Feature::VirtualMac => "a virtual MAC",
+            Feature::Track => "tracked health checks",
         }
     }
 }
@@ -130,8 +135,8 @@ impl VipModel {
 pub fn needs(node: &NodeVrrp) -> BTreeSet<Feature> {
     let mut n = BTreeSet::new();
     n.insert(match node.version {
-        ProtoVersion::V2 => Feature::V2,
-        ProtoVersion::V3 => Feature::V3,
+        Version::V2 => Feature::V2,
+        Version::V3 => Feature::V3,
     });
     if node.is_ipv6() {
         n.insert(Feature::Ipv6);
@@ -150,6 +155,9 @@ pub fn needs(node: &NodeVrrp) -> BTreeSet<Feature> {
     }
     if node.vmac {
         n.insert(Feature::VirtualMac);
+    }
+    if node.track.is_some() {
+        n.insert(Feature::Track);
     }
     n
 }
@@ -213,7 +221,10 @@ mod tests {
             assert_eq!(Feature::from_name(n), Some(f));
             assert_eq!(f.name(), n);
         }
-        assert_eq!(VipModel::from_name("macvlan"), Some(VipModel::OperatorMacvlan));
+        assert_eq!(
+            VipModel::from_name("macvlan"),
+            Some(VipModel::OperatorMacvlan)
+        );
         assert_eq!(VipModel::from_name("bogus"), None);
     }
 }

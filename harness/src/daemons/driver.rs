@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 
 use super::caps::{self, Caps, VipModel};
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{NodeVrrp, NotifyAction, Version, VrrpState};
+use crate::scenario::{DaemonVersion, NodeVrrp, NotifyAction, VrrpState};
 
 /// A process a daemon needs running before it starts (FRR's zebra), and the file whose
 /// appearance says it is ready (its zserv socket).
@@ -51,7 +51,7 @@ pub trait Driver: fmt::Debug + Send + Sync {
     fn name(&self) -> String;
 
     /// The version the program reported, if it reports one.
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         None
     }
 
@@ -72,12 +72,20 @@ pub trait Driver: fmt::Debug + Send + Sync {
         VipModel::OnInterface
     }
 
-    /// The node's configuration files. `notify_backup` is the path of the rendered
-    /// notify script, when the settings ask for one.
-    fn render(&self, node: &NodeVrrp, notify_backup: Option<&Path>) -> Result<Vec<ConfigFile>>;
+    /// The node's configuration files for the node's directory `dir`. `notify_backup`
+    /// is the path of the rendered notify script, when the settings ask for one; a
+    /// tracked check's files ([`super::track`]) are already in `dir`.
+    fn render(
+        &self,
+        node: &NodeVrrp,
+        dir: &Path,
+        notify_backup: Option<&Path>,
+    ) -> Result<Vec<ConfigFile>>;
 
-    /// How to start it, its configuration already written into `dir`.
-    fn launch(&self, dir: &Path) -> Result<Launch>;
+    /// How to start it, its configuration already written into `dir`: rendered for
+    /// `node`, or (`None`) written by the caller in the driver's own format and under
+    /// its own file name, as the benchmarks do.
+    fn launch(&self, node: Option<&NodeVrrp>, dir: &Path) -> Result<Launch>;
 
     /// Called after the configuration is written, before launch (ownership changes).
     fn prepare_dir(&self, _dir: &Path) -> Result<()> {
@@ -135,6 +143,12 @@ impl PartialEq for Daemon {
 impl Eq for Daemon {}
 
 impl Daemon {
+    /// A built-in daemon by name (`vrrpd`, `vrrpd:<control>`, `keepalived`,
+    /// `keepalived=/path`, `frr`); see [`super::Registry::resolve`].
+    pub fn parse(spec: &str) -> Result<Daemon> {
+        super::Registry::default().resolve(spec)
+    }
+
     /// Wraps a driver.
     pub fn new(d: impl Driver + 'static) -> Daemon {
         Daemon(Arc::new(d))
@@ -151,7 +165,7 @@ impl Daemon {
     }
 
     /// Its version, if known.
-    pub fn version(&self) -> Option<&Version> {
+    pub fn version(&self) -> Option<&DaemonVersion> {
         self.0.version()
     }
 
@@ -195,7 +209,7 @@ impl Daemon {
     /// directory in the run's artifacts, and returns how to start the daemon.
     pub fn prepare(&self, node: &NodeVrrp, dir: &Path) -> Result<Launch> {
         self.write_config(node, dir)?;
-        self.0.launch(dir)
+        self.0.launch(Some(node), dir)
     }
 
     /// Writes the node's configuration files into `dir` (before a start or a reload).
@@ -205,7 +219,10 @@ impl Daemon {
             NotifyAction::None => None,
             NotifyAction::RemoveVips => Some(write_remove_vips_script(node, dir)?),
         };
-        for f in self.0.render(node, notify.as_deref())? {
+        if let Some(t) = &node.track {
+            super::track::prepare(t, dir)?;
+        }
+        for f in self.0.render(node, dir, notify.as_deref())? {
             let path = dir.join(&f.name);
             std::fs::write(&path, &f.text).with_context(|| format!("write {}", path.display()))?;
         }

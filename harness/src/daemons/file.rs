@@ -24,7 +24,7 @@ use super::caps::{Caps, Feature, VipModel};
 use super::driver::{ConfigFile, Driver, Launch};
 use super::program;
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{line_col, InitialState, NodeVrrp, Version};
+use crate::scenario::{line_col, DaemonVersion, InitialState, NodeVrrp};
 
 /// A problem in a driver file: prints as `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,13 +115,16 @@ struct Vip {
 fn settings(node: &NodeVrrp, notify: Option<&Path>) -> Settings {
     let secs = node.advert_interval.as_secs_f64();
     let advert = format!("{secs:.2}");
-    let advert = advert.trim_end_matches('0').trim_end_matches('.').to_string();
+    let advert = advert
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string();
     Settings {
         node: node.name.clone(),
         interface: "eth1",
         vrid: node.vrid,
         priority: node.priority,
-        version: super::version_num(node.version),
+        version: node.version.number(),
         advert_interval: advert,
         advert_interval_ms: node.advert_interval.as_millis(),
         vips: node
@@ -165,7 +168,7 @@ pub struct FileDriver {
     reload: Signal,
     caps: Caps,
     vip_model: VipModel,
-    version: Option<Version>,
+    version: Option<DaemonVersion>,
 }
 
 impl FileDriver {
@@ -243,7 +246,11 @@ impl FileDriver {
                 let known: Vec<&str> = Feature::ALL.iter().map(|(n, _)| *n).collect();
                 at(
                     f.span(),
-                    format!("unknown feature {:?} (known: {})", f.get_ref(), known.join(", ")),
+                    format!(
+                        "unknown feature {:?} (known: {})",
+                        f.get_ref(),
+                        known.join(", ")
+                    ),
                 )
             })?;
             feats.insert(feat);
@@ -253,7 +260,10 @@ impl FileDriver {
             Some(m) => VipModel::from_name(m.get_ref()).ok_or_else(|| {
                 at(
                     m.span(),
-                    format!("vip_model {:?} must be \"address\" or \"macvlan\"", m.get_ref()),
+                    format!(
+                        "vip_model {:?} must be \"address\" or \"macvlan\"",
+                        m.get_ref()
+                    ),
                 )
             })?,
         };
@@ -308,6 +318,16 @@ impl FileDriver {
         }
     }
 
+    /// Whether this file describes the daemon called `name`.
+    pub fn name_is(&self, name: &str) -> bool {
+        self.name == name
+    }
+
+    /// The daemon's name.
+    pub fn name_of(&self) -> String {
+        self.name.clone()
+    }
+
     /// The template rendered for one node.
     pub fn render_text(&self, node: &NodeVrrp, notify: Option<&Path>) -> Result<String> {
         let mut env = minijinja::Environment::new();
@@ -324,19 +344,26 @@ impl FileDriver {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let off = self.template_offset + template_error_offset(&self.template, e);
         let (line, col) = line_col(&text, off);
-        format!("{}:{line}:{col}: {}", self.path.display(), e.detail().unwrap_or("template error"))
+        format!(
+            "{}:{line}:{col}: {}",
+            self.path.display(),
+            e.detail().unwrap_or("template error")
+        )
     }
 
     fn expand(&self, arg: &str, dir: &Path) -> String {
-        arg.replace("{config}", &dir.join(&self.config_file).display().to_string())
-            .replace("{dir}", &dir.display().to_string())
-            .replace("{run}", &dir.join("run").display().to_string())
-            .replace(
-                "{node}",
-                &dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            )
+        arg.replace(
+            "{config}",
+            &dir.join(&self.config_file).display().to_string(),
+        )
+        .replace("{dir}", &dir.display().to_string())
+        .replace("{run}", &dir.join("run").display().to_string())
+        .replace(
+            "{node}",
+            &dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -345,7 +372,7 @@ impl Driver for FileDriver {
         self.name.clone()
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         self.version.as_ref()
     }
 
@@ -365,21 +392,30 @@ impl Driver for FileDriver {
         self.vip_model
     }
 
-    fn render(&self, node: &NodeVrrp, notify: Option<&Path>) -> Result<Vec<ConfigFile>> {
+    fn render(
+        &self,
+        node: &NodeVrrp,
+        _dir: &Path,
+        notify: Option<&Path>,
+    ) -> Result<Vec<ConfigFile>> {
         Ok(vec![ConfigFile {
             name: self.config_file.clone(),
             text: self.render_text(node, notify)?,
         }])
     }
 
-    fn launch(&self, dir: &Path) -> Result<Launch> {
+    fn launch(&self, _node: Option<&NodeVrrp>, dir: &Path) -> Result<Launch> {
         let run = dir.join("run");
         std::fs::create_dir_all(&run)?;
         Ok(Launch {
             helpers: Vec::new(),
             main: ProcessSpec {
                 program: self.program.clone(),
-                args: self.args.iter().map(|a| self.expand(a, dir).into()).collect(),
+                args: self
+                    .args
+                    .iter()
+                    .map(|a| self.expand(a, dir).into())
+                    .collect(),
                 env: Vec::new(),
                 log: dir.join("daemon.log"),
             },
@@ -451,9 +487,12 @@ fn content_offset(text: &str, span: Range<usize>) -> usize {
 /// Syntax errors and unknown settings, with the byte offset in the template.
 fn check_template(template: &str) -> Result<(), (usize, String)> {
     let env = minijinja::Environment::new();
-    let t = env
-        .template_from_str(template)
-        .map_err(|e| (template_error_offset(template, &e), e.detail().unwrap_or("template syntax error").to_string()))?;
+    let t = env.template_from_str(template).map_err(|e| {
+        (
+            template_error_offset(template, &e),
+            e.detail().unwrap_or("template syntax error").to_string(),
+        )
+    })?;
     let mut unknown: Vec<String> = t
         .undeclared_variables(false)
         .into_iter()
@@ -487,17 +526,34 @@ fn template_error_offset(template: &str, e: &minijinja::Error) -> usize {
     }
 }
 
-/// The first place `word` occurs as a whole identifier in the template.
+/// The first place `word` occurs as a whole identifier inside a `{{ }}` or `{% %}` block
+/// of the template (plain text may hold the same word).
 fn first_use(template: &str, word: &str) -> usize {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    template
-        .match_indices(word)
-        .find(|(i, _)| {
-            let before = template[..*i].chars().next_back();
-            let after = template[i + word.len()..].chars().next();
+    let mut from = 0;
+    while let Some(open) = template[from..].find('{').map(|i| from + i) {
+        let rest = &template[open..];
+        let close = if rest.starts_with("{{") {
+            "}}"
+        } else if rest.starts_with("{%") {
+            "%}"
+        } else {
+            from = open + 1;
+            continue;
+        };
+        let end = rest.find(close).map_or(template.len(), |i| open + i);
+        let block = &template[open..end];
+        let hit = block.match_indices(word).find(|(i, _)| {
+            let before = block[..*i].chars().next_back();
+            let after = block[i + word.len()..].chars().next();
             !before.is_some_and(ident) && !after.is_some_and(ident)
-        })
-        .map_or(0, |(i, _)| i)
+        });
+        if let Some((i, _)) = hit {
+            return open + i;
+        }
+        from = end;
+    }
+    0
 }
 
 #[cfg(test)]
@@ -524,7 +580,9 @@ mod tests {
         assert_eq!(out, "id 51 prio 100\nvip 192.0.2.20/32\npeer 192.0.2.12\n");
         assert!(d.caps().has(Feature::Unicast));
         assert!(!d.caps().has(Feature::V3));
-        let l = d.launch(Path::new("/o/node1")).unwrap_or_else(|e| panic!("{e}"));
+        let l = d
+            .launch(None, Path::new("/o/node1"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(l.main.args[1], "/o/node1/daemon.conf");
     }
 
@@ -537,9 +595,14 @@ mod tests {
 
     #[test]
     fn unknown_setting_points_into_the_template() {
-        let e = err(&file("template = '''\nvrid {{ vrid }}\nprio {{ prioritty }}\n'''\n"));
+        let e = err(&file(
+            "template = '''\nvrid {{ vrid }}\nprio {{ prioritty }}\n'''\n",
+        ));
         assert!(e.starts_with("mine.toml:6:9: "), "{e}");
         assert!(e.contains("unknown setting \"prioritty\""), "{e}");
+        // The same word in plain text before the block is not where the setting is named.
+        let e = err(&file("template = '''\nprio {{ prio }}\n'''\n"));
+        assert!(e.starts_with("mine.toml:5:9: "), "{e}");
     }
 
     #[test]
@@ -552,7 +615,10 @@ mod tests {
     #[test]
     fn bad_values_say_what_is_allowed() {
         let e = err(&file("template = ''\nsupports = [\"teleport\"]\n"));
-        assert!(e.contains("mine.toml:5:13: unknown feature \"teleport\""), "{e}");
+        assert!(
+            e.contains("mine.toml:5:13: unknown feature \"teleport\""),
+            "{e}"
+        );
         let e = err(&file("template = ''\nvip_model = \"cloud\"\n"));
         assert!(e.contains("must be \"address\" or \"macvlan\""), "{e}");
         let e = err(&file("template = ''\nstop_signal = \"SIGNOPE\"\n"));

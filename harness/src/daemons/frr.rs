@@ -10,14 +10,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::unistd::{chown, User};
 
 use super::caps::{Caps, Feature, VipModel};
 use super::driver::{ConfigFile, Driver, Helper, Launch};
 use super::program;
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{NodeVrrp, Version, VrrpState};
+use crate::scenario::{DaemonVersion, NodeVrrp, VrrpState};
 
 /// Where Debian installs FRR's daemons.
 pub const DEFAULT_DIR: &str = "/usr/lib/frr";
@@ -25,15 +25,12 @@ pub const DEFAULT_DIR: &str = "/usr/lib/frr";
 /// The user FRR drops to.
 const FRR_USER: &str = "frr";
 
-/// Unix socket paths are limited to 108 bytes.
-const MAX_SOCKET_PATH: usize = 100;
-
 /// FRR: zebra plus vrrpd.
 #[derive(Debug, Clone)]
 pub struct Frr {
     zebra: PathBuf,
     vrrpd: PathBuf,
-    version: Version,
+    version: DaemonVersion,
     explicit: bool,
 }
 
@@ -72,28 +69,38 @@ fn frr_user() -> Result<User> {
         })
 }
 
-/// The common arguments of zebra and vrrpd for a node directory.
-fn common_args(dir: &Path, name: &str) -> Vec<std::ffi::OsString> {
+/// How to start one of FRR's daemons in the node directory: through `sh -c 'cd DIR &&
+/// exec ...'`, so the socket paths are relative. A unix socket path holds at most 107
+/// bytes, and a run's folder is often deeper than that; `exec` keeps the daemon's PID the
+/// one the runner started.
+fn in_dir(dir: &Path, program: &Path, name: &str) -> Vec<std::ffi::OsString> {
     vec![
-        "-f".into(),
-        dir.join(format!("{name}.conf")).into(),
-        "-i".into(),
-        dir.join(format!("{name}.pid")).into(),
-        "-z".into(),
-        dir.join("zserv.api").into(),
-        "--vty_socket".into(),
+        "-c".into(),
+        "cd \"$0\" && exec \"$@\"".into(),
         dir.into(),
+        program.into(),
+        "-f".into(),
+        format!("{name}.conf").into(),
+        "-i".into(),
+        format!("{name}.pid").into(),
+        "-z".into(),
+        "zserv.api".into(),
+        "--vty_socket".into(),
+        ".".into(),
         "-P".into(),
         "0".into(),
     ]
 }
+
+/// The shell that starts FRR's daemons in their directory.
+const SH: &str = "/bin/sh";
 
 impl Driver for Frr {
     fn name(&self) -> String {
         "frr".into()
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         Some(&self.version)
     }
 
@@ -120,7 +127,12 @@ impl Driver for Frr {
         )
     }
 
-    fn render(&self, node: &NodeVrrp, _notify: Option<&Path>) -> Result<Vec<ConfigFile>> {
+    fn render(
+        &self,
+        node: &NodeVrrp,
+        _dir: &Path,
+        _notify: Option<&Path>,
+    ) -> Result<Vec<ConfigFile>> {
         Ok(vec![
             ConfigFile {
                 name: "zebra.conf".into(),
@@ -134,19 +146,10 @@ impl Driver for Frr {
     }
 
     fn prepare_dir(&self, dir: &Path) -> Result<()> {
-        let sock = dir.join("zserv.api");
-        if sock.as_os_str().len() > MAX_SOCKET_PATH {
-            bail!(
-                "FRR's socket path {} is longer than {MAX_SOCKET_PATH} bytes: use a shorter --out",
-                sock.display()
-            );
-        }
         let u = frr_user()?;
-        for p in std::iter::once(dir.to_path_buf()).chain(
-            ["zebra.conf", "vrrpd.conf"]
-                .iter()
-                .map(|f| dir.join(f)),
-        ) {
+        for p in std::iter::once(dir.to_path_buf())
+            .chain(["zebra.conf", "vrrpd.conf"].iter().map(|f| dir.join(f)))
+        {
             chown(&p, Some(u.uid), Some(u.gid))
                 .with_context(|| format!("chown {} to {FRR_USER}", p.display()))?;
         }
@@ -157,20 +160,20 @@ impl Driver for Frr {
         Ok(())
     }
 
-    fn launch(&self, dir: &Path) -> Result<Launch> {
+    fn launch(&self, _node: Option<&NodeVrrp>, dir: &Path) -> Result<Launch> {
         Ok(Launch {
             helpers: vec![Helper {
                 spec: ProcessSpec {
-                    program: self.zebra.clone(),
-                    args: common_args(dir, "zebra"),
+                    program: SH.into(),
+                    args: in_dir(dir, &self.zebra, "zebra"),
                     env: Vec::new(),
                     log: dir.join("zebra.log"),
                 },
                 ready: dir.join("zserv.api"),
             }],
             main: ProcessSpec {
-                program: self.vrrpd.clone(),
-                args: common_args(dir, "vrrpd"),
+                program: SH.into(),
+                args: in_dir(dir, &self.vrrpd, "vrrpd"),
                 env: Vec::new(),
                 log: dir.join("daemon.log"),
             },
@@ -182,10 +185,10 @@ impl Driver for Frr {
     }
 
     fn state(&self, dir: &Path) -> Option<VrrpState> {
+        // Relative to the node directory, as the daemons' sockets are (see `in_dir`).
         let out = std::process::Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(dir)
-            .args(["-d", "vrrpd", "-c", "show vrrp json"])
+            .current_dir(dir)
+            .args(["--vty_socket", ".", "-d", "vrrpd", "-c", "show vrrp json"])
             .stdin(std::process::Stdio::null())
             .output()
             .ok()?;
@@ -193,7 +196,13 @@ impl Driver for Frr {
     }
 
     fn clear_runtime_files(&self, dir: &Path) {
-        for f in ["zebra.pid", "vrrpd.pid", "zserv.api", "zebra.vty", "vrrpd.vty"] {
+        for f in [
+            "zebra.pid",
+            "vrrpd.pid",
+            "zserv.api",
+            "zebra.vty",
+            "vrrpd.vty",
+        ] {
             let _ = std::fs::remove_file(dir.join(f));
         }
     }
@@ -222,7 +231,7 @@ pub fn render_frr(node: &NodeVrrp) -> String {
         return s;
     }
     let id = node.vrid;
-    let _ = writeln!(s, " vrrp {id} version {}", super::version_num(node.version));
+    let _ = writeln!(s, " vrrp {id} version {}", node.version.number());
     let _ = writeln!(s, " vrrp {id} priority {}", node.priority);
     let _ = writeln!(
         s,
@@ -251,6 +260,28 @@ mod tests {
             "interface eth1\n vrrp 51 version 2\n vrrp 51 priority 100\n \
              vrrp 51 advertisement-interval 1000\n vrrp 51 ip 192.0.2.20\n"
         );
+    }
+
+    #[test]
+    fn daemons_start_in_their_directory_with_relative_sockets() {
+        let args = in_dir(
+            Path::new("/a/very/deep/run/folder/node1"),
+            Path::new("/usr/lib/frr/zebra"),
+            "zebra",
+        );
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[2], "/a/very/deep/run/folder/node1");
+        assert_eq!(args[3], "/usr/lib/frr/zebra");
+        let z = args.iter().position(|a| a == "-z").unwrap();
+        assert_eq!(args[z + 1], "zserv.api");
+        let out = std::process::Command::new(SH)
+            .args(["-c", "cd \"$0\" && exec \"$@\"", "/", "pwd"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/");
     }
 
     #[test]

@@ -15,16 +15,16 @@ use anyhow::{anyhow, Context, Result};
 
 use super::caps::{Caps, Feature};
 use super::driver::{ConfigFile, Driver, Launch};
-use super::program;
+use super::{program, track};
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{InitialState, NodeVrrp, Version};
+use crate::scenario::{DaemonVersion, InitialState, NodeVrrp};
 
 /// The config file name in a node's directory.
 pub const CONFIG: &str = "keepalived.conf";
 
 /// The first version with the `version` keyword (VRRPv3, and so IPv6 per RFC 5798).
-pub fn first_v3() -> Version {
-    Version {
+pub fn first_v3() -> DaemonVersion {
+    DaemonVersion {
         parts: vec![1, 2, 17],
     }
 }
@@ -33,7 +33,7 @@ pub fn first_v3() -> Version {
 #[derive(Debug, Clone)]
 pub struct Keepalived {
     program: PathBuf,
-    version: Version,
+    version: DaemonVersion,
     explicit: bool,
 }
 
@@ -63,7 +63,7 @@ impl Driver for Keepalived {
         "keepalived".into()
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         Some(&self.version)
     }
 
@@ -83,6 +83,7 @@ impl Driver for Keepalived {
             Feature::PreemptDelay,
             Feature::Notify,
             Feature::VirtualMac,
+            Feature::Track,
         ];
         if self.has_v3() {
             f.extend([Feature::V3, Feature::Ipv6]);
@@ -90,14 +91,19 @@ impl Driver for Keepalived {
         Caps::of(&f)
     }
 
-    fn render(&self, node: &NodeVrrp, notify_backup: Option<&Path>) -> Result<Vec<ConfigFile>> {
+    fn render(
+        &self,
+        node: &NodeVrrp,
+        dir: &Path,
+        notify_backup: Option<&Path>,
+    ) -> Result<Vec<ConfigFile>> {
         Ok(vec![ConfigFile {
             name: CONFIG.into(),
-            text: render_keepalived(node, notify_backup, self.has_v3()),
+            text: render_keepalived_in(node, notify_backup, self.has_v3(), dir),
         }])
     }
 
-    fn launch(&self, dir: &Path) -> Result<Launch> {
+    fn launch(&self, _node: Option<&NodeVrrp>, dir: &Path) -> Result<Launch> {
         let run = dir.join("run");
         std::fs::create_dir_all(&run).with_context(|| format!("create {}", run.display()))?;
         Ok(Launch {
@@ -138,7 +144,8 @@ pub fn keepalived_binary() -> Result<PathBuf> {
     })
 }
 
-/// keepalived.conf for one node, as an operator would write it for the same settings.
+/// keepalived.conf for one node, as an operator would write it for the same settings
+/// (a tracked check is left out: see [`render_keepalived_in`]).
 /// `version_keyword`: whether the build knows `version` (1.2.17 and later); older builds
 /// speak VRRPv2 only and would ignore the keyword.
 pub fn render_keepalived(
@@ -146,10 +153,36 @@ pub fn render_keepalived(
     notify_backup: Option<&Path>,
     version_keyword: bool,
 ) -> String {
+    let mut n = node.clone();
+    n.track = None;
+    render_keepalived_in(&n, notify_backup, version_keyword, Path::new("."))
+}
+
+/// keepalived.conf for one node whose files live in `dir` (its tracked check's script,
+/// file or service). vrrpd reads the same file when the node tracks a check.
+pub fn render_keepalived_in(
+    node: &NodeVrrp,
+    notify_backup: Option<&Path>,
+    version_keyword: bool,
+    dir: &Path,
+) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "global_defs {{\n    router_id {}\n}}\n", node.name);
+    let tracked = node.track.as_ref().map(|t| track::keepalived_lines(t, dir));
+    let security = if tracked.is_some() {
+        "    enable_script_security\n    script_user root\n"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "global_defs {{\n    router_id {}\n{security}}}\n",
+        node.name
+    );
     if node.vips.is_empty() {
         return s;
+    }
+    if let Some((defs, _)) = &tracked {
+        s.push_str(defs);
     }
     let _ = writeln!(s, "vrrp_instance VI_1 {{");
     let state = match node.initial_state {
@@ -159,7 +192,7 @@ pub fn render_keepalived(
     let _ = writeln!(s, "    state {state}");
     let _ = writeln!(s, "    interface eth1");
     if version_keyword {
-        let _ = writeln!(s, "    version {}", super::version_num(node.version));
+        let _ = writeln!(s, "    version {}", node.version.number());
     }
     let _ = writeln!(s, "    virtual_router_id {}", node.vrid);
     let _ = writeln!(s, "    priority {}", node.priority);
@@ -198,6 +231,9 @@ pub fn render_keepalived(
     if node.track_interface {
         let _ = writeln!(s, "    track_interface {{\n        eth1\n    }}");
     }
+    if let Some((_, lines)) = &tracked {
+        s.push_str(lines);
+    }
     if let Some(p) = notify_backup {
         let _ = writeln!(s, "    notify_backup \"{}\"", p.display());
     }
@@ -219,7 +255,13 @@ mod tests {
     fn rendered_keepalived_config_loads_in_the_importer() {
         let text = render_keepalived(&super::super::tests::node(), None, true);
         let (cfg, warnings) = vrrpd::config::parse_keepalived(&text, "keepalived.conf").unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
+        // Only keywords outside vrrpd's scope (router_id) may warn.
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.kind == vrrpd::config::DiagnosticKind::OutOfScope),
+            "{warnings:?}"
+        );
         assert_eq!(cfg.instances[0].auth_pass.as_deref(), Some("1111"));
         assert!(text.contains("advert_int 1\n"), "{text}");
         assert!(text.contains("    version 2\n"), "{text}");
@@ -231,7 +273,7 @@ mod tests {
         assert!(!text.contains("version"), "{text}");
         let k = |v: &str| Keepalived {
             program: PathBuf::from("/x/keepalived"),
-            version: Version::parse(v).unwrap(),
+            version: DaemonVersion::parse(v).unwrap(),
             explicit: true,
         };
         assert!(!k("1.2.13").caps().has(Feature::V3));

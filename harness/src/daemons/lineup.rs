@@ -14,8 +14,9 @@ use super::file::FileDriver;
 use super::frr::Frr;
 use super::keepalived::Keepalived;
 use super::vrrpd::Vrrpd;
-use super::{BUILTIN, MISBEHAVIOURS};
+use super::BUILTIN;
 use crate::scenario::{most_specific, Scenario, StepKind};
+use vrrpd::runtime::misbehave::Misbehave;
 
 /// Turns daemon names into drivers: the built-in ones and those of driver files. Each
 /// name is resolved once (a keepalived's `--version` is read once per invocation).
@@ -67,13 +68,13 @@ impl Registry {
             ("frr", p) => Ok(Daemon::new(Frr::new(p)?)),
             (n, None) if n.starts_with("vrrpd:") => {
                 let m = &n["vrrpd:".len()..];
-                if !MISBEHAVIOURS.contains(&m) {
+                let Some(m) = Misbehave::from_name(m) else {
                     bail!(
                         "unknown negative control {m:?}: vrrpd:<{}>",
-                        MISBEHAVIOURS.join("|")
+                        Misbehave::ALL.map(Misbehave::name).join("|")
                     );
-                }
-                Ok(Daemon::new(Vrrpd::new(Some(m.to_string()))?))
+                };
+                Ok(Daemon::new(Vrrpd::new(Some(m))?))
             }
             (n, None) => match self.files.iter().find(|f| f.name_is(n)) {
                 Some(f) => Ok(Daemon::new(f.clone())),
@@ -185,7 +186,11 @@ impl Lineup {
                 ..
             } = &step.kind
             {
-                if let Some(name) = cfgs.iter().find(|c| &c.name == node).and_then(|c| c.daemon.as_deref()) {
+                if let Some(name) = cfgs
+                    .iter()
+                    .find(|c| &c.name == node)
+                    .and_then(|c| c.daemon.as_deref())
+                {
                     let d = lookup(name)?;
                     let h = history.entry(node.clone()).or_default();
                     if h.last() != Some(&d) {
@@ -223,10 +228,16 @@ pub struct Cast {
 impl Cast {
     /// One daemon on every node for the whole run.
     pub fn uniform(d: &Daemon, sc: &Scenario) -> Cast {
-        let start: BTreeMap<String, Daemon> =
-            sc.nodes.iter().map(|n| (n.name.clone(), d.clone())).collect();
+        let start: BTreeMap<String, Daemon> = sc
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), d.clone()))
+            .collect();
         Cast {
-            history: start.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect(),
+            history: start
+                .iter()
+                .map(|(k, v)| (k.clone(), vec![v.clone()]))
+                .collect(),
             by_name: BTreeMap::from([(d.name(), d.clone())]),
             start,
         }

@@ -1,8 +1,8 @@
 //! The operator's part of a virtual-MAC VIP (FRR): a macvlan on eth1 with the virtual
 //! MAC 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID), `addrgenmode random` set in a
 //! separate request after creation, the VIPs on it, and `arp_ignore=1` on eth1 so eth1
-//! does not answer ARP for the macvlan's addresses. All through rtnetlink, inside the
-//! node's namespace.
+//! does not answer ARP for the macvlan's addresses. The macvlan starts protodown: only the
+//! daemon, once MASTER, makes it live. All through rtnetlink, inside the node's namespace.
 
 use std::net::IpAddr;
 
@@ -77,19 +77,23 @@ async fn create(host: &Host, node: &NodeVrrp, name: &str, ipv6: bool) -> Result<
     // addrgenmode random in its own request: set at creation, the kernel ignores it.
     let mut msg = LinkUnspec::new_with_index(index).build();
     msg.attributes
-        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
-            AfSpecInet6::AddrGenMode(In6AddrGenMode::Random),
-        ])]));
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::Random)],
+        )]));
     h.link()
         .set(msg)
         .execute()
         .await
         .with_context(|| format!("set addrgenmode random on {name}"))?;
+    // Up, but protodown until the daemon says it is MASTER: a macvlan that is live before
+    // the daemon has even started would be a holder nobody elected.
+    let mut msg = LinkUnspec::new_with_index(index).up().build();
+    msg.attributes.push(LinkAttribute::ProtoDown(1));
     h.link()
-        .set(LinkUnspec::new_with_index(index).up().build())
+        .set(msg)
         .execute()
         .await
-        .with_context(|| format!("set {name} up"))?;
+        .with_context(|| format!("set {name} up, protodown"))?;
     Ok(index)
 }
 

@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::scenario::Version;
+use crate::scenario::DaemonVersion;
 
 /// How long `--version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Checks that `path` is a regular file with an execute bit.
 pub fn executable(path: &Path) -> Result<PathBuf> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if !meta.is_file() {
         bail!("{}: not a file", path.display());
     }
@@ -38,7 +37,7 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 
 /// Runs `program --version` (or the given arguments) and finds the version in what it
 /// prints on stdout and stderr. A program that hangs is killed after a few seconds.
-pub fn read_version(program: &Path, args: &[&str]) -> Result<Version> {
+pub fn read_version(program: &Path, args: &[&str]) -> Result<DaemonVersion> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -69,7 +68,7 @@ pub fn read_version(program: &Path, args: &[&str]) -> Result<Version> {
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut text);
     }
-    Version::find_in(&text).ok_or_else(|| {
+    DaemonVersion::find_in(&text).ok_or_else(|| {
         let first = text.lines().next().unwrap_or("").trim();
         anyhow!(
             "cannot read a version from `{} {}` (it printed {:?})",
@@ -100,7 +99,10 @@ mod tests {
             "#!/bin/sh\necho 'Keepalived v1.2.13 (11/30,2026)' >&2\n",
             0o755,
         );
-        assert_eq!(read_version(&k, &["--version"]).unwrap().to_string(), "1.2.13");
+        assert_eq!(
+            read_version(&k, &["--version"]).unwrap().to_string(),
+            "1.2.13"
+        );
         let bad = script(d.path(), "b", "#!/bin/sh\necho hello\n", 0o755);
         let e = read_version(&bad, &["--version"]).unwrap_err().to_string();
         assert!(e.contains("cannot read a version"), "{e}");
@@ -114,6 +116,9 @@ mod tests {
         let e = executable(&p).unwrap_err().to_string();
         assert!(e.contains("not executable"), "{e}");
         assert!(executable(&d.path().join("missing")).is_err());
-        assert!(executable(d.path()).unwrap_err().to_string().contains("not a file"));
+        assert!(executable(d.path())
+            .unwrap_err()
+            .to_string()
+            .contains("not a file"));
     }
 }

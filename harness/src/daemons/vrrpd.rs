@@ -5,11 +5,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use vrrpd::runtime::misbehave::Misbehave;
 
 use super::caps::{Caps, Feature};
 use super::driver::{ConfigFile, Driver, Launch};
+use super::keepalived;
 use crate::lab::process::ProcessSpec;
-use crate::scenario::{InitialState, NodeVrrp, Version, VrrpState};
+use crate::scenario::{DaemonVersion, InitialState, NodeVrrp, VrrpState};
 
 /// The config file name in a node's directory.
 pub const CONFIG: &str = "vrrpd.toml";
@@ -18,14 +20,14 @@ pub const CONFIG: &str = "vrrpd.toml";
 #[derive(Debug, Clone)]
 pub struct Vrrpd {
     /// The negative control switched on, if any.
-    pub misbehave: Option<String>,
+    pub misbehave: Option<Misbehave>,
     program: PathBuf,
-    version: Option<Version>,
+    version: Option<DaemonVersion>,
 }
 
 impl Vrrpd {
     /// The bundled daemon (`misbehave`: a negative control, which needs `vrrpd-nc`).
-    pub fn new(misbehave: Option<String>) -> Result<Vrrpd> {
+    pub fn new(misbehave: Option<Misbehave>) -> Result<Vrrpd> {
         let program = match misbehave {
             None => vrrpd_binary()?,
             Some(_) => vrrpd_nc_binary()?,
@@ -47,7 +49,7 @@ impl Driver for Vrrpd {
         }
     }
 
-    fn version(&self) -> Option<&Version> {
+    fn version(&self) -> Option<&DaemonVersion> {
         self.version.as_ref()
     }
 
@@ -65,20 +67,38 @@ impl Driver for Vrrpd {
             Feature::PreemptDelay,
             Feature::Notify,
             Feature::VirtualMac,
+            Feature::Track,
         ])
     }
 
-    fn render(&self, node: &NodeVrrp, notify_backup: Option<&Path>) -> Result<Vec<ConfigFile>> {
-        Ok(vec![ConfigFile {
-            name: CONFIG.into(),
-            text: render_vrrpd(node, notify_backup),
+    fn render(
+        &self,
+        node: &NodeVrrp,
+        dir: &Path,
+        notify_backup: Option<&Path>,
+    ) -> Result<Vec<ConfigFile>> {
+        // A tracked check is keepalived syntax: vrrpd then reads the same keepalived.conf
+        // keepalived would.
+        Ok(vec![match node.track {
+            Some(_) => ConfigFile {
+                name: keepalived::CONFIG.into(),
+                text: keepalived::render_keepalived_in(node, notify_backup, true, dir),
+            },
+            None => ConfigFile {
+                name: CONFIG.into(),
+                text: render_vrrpd(node, notify_backup),
+            },
         }])
     }
 
-    fn launch(&self, dir: &Path) -> Result<Launch> {
+    fn launch(&self, node: Option<&NodeVrrp>, dir: &Path) -> Result<Launch> {
+        let (flag, conf) = match node.and_then(|n| n.track) {
+            Some(_) => ("--keepalived-conf", keepalived::CONFIG),
+            None => ("--config", CONFIG),
+        };
         let mut args: Vec<std::ffi::OsString> = vec![
-            "--config".into(),
-            dir.join(CONFIG).into(),
+            flag.into(),
+            dir.join(conf).into(),
             "--state-file".into(),
             dir.join("state.json").into(),
             "--pid-file".into(),
@@ -86,7 +106,7 @@ impl Driver for Vrrpd {
         ];
         if let Some(m) = &self.misbehave {
             args.push("--misbehave".into());
-            args.push(m.into());
+            args.push(m.name().into());
         }
         Ok(Launch {
             helpers: Vec::new(),
@@ -177,7 +197,7 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     let _ = writeln!(s, "name = \"VI_1\"");
     let _ = writeln!(s, "interface = \"eth1\"");
     let _ = writeln!(s, "vrid = {}", node.vrid);
-    let _ = writeln!(s, "version = {}", super::version_num(node.version));
+    let _ = writeln!(s, "version = {}", node.version.number());
     let _ = writeln!(s, "priority = {}", node.priority);
     let _ = writeln!(s, "advert_interval = \"{}\"", dur(node.advert_interval));
     let _ = writeln!(s, "preempt = {}", node.preempt);

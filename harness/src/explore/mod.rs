@@ -137,7 +137,8 @@ impl Shared {
             out_dir: out_dir.to_path_buf(),
             ..Default::default()
         };
-        let r = run::run(sc, &self.opts.daemon, &opts).await;
+        let cast = crate::daemons::Cast::uniform(&self.opts.daemon, sc);
+        let r = run::run(sc, &cast, &opts).await;
         self.runs.fetch_add(1, Ordering::Relaxed);
         r
     }

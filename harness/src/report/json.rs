@@ -72,7 +72,7 @@ pub fn normalized_verdict(record: &RunRecord) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut v = json!({
         "scenario": record.scenario,
         "daemon": record.daemon,
         "status": record.status().as_str(),
@@ -80,7 +80,20 @@ pub fn normalized_verdict(record: &RunRecord) -> Value {
         "checks": checks,
         "unmatched_known_failures": record.verdict.unmatched_known_failures,
         "steps": steps,
-    })
+    });
+    // Only when they say more than the daemon's name, so runs of one daemon with its
+    // plain known failures keep their snapshots.
+    if let Some(why) = &record.not_applicable {
+        v["not_applicable"] = Value::from(why.as_str());
+    }
+    if let Some(k) = record
+        .expectations
+        .as_deref()
+        .filter(|k| *k != record.daemon)
+    {
+        v["expectations"] = Value::from(k);
+    }
+    v
 }
 
 #[cfg(test)]

@@ -69,7 +69,8 @@ fn findings(r: &RunRecord) -> Findings {
 /// * an unknown run has a `<failure type="unknown">`: unknown is not a pass;
 /// * an expected failure passes, with `<system-out>` saying which known failure was
 ///   reproduced;
-/// * a broken run has an `<error>` with the run error.
+/// * a broken run has an `<error>` with the run error;
+/// * a scenario that does not apply to the daemon is `<skipped>` with the reason.
 ///
 /// Every text and attribute is XML-escaped.
 pub fn junit_xml(records: &[RunRecord]) -> String {
@@ -79,11 +80,15 @@ pub fn junit_xml(records: &[RunRecord]) -> String {
         .filter(|s| matches!(s, Status::Fail | Status::Unknown))
         .count();
     let errors = statuses.iter().filter(|s| **s == Status::Error).count();
+    let skipped = statuses
+        .iter()
+        .filter(|s| **s == Status::NotApplicable)
+        .count();
     let total_s: f64 = records.iter().map(|r| secs(r.duration_ms)).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuite name=\"vrrplab\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{total_s:.3}\">",
+        "<testsuite name=\"vrrplab\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total_s:.3}\">",
         records.len()
     );
     for (r, status) in records.iter().zip(statuses) {
@@ -107,7 +112,7 @@ fn testcase(out: &mut String, r: &RunRecord, status: Status) {
         out,
         "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
         escape(&r.scenario),
-        escape(&r.daemon),
+        escape(&r.daemon_label()),
         secs(r.duration_ms)
     );
     let f = findings(r);
@@ -116,6 +121,14 @@ fn testcase(out: &mut String, r: &RunRecord, status: Status) {
     match status {
         Status::Pass => {}
         Status::ExpectedFail => {}
+        Status::NotApplicable => {
+            let why = r.not_applicable.as_deref().unwrap_or("not applicable");
+            let _ = writeln!(
+                body,
+                "    <skipped message=\"not applicable: {}\"/>",
+                escape(why)
+            );
+        }
         Status::Error => {
             let msg = r.error.as_deref().unwrap_or("the run broke");
             let mut text = format!("{msg}\n");

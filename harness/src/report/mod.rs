@@ -32,6 +32,19 @@ pub use junit::junit_xml;
 pub use svg::timeline_svg;
 pub use table::summary_table;
 
+/// One daemon one node ran (a node that is swapped to another daemon has two).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDaemon {
+    /// The node.
+    pub node: String,
+    /// The daemon's name (`keepalived`, `frr`, `vrrpd`, a driver file's name).
+    pub daemon: String,
+    /// The version it reported, if any.
+    pub version: Option<String>,
+    /// The program that was started.
+    pub program: PathBuf,
+}
+
 /// Everything a report needs to know about one finished (or broken) run.
 ///
 /// Written to `verdict.json` and read back from it when shard folders are merged
@@ -42,8 +55,19 @@ pub struct RunRecord {
     pub scenario: String,
     /// The scenario file.
     pub scenario_path: PathBuf,
-    /// The daemon under test (`vrrpd`, `keepalived`).
+    /// The daemon under test (`vrrpd`, `keepalived`), or each node's daemons when they
+    /// differ (`node1=keepalived→vrrpd,node2=keepalived→vrrpd`).
     pub daemon: String,
+    /// Its version, when one daemon ran everywhere and reported one.
+    pub daemon_version: Option<String>,
+    /// Which daemon ran on which node (and from which program).
+    pub daemons: Vec<NodeDaemon>,
+    /// The `[expect.daemon."..."]` key whose known failures were applied (the most
+    /// specific match for the daemon's name and version), if any.
+    pub expectations: Option<String>,
+    /// Why the scenario could not run against this daemon (nothing was built): counted
+    /// apart, never a pass.
+    pub not_applicable: Option<String>,
     /// The checkers' verdict (empty when the run broke before it could be judged).
     pub verdict: Verdict,
     /// Failover time as measured by the failover check, if it measured one.
@@ -78,16 +102,20 @@ pub enum Status {
     Unknown,
     /// The run itself broke (lab or daemon failure).
     Error,
+    /// The scenario needs something the daemon lacks: not run, counted apart.
+    NotApplicable,
 }
 
 impl Status {
-    /// Every status, in the order the totals footer lists them.
-    pub const ALL: [Status; 5] = [
+    /// Every status, in the order the totals footer lists them (not applicable only
+    /// when there is one).
+    pub const ALL: [Status; 6] = [
         Status::Pass,
         Status::ExpectedFail,
         Status::Fail,
         Status::Unknown,
         Status::Error,
+        Status::NotApplicable,
     ];
 
     /// `pass`, `expected-fail`, `FAIL`, `unknown` or `ERROR`.
@@ -98,12 +126,17 @@ impl Status {
             Status::Fail => "FAIL",
             Status::Unknown => "unknown",
             Status::Error => "ERROR",
+            Status::NotApplicable => "n/a",
         }
     }
 
-    /// Whether a run with this status lets a regression gate pass.
+    /// Whether a run with this status lets a regression gate pass. A scenario that does
+    /// not apply to a daemon does not fail the gate; it is listed apart with its reason.
     pub fn is_ok(self) -> bool {
-        matches!(self, Status::Pass | Status::ExpectedFail)
+        matches!(
+            self,
+            Status::Pass | Status::ExpectedFail | Status::NotApplicable
+        )
     }
 }
 
@@ -121,6 +154,14 @@ impl fmt::Display for Status {
 }
 
 impl RunRecord {
+    /// The daemon with its version, as tables and titles show it: `keepalived 2.2.7`.
+    pub fn daemon_label(&self) -> String {
+        match &self.daemon_version {
+            Some(v) => format!("{} {v}", self.daemon),
+            None => self.daemon.clone(),
+        }
+    }
+
     /// The run's status: a broken run is an error; any failed check, stale or unmatched
     /// known failure, or failed step fails it; otherwise anything unknown (check or
     /// step) makes it unknown; otherwise it passes, as an expected failure if a known
@@ -129,6 +170,9 @@ impl RunRecord {
     pub fn status(&self) -> Status {
         if self.error.is_some() {
             return Status::Error;
+        }
+        if self.not_applicable.is_some() {
+            return Status::NotApplicable;
         }
         let classes = || self.verdict.checks.iter().map(|j| j.class);
         let failed = classes()
@@ -181,7 +225,7 @@ pub fn write_artifacts(
     let title = format!(
         "{} / {}: {}",
         record.scenario,
-        record.daemon,
+        record.daemon_label(),
         record.status()
     );
     let svg = timeline_svg(events, nodes, vips, end_ns, &title);

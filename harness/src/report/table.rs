@@ -38,7 +38,7 @@ pub fn summary_table(records: &[RunRecord]) -> String {
         .map(|r| {
             [
                 cell(&r.scenario),
-                cell(&r.daemon),
+                cell(&r.daemon_label()),
                 r.status().to_string(),
                 r.failover_ms.map_or_else(|| "-".to_string(), fmt_ms),
                 r.conflict.to_string(),
@@ -84,10 +84,26 @@ pub fn summary_table(records: &[RunRecord]) -> String {
     out.push('\n');
     out.push_str(&totals(records));
     out.push('\n');
+    let na: Vec<&&RunRecord> = sorted
+        .iter()
+        .filter(|r| r.not_applicable.is_some())
+        .collect();
+    if !na.is_empty() {
+        out.push_str("\nNot applicable (not run, not a pass):\n\n");
+        for r in na {
+            out.push_str(&format!(
+                "- {} × {}: {}\n",
+                r.scenario,
+                r.daemon_label(),
+                r.not_applicable.as_deref().unwrap_or("")
+            ));
+        }
+    }
     out
 }
 
-/// `5 runs: 2 pass, 1 expected-fail, 1 FAIL, 0 unknown, 1 ERROR`.
+/// `5 runs: 2 pass, 1 expected-fail, 1 FAIL, 0 unknown, 1 ERROR` (and `, 2 n/a` when
+/// some scenario did not apply to its daemon).
 fn totals(records: &[RunRecord]) -> String {
     let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
     for r in records {
@@ -95,6 +111,7 @@ fn totals(records: &[RunRecord]) -> String {
     }
     let parts: Vec<String> = Status::ALL
         .iter()
+        .filter(|s| **s != Status::NotApplicable || counts.contains_key(s))
         .map(|s| format!("{} {s}", counts.get(s).copied().unwrap_or(0)))
         .collect();
     let n = records.len();

@@ -45,10 +45,22 @@ fn status_of_each_kind_of_run() {
     v.ok = false;
     assert_eq!(record("s", "d", v).status(), Status::Fail);
 
+    // A scenario the daemon cannot run is not applicable, whatever the (empty) verdict.
+    let mut r = record("s", "d", passing());
+    r.not_applicable = Some("frr has no unicast peers".into());
+    assert_eq!(r.status(), Status::NotApplicable);
+
     assert!(Status::Pass.is_ok() && Status::ExpectedFail.is_ok());
+    assert!(
+        Status::NotApplicable.is_ok(),
+        "counted apart, it does not fail the gate"
+    );
     assert!(!Status::Unknown.is_ok() && !Status::Fail.is_ok() && !Status::Error.is_ok());
     let names: Vec<String> = Status::ALL.iter().map(Status::to_string).collect();
-    assert_eq!(names, ["pass", "expected-fail", "FAIL", "unknown", "ERROR"]);
+    assert_eq!(
+        names,
+        ["pass", "expected-fail", "FAIL", "unknown", "ERROR", "n/a"]
+    );
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Many runs at once: every scenario × every daemon, a bounded number in parallel, with
 //! progress on stderr, then the reports.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::check::{CheckName, Outcome};
-use crate::daemons::Daemon;
+use crate::daemons::{Cast, Daemon, Lineup, Registry};
 use crate::report::{self, html, RunRecord, StepOutcome};
 use crate::run::progress::{Progress, ProgressMode};
 use crate::run::{self, RunOptions, RunResult};
@@ -34,90 +33,117 @@ pub fn duplicate_name(scenarios: &[Scenario]) -> Option<String> {
     None
 }
 
-/// Runs every scenario against every daemon, at most `jobs` at once. Results come back
-/// in scenario × daemon order.
-pub async fn run_all(
-    scenarios: &[Scenario],
-    daemons: &[Daemon],
-    opts: &RunOptions,
-    jobs: usize,
-) -> Vec<RunResult> {
-    run_repeated(scenarios, daemons, opts, jobs, 1).await
+/// One run of a batch: a scenario and the daemons of its nodes.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Which daemon runs where.
+    pub cast: Cast,
 }
 
-/// Like [`run_all`], each combination `repeat` times (a soak against flakiness); the
+/// Every scenario × every line-up, resolved before anything is built: a scenario that
+/// names an unknown daemon, or a daemon whose program is missing, is an input error here.
+/// A scenario whose nodes all name their own daemons gives the same run under every
+/// line-up; it is planned once.
+pub fn plan(scenarios: &[Scenario], lineups: &[Lineup], registry: &Registry) -> Result<Vec<Job>> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for sc in scenarios {
+        for l in lineups {
+            let cast = l.cast(sc, registry)?;
+            let dup = jobs
+                .iter()
+                .any(|j| j.scenario.name == sc.name && j.cast.dir_name() == cast.dir_name());
+            if !dup {
+                jobs.push(Job {
+                    scenario: sc.clone(),
+                    cast,
+                });
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Every scenario against every daemon, the same daemon on every node (for generated
+/// scenarios that name no daemon of their own, as the benchmarks' are).
+pub fn uniform_jobs(scenarios: &[Scenario], daemons: &[Daemon]) -> Vec<Job> {
+    scenarios
+        .iter()
+        .flat_map(|sc| {
+            daemons.iter().map(move |d| Job {
+                scenario: sc.clone(),
+                cast: Cast::uniform(d, sc),
+            })
+        })
+        .collect()
+}
+
+/// Runs every job, at most `parallel` at once. Results come back in job order.
+pub async fn run_all(jobs: &[Job], opts: &RunOptions, parallel: usize) -> Vec<RunResult> {
+    run_repeated(jobs, opts, parallel, 1).await
+}
+
+/// Like [`run_all`], each job `repeat` times (a soak against flakiness); the
 /// repetitions write their artifacts under `<out>/rep<k>/`.
 pub async fn run_repeated(
-    scenarios: &[Scenario],
-    daemons: &[Daemon],
+    jobs: &[Job],
     opts: &RunOptions,
-    jobs: usize,
+    parallel: usize,
     repeat: usize,
 ) -> Vec<RunResult> {
-    let all = plan(scenarios, daemons, repeat);
-    run_planned(scenarios, daemons, opts, jobs, &all, ProgressMode::detect()).await
+    let all = schedule(jobs, repeat);
+    run_planned(jobs, opts, parallel, &all, ProgressMode::detect()).await
 }
 
-/// One run of a batch: which scenario, which daemon, which repetition.
+/// One run of a batch: which job, which repetition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
-    /// Index into the batch's scenarios.
-    pub scenario: usize,
-    /// Index into the batch's daemons.
-    pub daemon: usize,
+    /// Index into the batch's jobs.
+    pub job: usize,
     /// The repetition, 1-based; `None` when the batch runs everything once.
     pub rep: Option<usize>,
     /// The run's folder relative to the batch's output folder
-    /// (`[rep<k>/]<scenario>/<daemon>`).
+    /// (`[rep<k>/]<scenario>/<daemons>`).
     pub dir: PathBuf,
 }
 
-/// The whole batch in its fixed order (repetition, then scenario, then daemon): the
-/// order `--shard` cuts.
-pub fn plan(scenarios: &[Scenario], daemons: &[Daemon], repeat: usize) -> Vec<Planned> {
+/// The whole batch in its fixed order (repetition, then job): the order `--shard` cuts.
+pub fn schedule(jobs: &[Job], repeat: usize) -> Vec<Planned> {
     let repeat = repeat.max(1);
-    let mut out = Vec::with_capacity(scenarios.len() * daemons.len() * repeat);
+    let mut out = Vec::with_capacity(jobs.len() * repeat);
     for k in 1..=repeat {
-        for (si, sc) in scenarios.iter().enumerate() {
-            for (di, d) in daemons.iter().enumerate() {
-                let rep = (repeat > 1).then_some(k);
-                let mut dir = PathBuf::new();
-                if let Some(k) = rep {
-                    dir.push(format!("rep{k}"));
-                }
-                dir.push(&sc.name);
-                dir.push(run::daemon_dir_name(&d.name()));
-                out.push(Planned {
-                    scenario: si,
-                    daemon: di,
-                    rep,
-                    dir,
-                });
+        for (ji, job) in jobs.iter().enumerate() {
+            let rep = (repeat > 1).then_some(k);
+            let mut dir = PathBuf::new();
+            if let Some(k) = rep {
+                dir.push(format!("rep{k}"));
             }
+            dir.push(&job.scenario.name);
+            dir.push(job.cast.dir_name());
+            out.push(Planned { job: ji, rep, dir });
         }
     }
     out
 }
 
-/// Runs the `planned` runs (all of a batch, or one shard of it), at most `jobs` at once,
-/// showing progress as `mode` says. Results come back in the plan's order.
+/// Runs the `planned` runs (all of a batch, or one shard of it), at most `parallel` at
+/// once, showing progress as `mode` says. Results come back in the plan's order.
 pub async fn run_planned(
-    scenarios: &[Scenario],
-    daemons: &[Daemon],
+    jobs: &[Job],
     opts: &RunOptions,
-    jobs: usize,
+    parallel: usize,
     planned: &[Planned],
     mode: ProgressMode,
 ) -> Vec<RunResult> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let progress = Arc::new(Progress::new(planned.len(), mode));
     let mut handles = Vec::with_capacity(planned.len());
     for p in planned {
-        let (sc, d, mut opts) = (
-            scenarios[p.scenario].clone(),
-            daemons[p.daemon].clone(),
-            opts.clone(),
-        );
+        let Some(job) = jobs.get(p.job) else {
+            continue;
+        };
+        let (job, mut opts) = (job.clone(), opts.clone());
         if let Some(k) = p.rep {
             opts.out_dir = opts.out_dir.join(format!("rep{k}"));
         }
@@ -129,7 +155,7 @@ pub async fn run_planned(
                 return None;
             }
             progress.started();
-            let r = run::run(&sc, &d, &opts).await;
+            let r = run::run(&job.scenario, &job.cast, &opts).await;
             let ok = r.error.is_none() && record(&r).status().is_ok();
             progress.finished(
                 ok,
@@ -210,6 +236,10 @@ pub fn record(r: &RunResult) -> RunRecord {
         scenario: r.scenario.clone(),
         scenario_path: r.scenario_path.clone(),
         daemon: r.daemon.clone(),
+        daemon_version: r.daemon_version.clone(),
+        daemons: r.daemons.clone(),
+        expectations: r.expectations.clone(),
+        not_applicable: r.not_applicable.clone(),
         verdict: r.verdict.clone(),
         failover_ms,
         conflict,
@@ -232,16 +262,11 @@ pub fn finish(
     subtitle: &str,
 ) -> Result<ExitCode> {
     let records: Vec<RunRecord> = results.iter().map(record).collect();
-    let mut versions: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (r, rec) in results.iter().zip(&records) {
         report::write_artifacts(&r.out_dir, rec, &r.events, &r.nodes, &r.vips, r.end_ns)?;
-        let version = versions
-            .entry(r.daemon.clone())
-            .or_insert_with(|| daemon_version(&r.daemon));
         let times = html::step_times(&r.events);
         html::write_run_page(&html::RunPage {
             record: rec,
-            daemon_version: version.as_deref(),
             step_times: &times,
             index_href: html::index_href_from(out, &r.out_dir),
         })?;
@@ -286,21 +311,4 @@ pub fn finish(
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The first line a daemon prints for `--version` (`Keepalived v2.2.7 (01/16,2022)`,
-/// `vrrpd 0.1.0`), for the run pages; `None` when it cannot be asked.
-fn daemon_version(name: &str) -> Option<String> {
-    let bin = Daemon::parse(name).ok()?.binary().ok()?;
-    let out = std::process::Command::new(bin)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(120).collect())
 }

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
 
 use super::live::Runner;
-use crate::daemons::track;
+use crate::daemons::{macvlan, track, VipModel};
 use crate::history::{AddrChange, DaemonEvent, EventKind};
 use crate::observe::addr;
 use crate::scenario::{FaultKind, NodeVrrp, TrackKind};
@@ -20,40 +20,107 @@ fn stop_deadline(cfg: &NodeVrrp) -> Duration {
     cfg.advert_interval.saturating_mul(3) + Duration::from_secs(5)
 }
 
-/// Starts the daemon on `node` with its current settings.
+/// How long a helper (FRR's zebra) may take to become ready.
+const HELPER_READY: Duration = Duration::from_secs(10);
+
+/// Starts the daemon on `node` with its current settings: the daemon its settings name
+/// (a step that swaps a node's daemon), else the node's own. Helpers that are not running
+/// start first, each until ready; a daemon holding its VIP on an operator's macvlan gets
+/// that macvlan first.
 pub(crate) async fn start(rt: &mut Runner<'_>, node: &str) -> Result<()> {
     let (cfg, dir) = {
         let n = rt.rt(node)?;
         (n.cfg.clone(), n.dir.clone())
     };
-    let spec = rt.daemon.prepare(&cfg, &dir)?;
+    let daemon = match &cfg.daemon {
+        Some(name) => rt
+            .cast
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow!("daemon {name:?} of {node} was not resolved"))?,
+        None => rt.rt(node)?.daemon.clone(),
+    };
+    rt.rt(node)?.daemon = daemon.clone();
+    if daemon.driver().vip_model() == VipModel::OperatorMacvlan {
+        macvlan::ensure(rt.host(node)?, &cfg).await?;
+    }
+    let launch = daemon.prepare(&cfg, &dir)?;
+    if rt.rt(node)?.helpers.is_empty() {
+        for h in &launch.helpers {
+            let pid = rt.host(node)?.spawn(&h.spec)?;
+            rt.rt(node)?.helpers.push(pid);
+            rt.history.record(EventKind::Daemon {
+                node: node.to_string(),
+                what: DaemonEvent::Started,
+                pid,
+                detail: format!(
+                    "{} helper {} ({})",
+                    daemon.label(),
+                    h.spec.program.display(),
+                    dir.display()
+                ),
+            });
+            let until = Instant::now() + HELPER_READY;
+            while !h.ready.exists() {
+                if let Some(st) = rt.host(node)?.try_wait(pid)? {
+                    rt.rt(node)?.helpers.retain(|p| *p != pid);
+                    bail!(
+                        "{} on {node} exited at once ({st}); log tail: {}",
+                        h.spec.program.display(),
+                        log_tail(&h.spec.log)
+                    );
+                }
+                if Instant::now() >= until {
+                    bail!(
+                        "{} on {node} did not create {} within {HELPER_READY:?}; log tail: {}",
+                        h.spec.program.display(),
+                        h.ready.display(),
+                        log_tail(&h.spec.log)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
     if cfg.track.is_some_and(|t| t.kind == TrackKind::Process) && service_pids(rt, node)?.is_empty()
     {
         // The tracked service runs before the daemon, as on a real host.
         rt.host(node)?.spawn(&track::service_spec(&dir))?;
     }
+    let spec = launch.main;
     let pid = rt.host(node)?.spawn(&spec)?;
     rt.rt(node)?.pid = Some(pid);
     rt.history.record(EventKind::Daemon {
         node: node.to_string(),
         what: DaemonEvent::Started,
         pid,
-        detail: format!("{} ({})", rt.daemon.name(), dir.display()),
+        detail: format!(
+            "{} {} ({})",
+            daemon.label(),
+            spec.program.display(),
+            dir.display()
+        ),
     });
     // A daemon that dies at once (bad config, missing capability) is a broken run, not a
     // failover: say so with its log.
     tokio::time::sleep(Duration::from_millis(50)).await;
     if let Some(st) = rt.host(node)?.try_wait(pid)? {
         rt.rt(node)?.pid = None;
-        let log = std::fs::read_to_string(&spec.log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(5).collect();
         bail!(
             "{} on {node} exited at once ({st}); log tail: {}",
-            rt.daemon.name(),
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            daemon.label(),
+            log_tail(&spec.log)
         );
     }
     Ok(())
+}
+
+/// The last lines of a log, for error messages.
+fn log_tail(path: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
 
 /// Waits for the daemon's main process to exit and records it.
@@ -78,6 +145,26 @@ async fn reap(rt: &mut Runner<'_>, node: &str, limit: Duration) -> Result<bool> 
         }
         None => Ok(false),
     }
+}
+
+/// Waits for the daemon's helpers to exit and records each; `false` if one still runs.
+async fn reap_helpers(rt: &mut Runner<'_>, node: &str, limit: Duration) -> Result<bool> {
+    let until = Instant::now() + limit;
+    for pid in rt.rt(node)?.helpers.clone() {
+        match rt.host(node)?.wait_exit(pid, until).await? {
+            Some(st) => {
+                rt.rt(node)?.helpers.retain(|p| *p != pid);
+                rt.history.record(EventKind::Daemon {
+                    node: node.to_string(),
+                    what: DaemonEvent::Exited,
+                    pid,
+                    detail: format!("helper: {st}"),
+                });
+            }
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 /// Applies `fault` to `node`. `config`, when present, replaces every node's settings
@@ -155,6 +242,7 @@ pub(crate) async fn apply(
             let held = rt.holders().await?;
             rt.monitors.remove(node);
             rt.rt(node)?.pid = None;
+            rt.rt(node)?.helpers.clear();
             rt.lab.reboot(node).await?;
             // The old namespace is gone with every address in it; its monitor is gone
             // too, so say so in the history before the new node's monitor starts.
@@ -178,16 +266,22 @@ pub(crate) async fn apply(
                 }
             }
             // /run is a tmpfs on a real machine: a reboot clears pid files.
-            let dir = rt.rt(node)?.dir.clone();
-            rt.daemon.clear_runtime_files(&dir);
+            let (dir, daemon) = {
+                let n = rt.rt(node)?;
+                (n.dir.clone(), n.daemon.clone())
+            };
+            daemon.clear_runtime_files(&dir);
             let mon = addr::start(rt.host(node)?, rt.history.clone()).await?;
             rt.monitors.insert(node.to_string(), mon);
             start(rt, node).await?;
         }
         FaultKind::Reload => {
-            let dir = rt.rt(node)?.dir.clone();
-            rt.daemon.rewrite_config(&cfg, &dir)?;
-            rt.signal_main(node, Signal::SIGHUP)?;
+            let (dir, daemon) = {
+                let n = rt.rt(node)?;
+                (n.dir.clone(), n.daemon.clone())
+            };
+            daemon.write_config(&cfg, &dir)?;
+            rt.signal_main(node, daemon.driver().reload_signal())?;
         }
         FaultKind::AddrDel => {
             let (a, _) = addr.ok_or_else(|| anyhow!("addr-del needs an address"))?;
@@ -267,6 +361,7 @@ async fn kill_all(rt: &mut Runner<'_>, node: &str) -> Result<()> {
     let before = rt.host(node)?.processes();
     rt.host(node)?.signal_all(Signal::SIGKILL);
     reap(rt, node, Duration::from_secs(5)).await?;
+    reap_helpers(rt, node, Duration::from_secs(5)).await?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while before
         .iter()
@@ -289,7 +384,7 @@ pub(crate) async fn stop_all(rt: &mut Runner<'_>) -> Result<()> {
     let nodes: Vec<(String, NodeVrrp)> = rt
         .nodes
         .iter()
-        .filter(|(_, n)| n.pid.is_some())
+        .filter(|(_, n)| n.pid.is_some() || !n.helpers.is_empty())
         .map(|(k, n)| (k.clone(), n.cfg.clone()))
         .collect();
     let mut first = Ok(());
@@ -303,18 +398,31 @@ pub(crate) async fn stop_all(rt: &mut Runner<'_>) -> Result<()> {
 }
 
 async fn stop(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp) -> Result<()> {
-    if rt.rt(node)?.pid.is_none() {
+    if rt.rt(node)?.pid.is_none() && rt.rt(node)?.helpers.is_empty() {
         return Ok(());
     }
     if rt.holders().await?.values().any(|s| s.contains(node)) {
         rt.stopped_holder = true;
     }
-    rt.signal_main(node, Signal::SIGTERM)?;
-    if !reap(rt, node, stop_deadline(cfg)).await? {
+    let sig = rt.rt(node)?.daemon.driver().stop_signal();
+    if rt.rt(node)?.pid.is_some() {
+        rt.signal_main(node, sig)?;
+    }
+    let mut clean = reap(rt, node, stop_deadline(cfg)).await?;
+    // Then its helpers (FRR's zebra), as `systemctl stop` of the whole package would.
+    if clean {
+        for pid in rt.rt(node)?.helpers.clone() {
+            // A helper that died on its own is reaped below.
+            let _ = rt.host(node)?.signal(pid, Signal::SIGTERM);
+        }
+        clean = reap_helpers(rt, node, stop_deadline(cfg)).await?;
+    }
+    if !clean {
         rt.host(node)?.signal_all(Signal::SIGKILL);
         reap(rt, node, Duration::from_secs(5)).await?;
+        reap_helpers(rt, node, Duration::from_secs(5)).await?;
         bail!(
-            "daemon on {node} did not exit within {:?} of SIGTERM",
+            "daemon on {node} did not exit within {:?} of {sig}",
             stop_deadline(cfg)
         );
     }

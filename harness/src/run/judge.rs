@@ -1,7 +1,7 @@
 //! The judge: from a played run's history to its verdict. Pure: it needs no lab and no
 //! root, only the scenario, what the steps left to judge, and the events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -9,17 +9,18 @@ use anyhow::{anyhow, Result};
 use vrrpd::wire::Mac;
 
 use super::steps::Played;
-use crate::check::{self, Check, Ctx, FailoverKind, Verdict};
+use crate::check::{self, Check, CheckName, Ctx, FailoverKind, Verdict};
 use crate::history::Event;
 use crate::scenario::{FailoverCheck, Scenario};
 
-/// Judges a run of `sc` against the daemon named `daemon`: builds the checkers'
-/// context (RFC timers of the lowest-priority node, the longest advert interval), runs
-/// the expect steps' checks and the end-of-run checks the run made applicable, and
-/// classifies everything against the daemon's known failures.
+/// Judges a run of `sc`: builds the checkers' context (RFC timers of the
+/// lowest-priority node, the longest advert interval), runs the expect steps' checks and
+/// the end-of-run checks the run made applicable, and classifies everything against
+/// `known`, the known failures of the run's daemons
+/// ([`Scenario::known_failures_for`]).
 pub fn judge(
     sc: &Scenario,
-    daemon: &str,
+    known: &BTreeSet<CheckName>,
     played: Played,
     vips: Vec<IpAddr>,
     node_macs: BTreeMap<String, Mac>,
@@ -57,8 +58,7 @@ pub fn judge(
             takeover_after_fault(events, &ctx),
         ),
     ));
-    let known = sc.known_failures.get(daemon).cloned().unwrap_or_default();
-    Ok((check::judge(results, &known), ctx))
+    Ok((check::judge(results, known), ctx))
 }
 
 /// Whether some node newly held a VIP after the first fault (a takeover happened).
@@ -180,6 +180,10 @@ known_failures = ["no_conflict_at_end", "step:4"]
             .collect()
     }
 
+    fn known(sc: &Scenario, daemon: &str) -> BTreeSet<CheckName> {
+        sc.known_failures_for(daemon, None).1
+    }
+
     fn class(v: &Verdict, name: CheckName) -> Classification {
         v.checks
             .iter()
@@ -192,7 +196,15 @@ known_failures = ["no_conflict_at_end", "step:4"]
     fn a_split_brain_fails_unless_it_is_a_known_failure() {
         let ev = split_brain();
         let sc = scenario();
-        let (v, ctx) = judge(&sc, "vrrpd", played(), vec![vip4()], macs(), &ev).unwrap();
+        let (v, ctx) = judge(
+            &sc,
+            &known(&sc, "vrrpd"),
+            played(),
+            vec![vip4()],
+            macs(),
+            &ev,
+        )
+        .unwrap();
         assert!(!v.ok, "{v}");
         assert_eq!(ctx.first_fault_ns, Some(ms(5000)));
         assert_eq!(class(&v, CheckName::Step(2)), Classification::Pass);
@@ -203,7 +215,15 @@ known_failures = ["no_conflict_at_end", "step:4"]
             assert!(v.checks.iter().all(|j| j.result.name != absent), "{v}");
         }
 
-        let (v, _) = judge(&sc, "keepalived", played(), vec![vip4()], macs(), &ev).unwrap();
+        let (v, _) = judge(
+            &sc,
+            &known(&sc, "keepalived"),
+            played(),
+            vec![vip4()],
+            macs(),
+            &ev,
+        )
+        .unwrap();
         assert_eq!(class(&v, CheckName::Step(4)), Classification::ExpectedFail);
         assert_eq!(
             class(&v, CheckName::NoConflictAtEnd),

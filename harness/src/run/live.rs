@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use nix::sys::signal::Signal;
 
 use crate::check;
-use crate::daemons::Daemon;
+use crate::daemons::{Cast, Daemon};
 use crate::history::History;
 use crate::lab::{Host, Lab};
 use crate::observe::addr::AddrMonitor;
@@ -22,13 +22,18 @@ pub(crate) struct NodeRt {
     pub dir: PathBuf,
     /// Its current settings.
     pub cfg: NodeVrrp,
+    /// The node's daemon: the one running, or the one its next start runs.
+    pub daemon: Daemon,
     /// Host PID of the daemon's main process, while it runs.
     pub pid: Option<u32>,
+    /// Host PIDs of the daemon's helpers (FRR's zebra), while they run.
+    pub helpers: Vec<u32>,
 }
 
 /// Everything a step can touch.
 pub(crate) struct Runner<'a> {
-    pub daemon: &'a Daemon,
+    /// Which daemon runs where, and every daemon a step may swap in.
+    pub cast: &'a Cast,
     pub lab: Lab,
     pub history: History,
     pub nodes: BTreeMap<String, NodeRt>,

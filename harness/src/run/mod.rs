@@ -22,11 +22,12 @@ use anyhow::{anyhow, Context, Result};
 use vrrpd::wire::Mac;
 
 use crate::check::{self, CheckName, CheckResult, Outcome, StepOutcome, Verdict};
-use crate::daemons::Daemon;
+use crate::daemons::{Cast, Daemon};
 use crate::history::{Event, EventKind, History};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
+use crate::report::NodeDaemon;
 use crate::scenario::Scenario;
 
 use live::{NodeRt, Runner};
@@ -64,8 +65,18 @@ pub struct RunResult {
     pub scenario: String,
     /// Scenario file.
     pub scenario_path: PathBuf,
-    /// Daemon name.
+    /// The run's daemons as reports name them: `keepalived`, or each node's sequence
+    /// (`node1=keepalived→vrrpd,node2=keepalived→vrrpd`) when they differ.
     pub daemon: String,
+    /// The daemon's version, when one daemon ran everywhere and reports one.
+    pub daemon_version: Option<String>,
+    /// Every daemon each node ran, in order.
+    pub daemons: Vec<NodeDaemon>,
+    /// The `[expect.daemon."..."]` key whose known failures were applied, if any.
+    pub expectations: Option<String>,
+    /// Why the scenario cannot run against these daemons (no lab was built); the run is
+    /// counted as not applicable, never as a pass.
+    pub not_applicable: Option<String>,
     /// The judged checks (empty when the run itself broke).
     pub verdict: Verdict,
     /// Per-step outcomes, as the steps themselves went (before known failures).
@@ -103,12 +114,9 @@ pub fn daemon_dir_name(daemon: &str) -> String {
 /// Runs one scenario against one daemon and writes the history, capture and address
 /// snapshots into its artifact directory. Never panics on a broken run: the error is in
 /// the result.
-pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult {
+pub async fn run(sc: &Scenario, cast: &Cast, opts: &RunOptions) -> RunResult {
     let started = Instant::now();
-    let out = opts
-        .out_dir
-        .join(&sc.name)
-        .join(daemon_dir_name(&daemon.name()));
+    let out = opts.out_dir.join(&sc.name).join(cast.dir_name());
     let vips: Vec<IpAddr> = {
         let mut set = BTreeSet::new();
         for n in &sc.nodes {
@@ -120,7 +128,14 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
     let mut result = RunResult {
         scenario: sc.name.clone(),
         scenario_path: sc.path.clone(),
-        daemon: daemon.name(),
+        daemon: cast.label(),
+        daemon_version: cast
+            .single()
+            .and_then(Daemon::version)
+            .map(|v| v.to_string()),
+        daemons: node_daemons(cast),
+        expectations: None,
+        not_applicable: cast.not_applicable(sc),
         verdict: Verdict {
             checks: Vec::new(),
             unmatched_known_failures: Vec::new(),
@@ -136,7 +151,16 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
         first_fault_ns: None,
         end_ns: 0,
     };
-    match run_inner(sc, daemon, opts, &out, vips, &mut result).await {
+    if result.not_applicable.is_some() {
+        // Nothing is built or started: a stale folder of an earlier run must not be
+        // mistaken for this one's (only inside `--out`: the name is checked first).
+        if crate::scenario::check_name(&sc.name).is_ok() {
+            let _ = std::fs::remove_dir_all(&out);
+        }
+        result.duration = started.elapsed();
+        return result;
+    }
+    match run_inner(sc, cast, opts, &out, vips, &mut result).await {
         Ok(()) => {}
         Err(e) => result.error = Some(format!("{e:#}")),
     }
@@ -144,9 +168,24 @@ pub async fn run(sc: &Scenario, daemon: &Daemon, opts: &RunOptions) -> RunResult
     result
 }
 
+/// Each node's daemons, in the order it runs them.
+fn node_daemons(cast: &Cast) -> Vec<NodeDaemon> {
+    cast.history
+        .iter()
+        .flat_map(|(node, ds)| {
+            ds.iter().map(move |d| NodeDaemon {
+                node: node.clone(),
+                daemon: d.name(),
+                version: d.version().map(|v| v.to_string()),
+                program: d.binary(),
+            })
+        })
+        .collect()
+}
+
 async fn run_inner(
     sc: &Scenario,
-    daemon: &Daemon,
+    cast: &Cast,
     opts: &RunOptions,
     out: &Path,
     vips: Vec<IpAddr>,
@@ -155,7 +194,6 @@ async fn run_inner(
     // The name is one path component of `out`; never let it climb out of `--out`.
     crate::scenario::check_name(&sc.name)
         .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
-    daemon.binary()?;
     fresh_dir(out)?;
     let history = History::new();
     let lab = Lab::build(sc.topology.clone()).await?;
@@ -166,21 +204,29 @@ async fn run_inner(
     let cap = capture::start(&lab, &out.join("capture.pcap"), history.clone())?;
     let prb = probe::start(&lab, &vips, opts.probe_interval, history.clone())?;
     let mut rt = Runner {
-        daemon,
+        cast,
         lab,
         history: history.clone(),
         nodes: sc
             .nodes
             .iter()
             .map(|n| {
-                let node = NodeRt {
-                    dir: out.join(&n.name),
-                    cfg: n.clone(),
-                    pid: None,
-                };
-                (n.name.clone(), node)
+                Ok((
+                    n.name.clone(),
+                    NodeRt {
+                        dir: out.join(&n.name),
+                        cfg: n.clone(),
+                        daemon: cast
+                            .start
+                            .get(&n.name)
+                            .cloned()
+                            .ok_or_else(|| anyhow!("no daemon for {}", n.name))?,
+                        pid: None,
+                        helpers: Vec::new(),
+                    },
+                ))
             })
-            .collect(),
+            .collect::<Result<_>>()?,
         monitors,
         vips: vips.clone(),
         stopped_holder: false,
@@ -197,11 +243,14 @@ async fn run_inner(
     let events = history.events();
     history.write_jsonl(&out.join("history.jsonl"))?;
     if opts.keep {
-        keep_lab_up(&rt.lab, &sc.name, &daemon.name(), out).await;
+        keep_lab_up(&rt.lab, &sc.name, &cast.label(), out).await;
     }
     let macs = node_macs(&rt.lab);
     drop(rt);
-    let (verdict, ctx) = judge::judge(sc, &daemon.name(), played, vips, macs, &events)?;
+    let version = cast.single().and_then(Daemon::version);
+    let (key, known) = sc.known_failures_for(&cast.expectation_name(), version);
+    result.expectations = key.map(str::to_string);
+    let (verdict, ctx) = judge::judge(sc, &known, played, vips, macs, &events)?;
     if stats.frames == 0 {
         history.record(EventKind::Note {
             text: "capture saw no frames".into(),
@@ -318,6 +367,45 @@ fn node_macs(lab: &Lab) -> BTreeMap<String, Mac> {
 mod tests {
     use super::*;
 
+    /// A daemon that is never started: the name check comes first.
+    #[derive(Debug)]
+    struct Fake(PathBuf);
+
+    impl crate::daemons::Driver for Fake {
+        fn name(&self) -> String {
+            "vrrpd".into()
+        }
+        fn program(&self) -> &Path {
+            &self.0
+        }
+        fn caps(&self) -> crate::daemons::Caps {
+            let all: Vec<_> = crate::daemons::Feature::ALL
+                .iter()
+                .map(|(_, f)| *f)
+                .collect();
+            crate::daemons::Caps::of(&all)
+        }
+        fn render(
+            &self,
+            _: &crate::scenario::NodeVrrp,
+            _: &Path,
+            _: Option<&Path>,
+        ) -> Result<Vec<crate::daemons::ConfigFile>> {
+            anyhow::bail!("never rendered")
+        }
+        fn launch(
+            &self,
+            _: Option<&crate::scenario::NodeVrrp>,
+            _: &Path,
+        ) -> Result<crate::daemons::Launch> {
+            anyhow::bail!("never launched")
+        }
+    }
+
+    fn fake() -> Daemon {
+        Daemon::new(Fake(PathBuf::from("/nonexistent/vrrpd")))
+    }
+
     /// Issue 13 item 10: even a scenario built in code with the name `..` cannot make
     /// a run delete or write anything outside `--out`.
     #[tokio::test]
@@ -336,7 +424,7 @@ mod tests {
                 out_dir: out.clone(),
                 ..Default::default()
             };
-            let r = run(&sc, &Daemon::Vrrpd { misbehave: None }, &opts).await;
+            let r = run(&sc, &Cast::uniform(&fake(), &sc), &opts).await;
             let e = r.error.unwrap_or_default();
             assert!(e.contains("scenario name"), "{bad:?}: {e}");
         }

@@ -8,7 +8,6 @@ use anyhow::{anyhow, bail, Result};
 use super::live::Runner;
 use super::{fault, interrupt};
 use crate::check::{Check, CheckName, CheckResult, Outcome, StepOutcome};
-use crate::daemons::Daemon;
 use crate::history::{EventKind, StepPhase};
 use crate::scenario::{ExpectNow, Step, StepKind, WaitCond};
 
@@ -141,37 +140,31 @@ impl Runner<'_> {
             let holds_all = |n: &str| holders.values().all(|s| s.contains(n));
             let nobody_else = |n: &str| holders.values().all(|s| s.iter().all(|h| h == n));
             let met = match cond {
-                WaitCond::Holder(n) => Some(holds_all(n)),
-                WaitCond::OnlyHolder(n) => Some(holds_all(n) && nobody_else(n)),
-                WaitCond::NoHolder => Some(holders.values().all(|s| s.is_empty())),
-                WaitCond::Converged => Some(
-                    self.lab
-                        .nodes()
-                        .iter()
-                        .any(|h| holds_all(h.name()) && nobody_else(h.name())),
-                ),
+                WaitCond::Holder(n) => holds_all(n),
+                WaitCond::OnlyHolder(n) => holds_all(n) && nobody_else(n),
+                WaitCond::NoHolder => holders.values().all(|s| s.is_empty()),
+                WaitCond::Converged => self
+                    .lab
+                    .nodes()
+                    .iter()
+                    .any(|h| holds_all(h.name()) && nobody_else(h.name())),
                 WaitCond::State { node, state } => {
-                    let dir = &self
+                    let n = self
                         .nodes
                         .get(node)
-                        .ok_or_else(|| anyhow!("no node {node}"))?
-                        .dir;
-                    match self.daemon.state(dir) {
-                        Some(s) => Some(s == *state),
-                        None if matches!(self.daemon, Daemon::Keepalived) => None,
-                        None => Some(false),
+                        .ok_or_else(|| anyhow!("no node {node}"))?;
+                    if !n.daemon.driver().reports_state() {
+                        return Ok(Outcome::Unknown(format!(
+                            "{} reports no VRRP state, so the condition cannot be observed",
+                            n.daemon.name()
+                        )));
                     }
+                    n.daemon.state(&n.dir) == Some(*state)
                 }
             };
             match met {
-                None => {
-                    return Ok(Outcome::Unknown(format!(
-                        "{} reports no VRRP state, so the condition cannot be observed",
-                        self.daemon.name()
-                    )))
-                }
-                Some(true) => return Ok(Outcome::Pass),
-                Some(false) if Instant::now() >= until => {
+                true => return Ok(Outcome::Pass),
+                false if Instant::now() >= until => {
                     let now: Vec<String> = holders
                         .iter()
                         .map(|(v, s)| {
@@ -186,7 +179,7 @@ impl Runner<'_> {
                         now.join("; ")
                     )));
                 }
-                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
+                false => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }

@@ -12,6 +12,7 @@
 
 pub(crate) mod raw;
 mod resolve;
+mod selector;
 mod time;
 
 #[cfg(test)]
@@ -31,16 +32,24 @@ use vrrpd::wire::vrrp::Version;
 use crate::check::CheckName;
 use crate::lab::topology::Topology;
 
+pub use selector::{most_specific, DaemonVersion, Op, Selector};
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
 
-/// Daemons a scenario can name in `[expect.daemon.NAME]`: the bundled daemon, keepalived,
-/// and each negative control of the bundled daemon (vrrpd's own list,
-/// [`Misbehave::ALL`]), as `vrrpd:<control>`.
+/// Daemons a scenario can name in `[expect.daemon.NAME]` and `daemon = NAME`: the bundled
+/// daemon, keepalived, FRR, and each negative control of the bundled daemon (vrrpd's own
+/// list, [`Misbehave::ALL`]), as `vrrpd:<control>`.
 pub fn daemon_names() -> Vec<String> {
-    let mut v = vec!["vrrpd".to_string(), "keepalived".to_string()];
+    let mut v = vec![
+        "vrrpd".to_string(),
+        "keepalived".to_string(),
+        "frr".to_string(),
+    ];
     v.extend(Misbehave::ALL.iter().map(|m| format!("vrrpd:{m}")));
     v
 }
+
+/// The `[expect.daemon."..."]` name of a run whose nodes run different daemons.
+pub const MIXED: &str = "mixed";
 
 /// A scenario file that could not be read or is not valid: one line,
 /// `path:line:col: message`, pointing at the offending value or key.
@@ -74,7 +83,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// End-of-run expectations.
     pub expect: Expectations,
-    /// Per daemon (a [`daemon_names`] name): the checks expected to fail for it, an
+    /// Per daemon selector (a [`daemon_names`] name or [`MIXED`], optionally with version
+    /// bounds, `keepalived<1.4`; see [`Selector`]): the checks expected to fail for it, an
     /// end-of-run check or a wait or expect step.
     pub known_failures: BTreeMap<String, BTreeSet<CheckName>>,
 }
@@ -117,6 +127,9 @@ pub struct NodeVrrp {
     /// A health check the daemon tracks (keepalived `track_*`), which the
     /// `break-check` / `repair-check` faults break and repair.
     pub track: Option<Track>,
+    /// The daemon this node runs (`daemon = "keepalived"`), over the run's own choice;
+    /// in `[steps.config]`, the daemon the node restarts as.
+    pub daemon: Option<String>,
 }
 
 /// A tracked health check and the priority change its failure makes.
@@ -452,6 +465,19 @@ impl Scenario {
     /// The node's initial settings.
     pub fn node(&self, name: &str) -> Option<&NodeVrrp> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The known failures of a daemon with this name and version: those of the most
+    /// specific matching `[expect.daemon."..."]` key (see [`most_specific`]), with the key.
+    pub fn known_failures_for(
+        &self,
+        daemon: &str,
+        version: Option<&DaemonVersion>,
+    ) -> (Option<&str>, BTreeSet<CheckName>) {
+        match most_specific(self.known_failures.keys(), daemon, version) {
+            Some(k) => (Some(k), self.known_failures[k].clone()),
+            None => (None, BTreeSet::new()),
+        }
     }
 
     /// Whether `check` is expected to fail for `daemon`.

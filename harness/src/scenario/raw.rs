@@ -69,6 +69,7 @@ pub(crate) struct RawVrrp {
     pub vmac: Option<Spanned<bool>>,
     pub track: Option<Spanned<String>>,
     pub track_weight: Option<Spanned<i64>>,
+    pub daemon: Option<Spanned<String>>,
 }
 
 impl RawVrrp {
@@ -93,6 +94,7 @@ impl RawVrrp {
             vmac: pick(&self.vmac, &over.vmac),
             track: pick(&self.track, &over.track),
             track_weight: pick(&self.track_weight, &over.track_weight),
+            daemon: pick(&self.daemon, &over.daemon),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     daemon_names, ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp,
-    NotifyAction, Scenario, Step, StepKind, Track, TrackKind, VrrpState, WaitCond,
+    NotifyAction, Scenario, Selector, Step, StepKind, Track, TrackKind, VrrpState, WaitCond, MIXED,
 };
 use crate::check::CheckName;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
@@ -372,6 +372,16 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
             );
         }
     }
+    if let Some(d) = &l.daemon {
+        let names = daemon_names();
+        if !names.contains(d.get_ref()) {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            return err(
+                d.span(),
+                format!("unknown daemon {:?} (known: {})", d.get_ref(), list(&names)),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -510,6 +520,7 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
             }),
             None => None,
         },
+        daemon: l.daemon.as_ref().map(|d| d.get_ref().clone()),
     })
 }
 
@@ -883,10 +894,13 @@ fn fault_step(
             let resolved = node_vrrp(&layer, &node, topo, false)?;
             layers[i] = layer;
             current[i] = resolved;
-            text.push_str(&format!(
-                " with new settings ({})",
-                layer_keys(c.get_ref()).join(", ")
-            ));
+            if let Some(d) = &c.get_ref().daemon {
+                text.push_str(&format!(" as {}", d.get_ref()));
+            }
+            let keys = layer_keys(c.get_ref());
+            if !keys.is_empty() {
+                text.push_str(&format!(" with new settings ({})", keys.join(", ")));
+            }
             Some(current.to_vec())
         }
         None => None,
@@ -1015,14 +1029,15 @@ fn expectations(
         )?;
     }
     for (daemon, d) in r.daemon.iter().flatten() {
+        let sel = Selector::parse(daemon.get_ref()).map_err(|m| at(daemon.span(), m))?;
         let names = daemon_names();
-        if !names.contains(daemon.get_ref()) {
+        if !names.contains(&sel.name) && sel.name != MIXED {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             return err(
                 daemon.span(),
                 format!(
-                    "unknown daemon {:?} (known: {})",
-                    daemon.get_ref(),
+                    "unknown daemon {:?} (known: {}, or \"{MIXED}\" for runs whose nodes differ)",
+                    sel.name,
                     list(&names)
                 ),
             );

@@ -11,31 +11,31 @@ use std::fmt;
 
 /// A daemon's version as it reports it (`Keepalived v2.2.7` → 2.2.7). Missing parts
 /// count as 0, so `2` = `2.0` = `2.0.0`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Version {
+#[derive(Debug, Clone)]
+pub struct DaemonVersion {
     /// The numeric parts, most significant first (at least one).
     pub parts: Vec<u64>,
 }
 
-impl Version {
+impl DaemonVersion {
     /// Parses `1.2.13` (digits and dots only; at most four parts).
-    pub fn parse(s: &str) -> Option<Version> {
+    pub fn parse(s: &str) -> Option<DaemonVersion> {
         let parts: Option<Vec<u64>> = s.split('.').map(|p| p.parse::<u64>().ok()).collect();
         let parts = parts?;
         if parts.is_empty() || parts.len() > 4 {
             return None;
         }
-        Some(Version { parts })
+        Some(DaemonVersion { parts })
     }
 
     /// Finds the first version-looking word in a program's `--version` output:
     /// `Keepalived v2.2.7 (01/16,2022)` → 2.2.7, `vrrpd 0.1.0` → 0.1.0.
-    pub fn find_in(text: &str) -> Option<Version> {
+    pub fn find_in(text: &str) -> Option<DaemonVersion> {
         text.split(|c: char| c.is_whitespace() || c == '(' || c == ',')
             .filter_map(|w| {
                 let w = w.strip_prefix('v').unwrap_or(w);
                 let w = w.trim_end_matches(|c: char| !c.is_ascii_digit());
-                w.contains('.').then(|| Version::parse(w)).flatten()
+                w.contains('.').then(|| DaemonVersion::parse(w)).flatten()
             })
             .next()
     }
@@ -45,7 +45,7 @@ impl Version {
     }
 }
 
-impl Ord for Version {
+impl Ord for DaemonVersion {
     fn cmp(&self, other: &Self) -> Ordering {
         let n = self.parts.len().max(other.parts.len());
         (0..n)
@@ -55,13 +55,21 @@ impl Ord for Version {
     }
 }
 
-impl PartialOrd for Version {
+impl PartialEq for DaemonVersion {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for DaemonVersion {}
+
+impl PartialOrd for DaemonVersion {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl fmt::Display for Version {
+impl fmt::Display for DaemonVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s: Vec<String> = self.parts.iter().map(u64::to_string).collect();
         f.write_str(&s.join("."))
@@ -100,16 +108,14 @@ impl Op {
 pub struct Selector {
     /// The daemon name (`keepalived`, `vrrpd:no-lease`, `mixed`).
     pub name: String,
-    /// Version bounds, all of which must hold.
-    pub bounds: Vec<(Op, Version)>,
+    /// DaemonVersion bounds, all of which must hold.
+    pub bounds: Vec<(Op, DaemonVersion)>,
 }
 
 impl Selector {
     /// Parses a key; the error says what is wrong with it.
     pub fn parse(key: &str) -> Result<Selector, String> {
-        let start = key
-            .find(['<', '>', '='])
-            .unwrap_or(key.len());
+        let start = key.find(['<', '>', '=']).unwrap_or(key.len());
         let name = key[..start].trim().to_string();
         if name.is_empty() {
             return Err(format!("{key:?} names no daemon"));
@@ -134,8 +140,11 @@ impl Selector {
                         "version bound {b:?} must start with <, <=, >, >= or ="
                     ));
                 };
-                let ver = Version::parse(v.trim()).ok_or_else(|| {
-                    format!("{:?} is not a version (digits and dots, like 1.4 or 2.2.7)", v.trim())
+                let ver = DaemonVersion::parse(v.trim()).ok_or_else(|| {
+                    format!(
+                        "{:?} is not a version (digits and dots, like 1.4 or 2.2.7)",
+                        v.trim()
+                    )
                 })?;
                 bounds.push((op, ver));
             }
@@ -145,7 +154,7 @@ impl Selector {
 
     /// Whether a daemon with this name and version is selected. A selector with bounds
     /// never matches a daemon whose version is unknown.
-    pub fn matches(&self, name: &str, version: Option<&Version>) -> bool {
+    pub fn matches(&self, name: &str, version: Option<&DaemonVersion>) -> bool {
         if self.name != name {
             return false;
         }
@@ -188,7 +197,7 @@ impl Selector {
     }
 }
 
-fn padded(v: &Version) -> Vec<u64> {
+fn padded(v: &DaemonVersion) -> Vec<u64> {
     (0..4).map(|i| v.part(i)).collect()
 }
 
@@ -216,7 +225,7 @@ impl fmt::Display for Selector {
 /// Among `keys` (the `[expect.daemon]` keys as written), the one that applies to a daemon
 /// with this name and version: the most specific match, ties broken by the key text so
 /// the choice never depends on file order. Keys that do not parse never match.
-pub fn most_specific<'a, I>(keys: I, name: &str, version: Option<&Version>) -> Option<&'a str>
+pub fn most_specific<'a, I>(keys: I, name: &str, version: Option<&DaemonVersion>) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a String>,
 {
@@ -235,8 +244,8 @@ where
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
+    fn v(s: &str) -> DaemonVersion {
+        DaemonVersion::parse(s).unwrap()
     }
 
     #[test]
@@ -244,26 +253,26 @@ mod tests {
         assert!(v("1.2.13") < v("1.4"));
         assert!(v("1.10") > v("1.9"));
         assert_eq!(v("2"), v("2.0.0"));
-        assert!(Version::parse("2.x").is_none());
-        assert!(Version::parse("").is_none());
+        assert!(DaemonVersion::parse("2.x").is_none());
+        assert!(DaemonVersion::parse("").is_none());
     }
 
     #[test]
     fn versions_found_in_version_output() {
         assert_eq!(
-            Version::find_in("Keepalived v1.2.13 (11/30,2026)"),
+            DaemonVersion::find_in("Keepalived v1.2.13 (11/30,2026)"),
             Some(v("1.2.13"))
         );
         assert_eq!(
-            Version::find_in("Keepalived v2.2.7 (01/16,2022)\n\nCopyright(C) 2001-2022"),
+            DaemonVersion::find_in("Keepalived v2.2.7 (01/16,2022)\n\nCopyright(C) 2001-2022"),
             Some(v("2.2.7"))
         );
-        assert_eq!(Version::find_in("vrrpd 0.1.0"), Some(v("0.1.0")));
+        assert_eq!(DaemonVersion::find_in("vrrpd 0.1.0"), Some(v("0.1.0")));
         assert_eq!(
-            Version::find_in("vrrpd version 8.4.4\nCopyright 1996-2005"),
+            DaemonVersion::find_in("vrrpd version 8.4.4\nCopyright 1996-2005"),
             Some(v("8.4.4"))
         );
-        assert_eq!(Version::find_in("no version here"), None);
+        assert_eq!(DaemonVersion::find_in("no version here"), None);
     }
 
     #[test]
@@ -271,19 +280,26 @@ mod tests {
         let s = Selector::parse("keepalived<1.4").unwrap();
         assert!(s.matches("keepalived", Some(&v("1.2.13"))));
         assert!(!s.matches("keepalived", Some(&v("2.2.7"))));
-        assert!(!s.matches("keepalived", None), "bounds need a known version");
+        assert!(
+            !s.matches("keepalived", None),
+            "bounds need a known version"
+        );
         assert!(!s.matches("vrrpd", Some(&v("1.0"))));
         let s = Selector::parse("keepalived>=1.2,<1.3").unwrap();
         assert_eq!(s.bounds.len(), 2);
         assert!(s.matches("keepalived", Some(&v("1.2.13"))));
         assert!(!s.matches("keepalived", Some(&v("1.3.0"))));
-        assert!(Selector::parse("keepalived").unwrap().matches("keepalived", None));
+        assert!(Selector::parse("keepalived")
+            .unwrap()
+            .matches("keepalived", None));
         assert_eq!(s.to_string(), "keepalived>=1.2,<1.3");
     }
 
     #[test]
     fn bad_selectors_say_why() {
-        assert!(Selector::parse("<1.4").unwrap_err().contains("names no daemon"));
+        assert!(Selector::parse("<1.4")
+            .unwrap_err()
+            .contains("names no daemon"));
         assert!(Selector::parse("keepalived<one")
             .unwrap_err()
             .contains("not a version"));
@@ -317,16 +333,17 @@ mod tests {
         assert_eq!(pick(Some("1.4.5")).as_deref(), Some("keepalived"));
         // Unknown version: only the bare name can match.
         assert_eq!(pick(None).as_deref(), Some("keepalived"));
-        assert_eq!(
-            most_specific(&k, "vrrpd", Some(&v("0.1"))),
-            Some("vrrpd")
-        );
+        assert_eq!(most_specific(&k, "vrrpd", Some(&v("0.1"))), Some("vrrpd"));
         assert_eq!(most_specific(&k, "frr", None), None);
     }
 
     #[test]
     fn exact_and_two_ended_beat_one_ended() {
-        let k = keys(&["keepalived<1.4", "keepalived>=1.2,<1.3", "keepalived=1.2.13"]);
+        let k = keys(&[
+            "keepalived<1.4",
+            "keepalived>=1.2,<1.3",
+            "keepalived=1.2.13",
+        ]);
         assert_eq!(
             most_specific(&k, "keepalived", Some(&v("1.2.13"))),
             Some("keepalived=1.2.13")
@@ -335,5 +352,46 @@ mod tests {
             most_specific(&k, "keepalived", Some(&v("1.2.12"))),
             Some("keepalived>=1.2,<1.3")
         );
+    }
+
+    #[test]
+    fn scenarios_pick_known_failures_by_version() {
+        let text = "[[steps]]\nstart = \"all\"\n\
+                    [expect.daemon.keepalived]\nknown_failures = [\"no_conflict_at_end\"]\n\
+                    [expect.daemon.\"keepalived<1.3\"]\nknown_failures = [\"no_conflict_at_end\", \"single_holder_at_end\"]\n";
+        let sc = crate::scenario::Scenario::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let (k, set) = sc.known_failures_for("keepalived", Some(&v("1.2.13")));
+        assert_eq!(k, Some("keepalived<1.3"));
+        assert_eq!(set.len(), 2);
+        let (k, set) = sc.known_failures_for("keepalived", Some(&v("2.2.7")));
+        assert_eq!(k, Some("keepalived"));
+        assert_eq!(set.len(), 1);
+        assert_eq!(
+            sc.known_failures_for("vrrpd", None),
+            (None, Default::default())
+        );
+    }
+
+    #[test]
+    fn the_seed_catalogue_separates_1_2_from_2_x() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let load = |p: &str| crate::scenario::Scenario::load(&root.join(p)).unwrap();
+        let s03 = load("scenarios/seed/03-restart-after-sigkill.toml");
+        let (k, set) = s03.known_failures_for("keepalived", Some(&v("1.2.13")));
+        assert_eq!(k, Some("keepalived<1.3"));
+        assert!(set.contains(&crate::check::CheckName::NoConflictAtEnd));
+        // 2.2.7 removes the stale VIP at start-up: nothing is expected to fail.
+        assert_eq!(
+            s03.known_failures_for("keepalived", Some(&v("2.2.7"))).0,
+            None
+        );
+        // kill -9 without restart fails on both, with the plain entry for both.
+        let s02 = load("scenarios/seed/02-sigkill-master.toml");
+        for ver in ["1.2.13", "2.2.7"] {
+            assert_eq!(
+                s02.known_failures_for("keepalived", Some(&v(ver))).0,
+                Some("keepalived")
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::style::CSS;
 use super::{relative_href, status_class};
 use crate::check::{Classification, Outcome};
 use crate::history::{Event, EventKind};
-use crate::report::{RunRecord, TIMELINE_FILE, VERDICT_FILE};
+use crate::report::{NodeDaemon, RunRecord, TIMELINE_FILE, VERDICT_FILE};
 
 /// The file name of a run's page, in the run's folder.
 pub const RUN_PAGE_FILE: &str = "report.html";
@@ -81,8 +81,6 @@ pub fn step_times(events: &[Event]) -> Vec<StepTime> {
 pub struct RunPage<'a> {
     /// The run.
     pub record: &'a RunRecord,
-    /// The daemon's version, when it could be asked (`Keepalived v2.2.7`).
-    pub daemon_version: Option<&'a str>,
     /// When each step began and ended.
     pub step_times: &'a [StepTime],
     /// The link back to the report's `index.html`, relative to the run's folder, when
@@ -213,7 +211,7 @@ pub fn run_page_html(page: &RunPage<'_>) -> String {
                 p.sub {
                     "scenario file " code { (r.scenario_path.display()) }
                     ", run took " (format!("{:.1} s", r.duration_ms / 1e3))
-                    @if let Some(v) = page.daemon_version { ", daemon " (v) }
+                    ", daemon " (r.daemon_label())
                 }
                 @if let Some(e) = &r.error {
                     div.err { strong { "The run itself broke: " } (e) }
@@ -276,8 +274,16 @@ pub fn run_page_html(page: &RunPage<'_>) -> String {
                 @for n in &nodes {
                     h3 { (n.name) }
                     p {
-                        "daemon " strong { (r.daemon) }
-                        @if let Some(v) = page.daemon_version { " (" (v) ")" }
+                        "daemon "
+                        @let ran: Vec<&NodeDaemon> = r.daemons.iter().filter(|d| d.node == n.name).collect();
+                        @if ran.is_empty() {
+                            strong { (r.daemon_label()) }
+                        }
+                        @for (i, d) in ran.iter().enumerate() {
+                            @if i > 0 { " → " }
+                            strong { (d.daemon) }
+                            @if let Some(v) = &d.version { " " (v) }
+                        }
                     }
                     ul.files {
                         @for f in &n.files {

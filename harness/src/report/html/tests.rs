@@ -67,6 +67,16 @@ fn run_page_parses_links_resolve_and_shows_the_failing_message() {
     let root = tempfile::tempdir().unwrap();
     let mut r = at(root.path(), "02-sigkill", "vrrpd", failing());
     r.conflict = Figure::Ms(1688.0);
+    r.daemon_version = Some("0.1.0".into());
+    r.daemons = ["node1", "node2"]
+        .into_iter()
+        .map(|n| crate::report::NodeDaemon {
+            node: n.into(),
+            daemon: "vrrpd".into(),
+            version: Some("0.1.0".into()),
+            program: "/usr/sbin/vrrpd".into(),
+        })
+        .collect();
     let times = [StepTime {
         index: 1,
         begin_ms: Some(10.0),
@@ -74,7 +84,6 @@ fn run_page_parses_links_resolve_and_shows_the_failing_message() {
     }];
     let page = RunPage {
         record: &r,
-        daemon_version: Some("vrrpd 0.1.0"),
         step_times: &times,
         index_href: run_page::index_href_from(root.path(), &r.out_dir),
     };
@@ -160,7 +169,6 @@ fn no_external_resources_in_either_page() {
     let r = at(root.path(), "s", "vrrpd", passing());
     let page = RunPage {
         record: &r,
-        daemon_version: None,
         step_times: &[],
         index_href: None,
     };
