@@ -1,7 +1,8 @@
 //! The gate: every scenario file × every daemon is its own test case. Each run is judged
-//! against the scenario's expectations for that daemon (keepalived's known failures are
-//! expected), and the normalised verdict (check classes and step outcomes, no timings) is
-//! pinned with insta. Needs root; keepalived cases need keepalived installed.
+//! against the scenario's expectations for that daemon (keepalived's and FRR's known
+//! failures are expected; a scenario a daemon cannot run is pinned as not applicable),
+//! and the normalised verdict (check classes and step outcomes, no timings) is pinned
+//! with insta. Needs root; keepalived and FRR cases need them installed.
 
 use std::path::PathBuf;
 
@@ -32,13 +33,19 @@ fn out_dir() -> PathBuf {
 #[rstest]
 fn scenario_against_daemon(
     #[files("scenarios/**/*.toml")] path: PathBuf,
-    #[values("vrrpd", "keepalived")] daemon: &str,
+    #[values("vrrpd", "keepalived", "frr")] daemon: &str,
 ) {
     vrrplab::lab::privilege::require_root();
     if daemon == "keepalived" {
         assert!(
             daemons::keepalived_installed(),
             "keepalived is missing: `apt-get install keepalived` (.ci/run installs it)"
+        );
+    }
+    if daemon == "frr" {
+        assert!(
+            daemons::frr_installed(),
+            "FRR is missing: `apt-get install frr` (.ci/run installs it)"
         );
     }
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -23,6 +23,12 @@ fn run(file: &str, daemon: &str) -> RunResult {
             "keepalived is missing: `apt-get install keepalived` (.ci/run installs it)"
         );
     }
+    if daemon == "frr" {
+        assert!(
+            daemons::frr_installed(),
+            "FRR is missing: `apt-get install frr` (.ci/run installs it)"
+        );
+    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios/vmac")
         .join(file);
@@ -80,7 +86,20 @@ fn fault_at(r: &RunResult, fault: &str, nth: usize) -> u64 {
 
 #[test]
 fn keepalived_use_vmac_sigkill_is_a_conflict_with_both_nodes_named() {
-    let r = run("vmac-sigkill-master.toml", "keepalived");
+    sigkill_leaves_both_nodes_answering("keepalived");
+}
+
+/// FRR holds the VIP on the operator's macvlan: after SIGKILL nobody sets it protodown,
+/// so, like keepalived's use_vmac, both nodes answer from the one virtual MAC.
+#[test]
+fn frr_sigkill_is_a_conflict_with_both_nodes_named() {
+    sigkill_leaves_both_nodes_answering("frr");
+}
+
+/// `daemon` leaves the killed master's macvlan live: the known failures reproduce, and
+/// the checks name both nodes although they answer with the same MAC.
+fn sigkill_leaves_both_nodes_answering(daemon: &str) {
+    let r = run("vmac-sigkill-master.toml", daemon);
     assert!(
         r.ok(),
         "the known failures must reproduce exactly: {:#?}",
