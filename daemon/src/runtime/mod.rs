@@ -4,7 +4,8 @@
 //! # Never a stale VIP
 //!
 //! * Clean stop (SIGTERM/SIGINT): every Master sends priority 0, then removes its VIPs.
-//! * Lease: VIPs carry a kernel lifetime refreshed while Master.
+//! * Lease: VIPs carry a kernel lifetime set right after each advert to end just
+//!   before a peer could take over ([`lease`]).
 //! * Start-up reconcile: before any instance starts, every address carrying vrrpd's
 //!   mark is removed from every configured interface.
 //! * Self-check: every advert interval each non-Master looks for its VIPs on its
@@ -19,9 +20,10 @@
 //! deadlines live in a heap ([`timer::TimerHeap`]), so a wakeup only touches the
 //! routers that are due or received something; the loop sleeps on a `timerfd`
 //! ([`timer::PreciseSleep`]) so deadlines fire at their instant, not rounded up to
-//! tokio's millisecond; lease refreshes are skipped while the
-//! current lifetime still covers the next interval with headroom
-//! ([`router::REFRESH_HEADROOM`]); counters reach the state file at most once a
+//! tokio's millisecond; at sub-second intervals (where a lease cannot end before the
+//! takeover anyway) lease refreshes are skipped while the current lifetime still
+//! covers the next interval with headroom ([`router::REFRESH_HEADROOM`]); counters
+//! reach the state file at most once a
 //! second, state changes at once.
 
 pub mod cli;
