@@ -633,10 +633,7 @@ impl Daemon {
                     self.send_advert(ri, priority);
                 }
                 Action::AddVips { lease } => {
-                    let lease = match lease {
-                        Some(nominal) => Some(self.first_lease(ri, nominal)),
-                        None => None,
-                    };
+                    let lease = lease.map(|nominal| self.first_lease(ri, nominal));
                     self.vip_op(ri, lease, "add").await;
                     let r = &mut self.routers[ri];
                     r.added_this_run = true;
