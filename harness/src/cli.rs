@@ -119,7 +119,7 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
 }
 
 /// Arguments of `vrrplab run`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/seed).
     pub paths: Vec<PathBuf>,
@@ -136,16 +136,27 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// Runs at once.
-    #[arg(long, default_value_t = 4)]
+    /// Runs at once (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
-    /// Run every scenario × daemon this many times (a soak against flaky verdicts).
-    #[arg(long, default_value_t = 1)]
+    /// Run every scenario × daemon this many times (a soak against flaky verdicts; at
+    /// least 1).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub repeat: usize,
     /// Keep each lab up after its run, print how to enter its nodes, and tear it down on
     /// Ctrl-C (use with one scenario and one daemon).
     #[arg(long)]
     pub keep: bool,
+}
+
+/// A count that must be at least 1 (`--jobs 0` and `--repeat 0` are mistakes, not
+/// requests for one; clap turns the error into exit status 2).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
@@ -175,6 +186,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
+    }
+    if let Some(e) = vrrplab::run::batch::duplicate_name(&scenarios) {
+        eprintln!("vrrplab: {e}");
+        return Ok(ExitCode::from(2));
     }
     let mut daemons = Vec::new();
     if args.daemon.is_empty() {
@@ -209,9 +224,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
+    // With --keep, Ctrl-C is how a kept lab is torn down, not an interruption.
+    let interrupt = if args.keep {
+        None
+    } else {
+        Some(rt.block_on(async { vrrplab::run::interrupt::Interrupt::install() })?)
+    };
     let opts = vrrplab::run::RunOptions {
         out_dir: args.out.clone(),
         keep: args.keep,
+        stop: interrupt.as_ref().map(|i| i.receiver()),
         ..Default::default()
     };
     let jobs = if args.keep { 1 } else { args.jobs };
@@ -223,6 +245,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.repeat,
     ));
     let code = vrrplab::run::batch::finish(&results, &args.out, args.junit.as_deref())?;
+    if let Some(signo) = interrupt.as_ref().and_then(|i| i.signal()) {
+        eprintln!(
+            "vrrplab: interrupted: {} run(s) written to {}",
+            results.len(),
+            args.out.display()
+        );
+        return Ok(ExitCode::from(u8::try_from(128 + signo).unwrap_or(130)));
+    }
     Ok(code)
 }
 
@@ -245,8 +275,8 @@ pub struct BenchArgs {
     /// Seconds of CPU/RSS sampling per daemon in the footprint section.
     #[arg(long, default_value_t = 30)]
     pub footprint_secs: u64,
-    /// Scenario runs at once (failover, conflict, catalogue).
-    #[arg(long, default_value_t = 4)]
+    /// Scenario runs at once (failover, conflict, catalogue; at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
     /// Runs of the whole catalogue.
     #[arg(long, default_value_t = 1)]
@@ -308,4 +338,162 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Arguments of `vrrplab explore`.
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// The daemon under test: any name `vrrplab run --daemon` takes (vrrpd, keepalived,
+    /// vrrpd:<negative control>, ...).
+    #[arg(long, default_value = "vrrpd")]
+    pub daemon: String,
+    /// The seed: the same seed and options give the same schedules.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop after this many schedules (default 20 when --budget is not given).
+    #[arg(long, conflicts_with = "budget")]
+    pub schedules: Option<u64>,
+    /// Stop starting schedules after this much wall time: `90s`, `10m`, `1h`.
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Labs at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Runs in a row a violation and each shrink candidate must fail to count as failing
+    /// (a flaky reproduction counts as passing).
+    #[arg(long, default_value_t = 2)]
+    pub repro: usize,
+    /// Fewest nodes per schedule (at least 2).
+    #[arg(long, default_value_t = 2)]
+    pub min_nodes: usize,
+    /// Most nodes per schedule (at most 8).
+    #[arg(long, default_value_t = 4)]
+    pub max_nodes: usize,
+    /// Most faults per schedule.
+    #[arg(long, default_value_t = 6)]
+    pub max_faults: usize,
+    /// Advertisement intervals to draw: any (1 s v2/v3 or sub-second v3), 1s, sub-second.
+    #[arg(long, value_enum, default_value = "any")]
+    pub adverts: vrrplab::explore::generate::Adverts,
+    /// Faults to draw from, comma-separated (default: the whole vocabulary but
+    /// addr-add): sigkill, sigkill-parent, sigkill-child, stop, start, restart, freeze,
+    /// thaw, link-down, link-up, isolate, rejoin, crash, reboot, reload, addr-del.
+    #[arg(long, value_delimiter = ',')]
+    pub faults: Vec<String>,
+    /// Most shrink candidates per violation.
+    #[arg(long, default_value_t = 60)]
+    pub shrink_budget: usize,
+    /// Stop generating after the first violation (it is still shrunk).
+    #[arg(long)]
+    pub first: bool,
+    /// Where the minimal files, their artifacts and the summary go.
+    #[arg(long, default_value = "out/explore")]
+    pub out: PathBuf,
+}
+
+/// A wall-time budget: a duration as scenarios write it (`90s`, `500ms`), or whole or
+/// decimal minutes or hours (`10m`, `1.5h`).
+fn parse_budget(s: &str) -> std::result::Result<std::time::Duration, String> {
+    use vrrplab::scenario::parse_duration;
+    let t = s.trim();
+    let scaled = |num: &str, factor: u32| {
+        parse_duration(&format!("{num}s"))
+            .map(|d| d * factor)
+            .map_err(|_| format!("bad budget {s:?}: expected like \"90s\", \"10m\" or \"1h\""))
+    };
+    if t.ends_with("ms") || t.ends_with('s') {
+        parse_duration(t)
+    } else if let Some(n) = t.strip_suffix('m') {
+        scaled(n, 60)
+    } else if let Some(n) = t.strip_suffix('h') {
+        scaled(n, 3600)
+    } else {
+        Err(format!(
+            "bad budget {s:?}: expected like \"90s\", \"10m\" or \"1h\""
+        ))
+    }
+}
+
+/// `vrrplab explore`: random fault schedules against one daemon, judged by the
+/// catalogue's checkers; violations are shrunk to a minimal scenario file. Exit 0 when
+/// every schedule passed, 1 on a violation (or an undecided schedule), 2 on bad input.
+pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
+    use vrrplab::daemons::Daemon;
+    use vrrplab::explore::{self, generate::GenOptions, Limit};
+
+    let bad = |msg: String| {
+        eprintln!("vrrplab explore: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let daemon = match Daemon::parse(&args.daemon) {
+        Ok(d) => d,
+        Err(e) => return bad(format!("{e:#}")),
+    };
+    if let Err(e) = daemon.binary() {
+        return bad(format!("{e:#}"));
+    }
+    if args.min_nodes < 2 || args.max_nodes > 8 || args.min_nodes > args.max_nodes {
+        return bad(format!(
+            "nodes must satisfy 2 <= --min-nodes <= --max-nodes <= 8, got {} and {}",
+            args.min_nodes, args.max_nodes
+        ));
+    }
+    if args.jobs == 0 || args.repro == 0 || args.max_faults == 0 {
+        return bad("--jobs, --repro and --max-faults must be at least 1".into());
+    }
+    let mut faults = Vec::new();
+    for f in &args.faults {
+        match vrrplab::scenario::FaultKind::from_name(f) {
+            Some(k) if vrrplab::explore::generate::FAULTS.contains(&k) => faults.push(k),
+            _ => {
+                let names: Vec<&str> = vrrplab::explore::generate::FAULTS
+                    .iter()
+                    .map(|k| k.name())
+                    .collect();
+                return bad(format!(
+                    "unknown fault {f:?} for --faults (expected {})",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    let limit = match (&args.budget, args.schedules) {
+        (Some(b), _) => match parse_budget(b) {
+            Ok(d) => Limit::Budget(d),
+            Err(e) => return bad(e),
+        },
+        (None, Some(0)) => return bad("--schedules must be at least 1".into()),
+        (None, Some(n)) => Limit::Schedules(n),
+        (None, None) => Limit::Schedules(20),
+    };
+    vrrplab::lab::privilege::require_root_cli()?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    let opts = explore::Options {
+        daemon,
+        seed: args.seed,
+        limit,
+        jobs: args.jobs,
+        repro: args.repro,
+        gen: GenOptions {
+            min_nodes: args.min_nodes,
+            max_nodes: args.max_nodes,
+            max_faults: args.max_faults,
+            adverts: args.adverts,
+            faults,
+            ..GenOptions::default()
+        },
+        out_dir: args.out.clone(),
+        shrink_budget: args.shrink_budget,
+        first: args.first,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let summary = rt.block_on(explore::explore(opts))?;
+    print!("{}", summary.table());
+    println!("summary: {}", args.out.join("summary.json").display());
+    Ok(ExitCode::from(summary.exit_code))
 }

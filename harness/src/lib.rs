@@ -16,7 +16,9 @@
 //! - [`history`]: one time-ordered record of everything a run did and saw;
 //! - [`check`]: pure checkers over the history, and the verdict they add up to;
 //! - [`report`]: summary table, verdict JSON, JUnit XML and SVG timelines of finished runs;
-//! - [`bench`]: `vrrplab bench`, the numbers behind BENCHMARKS.md.
+//! - [`bench`]: `vrrplab bench`, the numbers behind BENCHMARKS.md;
+//! - [`explore`]: `vrrplab explore`, random fault schedules judged by the same checkers,
+//!   and shrinking of what fails; it drives [`run`] and writes [`scenario`] files.
 //!
 //! Each module imports only from modules to its right in the picture (and from
 //! [`scenario`]'s model): checkers never reach the lab, reports never reach the runner.
@@ -24,6 +26,7 @@
 pub mod bench;
 pub mod check;
 pub mod daemons;
+pub mod explore;
 pub mod history;
 pub mod lab;
 pub mod observe;

@@ -1178,3 +1178,83 @@ fn delay_adverts_moves_the_cadence_of_a_master_only() {
     b.delay_adverts(ms(178));
     assert_eq!(b.poll_timeout(), before);
 }
+
+/// Issue 13 item 6: a v3 advert with Max Adver Int 0 (below 10 ms) never steers the
+/// state machine: a Backup keeps its timer, a Master does not yield.
+#[test]
+fn zero_max_adver_int_is_discarded() {
+    let t0 = Instant::now();
+    let mut backup = started(params(100), t0);
+    let before = backup.poll_timeout();
+    backup.handle_event(t0 + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(backup.state(), State::Backup);
+    assert_eq!(backup.poll_timeout(), before);
+    assert_eq!(backup.master(), None);
+
+    let (mut master, at) = master_via_timeout(params(100), t0);
+    master.handle_event(at + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(master.state(), State::Master);
+    assert_eq!(master.counters().interval_mismatch, 1);
+    assert!(drain(&mut master).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Health tracking and sync groups
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn tracked_priority_goes_into_adverts_and_elections() {
+    let t0 = Instant::now();
+    let (mut m, at) = master_via_timeout(params(150), t0);
+    m.handle_event(at, Event::SetPriority(90));
+    assert_eq!(m.effective_priority(), 90);
+    let next = m.poll_timeout().unwrap();
+    m.handle_timeout(next);
+    assert_eq!(
+        drain(&mut m).first(),
+        Some(&Action::SendAdvert { priority: 90 })
+    );
+    // A backup at 100 now beats us: its advert sends us to Backup.
+    m.handle_event(next, advert(12, 100, ms(1000)));
+    assert_eq!(m.state(), State::Backup);
+    // Never 0, and the owner is never changed.
+    m.handle_event(next, Event::SetPriority(0));
+    assert_eq!(m.effective_priority(), 1);
+    let mut owner = Instance::new(params(255));
+    owner.handle_event(t0, Event::SetPriority(50));
+    assert_eq!(owner.effective_priority(), 255);
+}
+
+#[test]
+fn backup_with_lowered_master_takes_over_after_master_down() {
+    // The master lowered its priority to 90 < our 100: we discard its adverts (preempt)
+    // and take over when the down timer runs out.
+    let t0 = Instant::now();
+    let mut b = started(params(100), t0);
+    b.handle_event(t0, advert(12, 150, ms(1000)));
+    let t1 = t0 + ms(1000);
+    b.handle_event(t1, advert(12, 90, ms(1000)));
+    assert_eq!(b.state(), State::Backup);
+    let down = b.poll_timeout().unwrap();
+    assert!(down <= t0 + b.master_down_interval());
+    b.handle_timeout(down);
+    assert_eq!(b.state(), State::Master);
+}
+
+#[test]
+fn sync_events_move_members_together() {
+    let t0 = Instant::now();
+    let mut b = started(params(100), t0);
+    b.handle_event(t0, Event::SyncMaster);
+    assert_eq!(b.state(), State::Master);
+    assert!(drain(&mut b).contains(&Action::AddVips { lease: b.lease() }));
+    b.handle_event(t0, Event::SyncBackup);
+    assert_eq!(b.state(), State::Backup);
+    let acts = drain(&mut b);
+    assert_eq!(acts.first(), Some(&Action::RemoveVips));
+    assert!(b.poll_timeout().is_some());
+    // Fault members ignore both.
+    b.handle_event(t0, Event::InterfaceDown);
+    b.handle_event(t0, Event::SyncMaster);
+    assert_eq!(b.state(), State::Fault);
+}

@@ -78,6 +78,17 @@ pub struct Router {
     pub links_up: bool,
     /// Shutting down (clean stop or removed by a reload).
     pub stopping: bool,
+    /// When a failed advert send was last logged; `None` while sends succeed.
+    pub send_error_logged: Option<Instant>,
+    /// Its interface (or a VIP's) is missing or not ready: no socket, no VIPs, held in
+    /// FAULT until the daemon can build it (issue 13 items 2 and 3).
+    pub detached: bool,
+    /// Index of its sync group in the configuration, if any.
+    pub group: Option<usize>,
+    /// Its state changes come from its sync group: do not propagate them back.
+    pub sync_induced: bool,
+    /// Output interface index of each `cfg.routes` entry with a `dev`.
+    pub route_oifs: Vec<Option<u32>>,
 }
 
 /// The state machine's parameters for `cfg`.
@@ -91,9 +102,9 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
     p.initial_master = cfg.initial_state == Some(InitialState::Master);
     p.garp_repeat = cfg.garp_repeat;
     // The configured garp_delay is keepalived's garp_master_delay: the pause before a
-    // *second* burst, which the state machine does not send. One burst of garp_repeat
-    // rounds goes out back to back on becoming MASTER.
-    p.garp_delay = Duration::ZERO;
+    // *second* burst, which the state machine does not send. The garp_repeat rounds go
+    // out on becoming MASTER, `garp_interval` apart (keepalived's vrrp_garp_interval).
+    p.garp_delay = cfg.garp_interval;
     p.garp_refresh = cfg.garp_refresh;
     p.lease = cfg.lease && behaviour.lease;
     p
@@ -205,8 +216,25 @@ impl Router {
             tracked,
             links_up: true,
             stopping: false,
+            send_error_logged: None,
+            detached: false,
+            group: None,
+            sync_induced: false,
+            route_oifs: Vec::new(),
             cfg,
         }
+    }
+
+    /// A stand-in for a router whose interface is missing: no socket (`sock` points
+    /// nowhere), no VIPs, and it never leaves FAULT ([`Router::detached`]).
+    pub fn detached(cfg: InstanceConfig, behaviour: &Behaviour) -> Router {
+        let src = match cfg.family {
+            crate::config::Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            crate::config::Family::Ipv6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut r = Router::new(cfg, usize::MAX, src, Vec::new(), behaviour);
+        r.detached = true;
+        r
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub mod expiry;
 pub mod failover;
+pub mod flood;
 pub mod footprint;
 pub mod iproute;
 pub mod labbuild;

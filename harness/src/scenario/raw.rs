@@ -1,47 +1,70 @@
 //! The file as written: serde structures that mirror the TOML, every value wrapped in
 //! [`Spanned`] so validation can point at it. Nothing here is checked beyond types.
+//! They serialize too (a span serializes as its value, unset keys are left out), so a
+//! program that writes scenarios (`vrrplab explore`) writes them through this model.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 /// A whole scenario file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawScenario {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub topology: Option<RawTopology>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp: Option<RawVrrp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<BTreeMap<Spanned<String>, RawVrrp>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<RawExpect>,
 }
 
 /// `[topology]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTopology {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Spanned<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Spanned<bool>>,
 }
 
 /// `[vrrp]`, `[nodes.X]` and `[steps.config]`: every key optional, layered.
-#[derive(Debug, Deserialize, Clone, Default)]
+#[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVrrp {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<Spanned<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrid: Option<Spanned<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Spanned<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advert_interval: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vips: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_pass: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unicast: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preempt: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preempt_delay: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_state: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_interface: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_backup: Option<Spanned<String>>,
 }
 
@@ -70,42 +93,65 @@ impl RawVrrp {
 
 /// One `[[steps]]` table: exactly one of `start`, `wait`, `fault`, `hold`, `expect`,
 /// plus the keys that kind takes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<Spanned<toml::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub within: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Spanned<RawVrrp>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<Spanned<i64>>,
 }
 
 /// `[expect]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_conflict_at_end: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub single_holder_at_end: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conflict_max: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outage_max: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failover: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority_zero_on_stop: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_on_takeover: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_255: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_single_mac_at_end: Option<Spanned<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub daemon: Option<BTreeMap<Spanned<String>, RawDaemonExpect>>,
 }
 
 /// `[expect.daemon.NAME]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDaemonExpect {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub known_failures: Option<Spanned<Vec<Spanned<String>>>>,
 }
