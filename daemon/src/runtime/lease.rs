@@ -14,11 +14,11 @@
 //! about half a second late in all; anywhere else the address goes within about 60 ms.
 //! [`RoundingWindow`] finds those quarter seconds from `/proc/timer_list`. A refresh
 //! whose end would fall in one gets the lease of the late case, and the router's
-//! adverts move later by the rest of the window, once: adverts keep their cadence, so
-//! every later advert and its refresh end outside the window. (Deferring the refresh
-//! instead would leave a kill between the advert and the deferred refresh with a lease
-//! ending a second early.) When the window is unknown the budget assumes the late
-//! case.
+//! adverts move later by the rest of the window plus 20 ms, once: adverts keep their
+//! cadence, so every later advert and its refresh end outside the window. (Deferring
+//! the refresh instead would leave a kill between the advert and the deferred refresh
+//! with a lease ending a second early.) When the window is unknown the budget assumes
+//! the late case.
 
 use std::time::{Duration, Instant};
 
