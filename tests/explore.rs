@@ -50,6 +50,7 @@ fn explore_finds_and_shrinks_the_no_lease_conflict() {
         shrink_budget: 40,
         first: true,
         command: "tests/explore.rs".into(),
+        shard: vrrplab::run::shard::Shard::WHOLE,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -559,14 +559,22 @@ async fn ipv6_vip_with_v3_elects_and_hands_over() -> Result<()> {
     .await?;
     ensure!(m.is_some(), "no IPv6 master\n{}", logs(&[&n1, &n2]));
     ensure!(!holds(h2, vip).await?);
-    let st = n2.state_json().context("state")?;
-    let master = st["instances"][0]["master"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    // node2 is BACKUP from its start, before it hears node1, and it flushes the advert's
+    // sender with its counters (at most every second): wait for node1's next advert to
+    // reach the state file rather than judge the file as it was when node1 took the VIP.
+    let master = || {
+        n2.state_json()
+            .and_then(|st| st["instances"][0]["master"].as_str().map(str::to_owned))
+    };
+    let named = wait_for(SEC + SLACK, || async {
+        Ok(master().is_some_and(|m| m.starts_with("fe80:")))
+    })
+    .await?;
     ensure!(
-        master.starts_with("fe80:"),
-        "master should be a link-local source: {st}"
+        named.is_some(),
+        "master should be a link-local source, node2 names {:?}: {:?}",
+        master(),
+        n2.state_json()
     );
     h1.signal(n1.pid, "SIGTERM".parse()?)?;
     let took = wait_for(skew_time(Version::V3, 100, SEC) + SLACK, || async {

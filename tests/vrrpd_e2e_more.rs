@@ -239,22 +239,29 @@ async fn sighup_reload_keeps_stops_and_starts_instances() -> Result<()> {
     );
     std::fs::write(&n1.config, second)?;
     h1.signal(n1.pid, "SIGHUP".parse()?)?;
+    // vrrpd rewrites its state file after the VIP changes of the same loop turn: wait for
+    // both rather than read the file the moment the addresses are right.
+    let names = || -> Vec<serde_json::Value> {
+        n1.json()
+            .and_then(|st| st["instances"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|i| i["name"].clone())
+            .collect()
+    };
     ensure!(
         wait_for(SLACK * 2, || async {
-            Ok(holds(h1, a).await? && !holds(h1, b).await? && holds(h1, c).await?)
+            Ok(holds(h1, a).await?
+                && !holds(h1, b).await?
+                && holds(h1, c).await?
+                && names() == ["A", "C"])
         })
         .await?,
-        "reload did not apply\n{}",
+        "reload did not apply (instances {:?})\n{}",
+        names(),
         n1.log_text()
     );
     let st = n1.json().context("state")?;
-    let names: Vec<_> = st["instances"]
-        .as_array()
-        .context("list")?
-        .iter()
-        .map(|i| i["name"].clone())
-        .collect();
-    ensure!(names == ["A", "C"], "{st}");
     // A kept its state: it never left Master.
     ensure!(st["instances"][0]["counters"]["became_master"] == 1, "{st}");
     ensure!(st["instances"][0]["counters"]["transitions"] == 1, "{st}");

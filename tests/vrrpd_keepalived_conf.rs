@@ -252,19 +252,18 @@ async fn failing_track_script_lowers_priority_and_vip_moves_within_rfc_bound() -
         );
     };
     println!("VIP moved {:?} after the check broke", moved - broken);
-    let prio = wait_for(SLACK, || async {
-        Ok(n1.instance("VI_1").is_some_and(|i| i["priority"] == 90))
+    // vrrpd writes its state file after removing the VIP in the same loop turn, and the
+    // priority may have reached the file before the state did: wait for both together.
+    let lowered = wait_for(SLACK, || async {
+        Ok(n1
+            .instance("VI_1")
+            .is_some_and(|i| i["priority"] == 90 && i["state"] == "BACKUP"))
     })
     .await?;
     ensure!(
-        prio.is_some(),
-        "node1 priority not 90: {:?}",
+        lowered.is_some(),
+        "node1 not BACKUP at priority 90: {:?}",
         n1.instance("VI_1")
-    );
-    ensure!(
-        n1.state("VI_1").as_deref() == Some("BACKUP"),
-        "{:?}",
-        n1.state("VI_1")
     );
 
     // Repair: node1 (150 again, preempt) takes the VIP back.
@@ -348,14 +347,16 @@ async fn sync_group_fails_over_together_with_group_notify() -> Result<()> {
         "the group did not fail over together\n{}",
         logs(&[&n1, &n2])
     );
+    // Judged from the state file once it shows them, not from a read that may predate it.
+    let faulted = wait_for(SLACK, || async {
+        Ok(n1.state("VI_A").as_deref() == Some("FAULT")
+            && n1.state("VI_B").as_deref() == Some("FAULT"))
+    })
+    .await?;
     ensure!(
-        n1.state("VI_A").as_deref() == Some("FAULT"),
-        "{:?}",
-        n1.state("VI_A")
-    );
-    ensure!(
-        n1.state("VI_B").as_deref() == Some("FAULT"),
-        "{:?}",
+        faulted.is_some(),
+        "node1 not FAULT in both: VI_A {:?}, VI_B {:?}",
+        n1.state("VI_A"),
         n1.state("VI_B")
     );
     // keepalived's group notify arguments: GROUP <name> <STATE> 0.
@@ -383,13 +384,18 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     let dest: IpAddr = "198.51.100.0".parse()?;
     // `src` is the VIP: the kernel removes the route with the VIP when its lease ends.
     let routes =
-        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n    }\n";
+        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n        src 192.0.2.20 203.0.113.0/24 via 192.0.2.1 or 192.0.2.2\n    }\n";
+    let multipath = ("203.0.113.0".parse::<IpAddr>()?, 24);
+    let statics = "static_ipaddress {\n    198.51.100.7/32 dev eth1 scope link\n}\n";
     let n1 = vrrpd(
         &lab,
         dir.path(),
         "node1",
         "a",
-        &instance("VI_1", 51, 150, "192.0.2.20/24", routes),
+        &format!(
+            "{statics}{}",
+            instance("VI_1", 51, 150, "192.0.2.20/24", routes)
+        ),
     )?;
     let n2 = vrrpd(
         &lab,
@@ -400,13 +406,21 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     )?;
     let (h1, h2) = (lab.node("node1")?, lab.node("node2")?);
     let m = wait_for(election(150), || async {
-        Ok(marked_routes(h1).await?.contains(&(dest, 24)) && marked_routes(h2).await?.is_empty())
+        let r1 = marked_routes(h1).await?;
+        Ok(r1.contains(&(dest, 24))
+            && r1.contains(&multipath)
+            && marked_routes(h2).await?.is_empty())
     })
     .await?;
     ensure!(
         m.is_some(),
         "the route is not on the master only\n{}",
         logs(&[&n1, &n2])
+    );
+    ensure!(
+        h1.holds("198.51.100.7".parse()?).await?,
+        "static_ipaddress not added\n{}",
+        logs(&[&n1])
     );
 
     // SIGKILL: no clean-up code runs; the VIP's lease ends and takes the route along.

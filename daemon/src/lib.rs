@@ -8,4 +8,5 @@ pub mod config;
 pub mod instance;
 pub mod runtime;
 pub mod vip;
+pub mod vmac;
 pub mod wire;

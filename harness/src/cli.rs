@@ -9,6 +9,10 @@ use clap::Args;
 use vrrplab::lab::process::ProcessSpec;
 use vrrplab::lab::topology::Topology;
 use vrrplab::lab::Lab;
+use vrrplab::run::batch;
+use vrrplab::run::merge::Manifest;
+use vrrplab::run::progress::ProgressMode;
+use vrrplab::run::shard::Shard;
 use vrrplab::scenario::Scenario;
 
 /// Arguments of `vrrplab check`.
@@ -147,6 +151,10 @@ pub struct RunArgs {
     /// Ctrl-C (use with one scenario and one daemon).
     #[arg(long)]
     pub keep: bool,
+    /// Run only shard K of N of the runs × repeats (join the shards' folders with
+    /// `vrrplab report merge`).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<vrrplab::run::shard::Shard>,
 }
 
 /// A count that must be at least 1 (`--jobs 0` and `--repeat 0` are mistakes, not
@@ -237,23 +245,119 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let jobs = if args.keep { 1 } else { args.jobs };
-    let results = rt.block_on(vrrplab::run::batch::run_repeated(
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let whole = batch::plan(&scenarios, &daemons, args.repeat);
+    let mine = shard.take(whole.iter().cloned());
+    let mut manifest = Manifest {
+        shard,
+        batch_runs: whole.len(),
+        runs: mine.iter().map(|p| p.dir.display().to_string()).collect(),
+        finished: false,
+        exit_code: None,
+    };
+    manifest.write(&args.out)?;
+    if shard != Shard::WHOLE {
+        eprintln!(
+            "shard {shard}: {} of the batch's {} runs",
+            mine.len(),
+            whole.len()
+        );
+    }
+    let results = rt.block_on(batch::run_planned(
         &scenarios,
         &daemons,
         &opts,
         jobs,
-        args.repeat,
+        &mine,
+        ProgressMode::detect(),
     ));
-    let code = vrrplab::run::batch::finish(&results, &args.out, args.junit.as_deref())?;
+    let subtitle = format!(
+        "{} runs{}: {}",
+        results.len(),
+        if shard == Shard::WHOLE {
+            String::new()
+        } else {
+            format!(" (shard {shard} of a batch of {})", whole.len())
+        },
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    let code = batch::finish(&results, &args.out, args.junit.as_deref(), &subtitle)?;
     if let Some(signo) = interrupt.as_ref().and_then(|i| i.signal()) {
         eprintln!(
             "vrrplab: interrupted: {} run(s) written to {}",
             results.len(),
             args.out.display()
         );
+        // The manifest stays unfinished: a merge reports this shard as broken off.
         return Ok(ExitCode::from(u8::try_from(128 + signo).unwrap_or(130)));
     }
+    manifest.finished = true;
+    manifest.exit_code = Some(if code == ExitCode::SUCCESS { 0 } else { 1 });
+    manifest.write(&args.out)?;
     Ok(code)
+}
+
+/// Arguments of `vrrplab report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+/// Subcommands of `vrrplab report`.
+#[derive(clap::Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Join the output folders of `vrrplab run --shard K/N` into one report (index.html,
+    /// summary.md, junit.xml); exit 1 if a run failed or a shard is missing or broke off.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `vrrplab report merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' output folders.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged report goes.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// How many shards there must be (default: what the shards' manifests say).
+    #[arg(long)]
+    pub shards: Option<usize>,
+}
+
+/// `vrrplab report merge DIR...`: see [`ReportCommand::Merge`]. Needs no root. Exit 0
+/// when every shard is there and every run went as expected, 1 otherwise, 2 on bad input.
+pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    let ReportCommand::Merge(args) = args.command;
+    let merged = match vrrplab::run::merge::merge(&args.dirs, &args.out, args.shards) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("vrrplab: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let subtitle = format!(
+        "{} runs merged from {}",
+        merged.records.len(),
+        args.dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    vrrplab::run::merge::write_merged(&merged, &args.out, &subtitle)?;
+    println!("{}", vrrplab::report::summary_table(&merged.records));
+    for p in &merged.problems {
+        eprintln!("vrrplab report merge: {p}");
+    }
+    eprintln!("report: {}", args.out.join("index.html").display());
+    Ok(if merged.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Arguments of `vrrplab bench`.
@@ -262,7 +366,8 @@ pub struct BenchArgs {
     /// Runs per figure (median, min and p95 are over these).
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
-    /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint
+    /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint, expiry,
+    /// flood
     /// (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -275,6 +380,9 @@ pub struct BenchArgs {
     /// Seconds of CPU/RSS sampling per daemon in the footprint section.
     #[arg(long, default_value_t = 30)]
     pub footprint_secs: u64,
+    /// Seconds per flood kind in the flood section.
+    #[arg(long, default_value_t = 5)]
+    pub flood_secs: u64,
     /// Scenario runs at once (failover, conflict, catalogue; at least 1).
     #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
@@ -318,6 +426,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         jobs: args.jobs,
         catalogue_runs: args.catalogue_runs,
         footprint_secs: args.footprint_secs,
+        flood_secs: args.flood_secs,
         catalogue_dir: args.catalogue.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
@@ -386,6 +495,10 @@ pub struct ExploreArgs {
     /// Stop generating after the first violation (it is still shrunk).
     #[arg(long)]
     pub first: bool,
+    /// Run only shard K of N of the schedules (schedule n goes to shard (n - 1) mod N + 1),
+    /// so N machines with the same seed and options together run each schedule once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<vrrplab::run::shard::Shard>,
     /// Where the minimal files, their artifacts and the summary go.
     #[arg(long, default_value = "out/explore")]
     pub out: PathBuf,
@@ -486,6 +599,7 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
         shrink_budget: args.shrink_budget,
         first: args.first,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        shard: args.shard.unwrap_or(Shard::WHOLE),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -75,6 +75,30 @@ pub enum AddrChange {
     Removed,
 }
 
+/// How a link changed, as seen through netlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkChange {
+    /// Present in the first dump of the monitor.
+    Initial,
+    /// RTM_NEWLINK for a new link, or one whose state changed.
+    Changed,
+    /// RTM_DELLINK.
+    Removed,
+}
+
+/// One answer to a client probe.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    /// The node whose bridge port the answer came in by (`None`: a port the lab does
+    /// not know).
+    pub node: Option<String>,
+    /// The MAC it answered with (ARP sender / NA target link-layer address).
+    pub mac: String,
+    /// Microseconds from sending the probe to the answer's kernel timestamp.
+    pub after_us: u64,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -98,7 +122,29 @@ pub enum EventKind {
         /// IPv4 label, if any.
         label: Option<String>,
     },
-    /// The observation of a node's addresses has a hole from `from_ns` to this event:
+    /// A link of a node appeared, changed in a way that matters for holding a VIP, or
+    /// disappeared.
+    Link {
+        /// The node.
+        node: String,
+        /// Interface name.
+        ifname: String,
+        /// The change.
+        change: LinkChange,
+        /// Administratively up.
+        up: bool,
+        /// Operationally up.
+        oper_up: bool,
+        /// Protodown.
+        protodown: bool,
+        /// The lower link in the same namespace (a macvlan's parent), by name.
+        lower: Option<String>,
+        /// Link kind (`macvlan`, `veth`...).
+        link_kind: Option<String>,
+        /// Hardware address (aa:bb:..).
+        mac: Option<String>,
+    },
+    /// The observation of a node's addresses and links has a hole from `from_ns` to this event:
     /// events were lost (netlink overrun) and the state was re-read. Whatever happened in
     /// between is unknown.
     AddrGap {
@@ -113,17 +159,20 @@ pub enum EventKind {
     Frame {
         /// Index of the frame in capture.pcap (0-based).
         index: u64,
+        /// The host whose bridge port it came in by (`None`: not known).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
         /// Decoded summary.
         frame: FrameSummary,
     },
-    /// One client ARP/ND probe for a VIP and the MACs that answered within the interval.
+    /// One client ARP/ND probe for a VIP and who answered within the interval.
     Probe {
         /// The VIP asked for.
         vip: IpAddr,
         /// Sequence number of the probe.
         seq: u64,
-        /// MACs that answered (aa:bb:..), sorted.
-        macs: Vec<String>,
+        /// The answers, one per node and MAC, sorted.
+        answers: Vec<ProbeAnswer>,
     },
     /// The client probe could not send or receive for a while: its view is unknown.
     ProbeGap {

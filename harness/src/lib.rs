@@ -15,7 +15,8 @@
 //! - [`observe`]: address monitors, the packet capture and client probes, feeding the history;
 //! - [`history`]: one time-ordered record of everything a run did and saw;
 //! - [`check`]: pure checkers over the history, and the verdict they add up to;
-//! - [`report`]: summary table, verdict JSON, JUnit XML and SVG timelines of finished runs;
+//! - [`report`]: summary table, verdict JSON, JUnit XML, SVG timelines and the HTML report
+//!   of finished runs;
 //! - [`bench`]: `vrrplab bench`, the numbers behind BENCHMARKS.md;
 //! - [`explore`]: `vrrplab explore`, random fault schedules judged by the same checkers,
 //!   and shrinking of what fails; it drives [`run`] and writes [`scenario`] files.

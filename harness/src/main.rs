@@ -24,6 +24,8 @@ enum Command {
     /// Run scenarios against daemons and judge them (default: the seed catalogue against
     /// vrrpd, and keepalived when installed).
     Run(cli::RunArgs),
+    /// Work with finished runs' folders: `report merge` joins the shards of a batch.
+    Report(cli::ReportArgs),
     /// Measure lab build, failover precision, conflict windows, catalogue wall time and
     /// daemon footprint (vrrpd against keepalived and iproute2); prints a markdown table.
     Bench(cli::BenchArgs),
@@ -42,12 +44,31 @@ fn main() -> ExitCode {
             None => return ExitCode::from(2),
         },
     };
+    // The lab needs root; a user gets it inside a user namespace of its own. This must
+    // happen now, while the process has one thread (before any runtime starts).
+    if matches!(
+        command,
+        Command::Lab(_) | Command::Run(_) | Command::Explore(_)
+    ) {
+        match vrrplab::lab::userns::enter_if_unprivileged() {
+            Ok(vrrplab::lab::userns::Privilege::Blocked(line)) => {
+                eprintln!("vrrplab: {line}");
+                return ExitCode::from(2);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("vrrplab: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match command {
         Command::Check(a) => cli::check(a),
         Command::Lab(a) => cli::lab(a),
         Command::Run(a) => cli::run(a),
         Command::Bench(a) => cli::bench(a),
         Command::Explore(a) => cli::explore(a),
+        Command::Report(a) => cli::report(a),
     };
     match result {
         Ok(code) => code,

@@ -239,7 +239,7 @@ async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
     let stats = cap.stop().unwrap();
     assert!(stats.frames >= 2, "captured {stats:?}");
     assert_eq!(stats.dropped, 0);
-    let out = Command::new(tcpdump)
+    let out = vrrplab::lab::userns::tool_command(tcpdump)
         .args(["-n", "-e", "-r"])
         .arg(&pcap)
         .output()
@@ -259,6 +259,28 @@ async fn capture_of_an_arp_exchange_reads_back_in_tcpdump() {
         text.contains(&format!("Reply 192.0.2.12 is-at {mac2}")),
         "no ARP reply in:\n{text}"
     );
+    // pcapng, one interface per bridge port named after its host.
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a],
+        "a pcapng section header"
+    );
+    let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+    assert!(
+        has(b"client") && has(b"node2"),
+        "interfaces named after their hosts"
+    );
+    // Every frame is attributed to the port it came in by: the reply to node2.
+    let reply_from = history.events().into_iter().find_map(|e| match e.kind {
+        EventKind::Frame {
+            from,
+            frame: vrrplab::history::FrameSummary::Arp { op: 2, .. },
+            ..
+        } => Some(from),
+        _ => None,
+    });
+    assert_eq!(reply_from, Some(Some("node2".to_string())));
     // The same frames were decoded into the history.
     let arps = history
         .events()
@@ -287,36 +309,110 @@ async fn client_probe_sees_two_macs_for_a_duplicated_address() {
     let history = History::new();
     let p = probe::start(&lab, &[VIP], probe::DEFAULT_INTERVAL, history.clone()).unwrap();
     let mac = |m: [u8; 6]| vrrpd::wire::Mac(m).to_string();
-    let last_macs = || {
-        history
-            .events()
-            .into_iter()
-            .rev()
-            .find_map(|e| match e.kind {
-                EventKind::Probe { macs, .. } => Some(macs),
-                _ => None,
-            })
-            .unwrap_or_default()
-    };
-    let both = {
-        let mut v = vec![mac(n1.mac()), mac(n2.mac())];
-        v.sort();
-        v
-    };
+    let last = || last_answers(&history);
+    let both = vec![
+        ("node1".to_string(), mac(n1.mac())),
+        ("node2".to_string(), mac(n2.mac())),
+    ];
     wait_for(
         Duration::from_secs(3),
-        "a probe answered by two MACs",
-        || async { last_macs() == both },
+        "a probe answered by both nodes, each with its MAC",
+        || async { last() == both },
     )
     .await;
     assert!(n2.del_address(VIP).await.unwrap());
     wait_for(
         Duration::from_secs(3),
         "a probe answered by node1 only",
-        || async { last_macs() == vec![mac(n1.mac())] },
+        || async { last() == vec![("node1".to_string(), mac(n1.mac()))] },
     )
     .await;
     p.stop().unwrap();
+}
+
+/// The last probe's answers as (node, MAC).
+fn last_answers(history: &History) -> Vec<(String, String)> {
+    history
+        .events()
+        .into_iter()
+        .rev()
+        .find_map(|e| match e.kind {
+            EventKind::Probe { answers, .. } => Some(
+                answers
+                    .into_iter()
+                    .map(|a| (a.node.unwrap_or_default(), a.mac))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Two nodes answer for the VIP from a macvlan with the same virtual MAC: the probe
+/// still tells them apart by the bridge port each answer came in by, and the address
+/// monitor records the macvlan with its lower link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_probe_tells_two_nodes_apart_when_they_answer_with_one_mac() {
+    use rtnetlink::packet_route::link::MacVlanMode;
+    vrrplab::lab::privilege::require_root();
+    let lab = Lab::build(Topology::with_nodes(2, false)).await.unwrap();
+    let history = History::new();
+    let mut monitors = Vec::new();
+    for n in lab.nodes() {
+        monitors.push(
+            vrrplab::observe::addr::start(n, history.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    let vmac = [0, 0, 0x5e, 0, 1, 51];
+    for n in lab.nodes() {
+        let h = n.netlink();
+        h.link()
+            .add(
+                rtnetlink::LinkMacVlan::new("vrrp.51", n.ifindex(), MacVlanMode::Bridge)
+                    .address(vmac.to_vec())
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .unwrap();
+        let mut links = h.link().get().match_name("vrrp.51".to_string()).execute();
+        let idx = futures::TryStreamExt::try_next(&mut links)
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .index;
+        h.address().add(idx, VIP, 32).execute().await.unwrap();
+    }
+    let p = probe::start(&lab, &[VIP], probe::DEFAULT_INTERVAL, history.clone()).unwrap();
+    let v = "00:00:5e:00:01:33".to_string();
+    wait_for(
+        Duration::from_secs(3),
+        "both nodes answering with the virtual MAC",
+        || async {
+            let a = last_answers(&history);
+            a.contains(&("node1".to_string(), v.clone()))
+                && a.contains(&("node2".to_string(), v.clone()))
+        },
+    )
+    .await;
+    p.stop().unwrap();
+    drop(monitors);
+    let events = history.events();
+    let tl = vrrplab::check::holders(&events, VIP);
+    assert_eq!(
+        tl.at_end(),
+        ["node1".to_string(), "node2".to_string()].into(),
+        "both macvlans are up: both hold"
+    );
+    let macvlan = events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Link { ifname, lower, link_kind, .. }
+            if ifname == "vrrp.51" && lower.as_deref() == Some("eth1") && link_kind.as_deref() == Some("macvlan"))
+    });
+    assert!(macvlan, "the macvlan and its lower link are in the history");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

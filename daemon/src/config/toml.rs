@@ -112,6 +112,7 @@ struct RawInstance {
     garp_delay: Option<Spanned<String>>,
     garp_refresh: Option<Spanned<String>>,
     lease: Option<bool>,
+    vmac: Option<bool>,
 }
 
 /// A VIP written either as `"ADDR[/PREFIX]"` or as `{ addr = ..., dev = ..., label = ... }`.
@@ -345,6 +346,7 @@ impl Cx<'_> {
             garp_delay,
             garp_refresh,
             lease: r.lease.unwrap_or(true),
+            vmac: r.vmac.unwrap_or(false),
             trackers: Vec::new(),
             excluded_vips: Vec::new(),
             routes: Vec::new(),
@@ -396,7 +398,7 @@ vips = ["192.0.2.20/32"]
     )]
     #[case::unknown_key(
         "[[instance]]\nname = \"a\"\nfoo = 1\n",
-        "t.toml:3:1: unknown field `foo`, expected one of `name`, `interface`, `vrid`, `version`, `priority`, `advert_interval`, `preempt`, `preempt_delay`, `initial_state`, `auth_pass`, `vips`, `unicast_src`, `unicast_peers`, `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify_conflict`, `track_interfaces`, `garp_repeat`, `garp_delay`, `garp_refresh`, `lease`"
+        "t.toml:3:1: unknown field `foo`, expected one of `name`, `interface`, `vrid`, `version`, `priority`, `advert_interval`, `preempt`, `preempt_delay`, `initial_state`, `auth_pass`, `vips`, `unicast_src`, `unicast_peers`, `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify_conflict`, `track_interfaces`, `garp_repeat`, `garp_delay`, `garp_refresh`, `lease`, `vmac`"
     )]
     #[case::wrong_type(
         "[[instance]]\nname = 1\n",

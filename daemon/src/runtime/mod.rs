@@ -58,6 +58,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::{self, Config, ConfigError, InstanceConfig, Warning};
 use crate::instance::{Action, Event, State, PRIORITY_OWNER};
 use crate::vip::{self, VipManager};
+use crate::vmac::{VmacLink, VmacManager};
 use crate::wire::{arp, ndisc, vrrp, Family, Mac};
 
 use self::cli::{Cli, LogFormat};
@@ -147,7 +148,11 @@ where
     if cli.check && cli.format == LogFormat::Json {
         let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
         match serde_json::to_string_pretty(&diags) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => {
+                use std::io::Write;
+                // A closed pipe (`| head`) is not worth a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{j}");
+            }
             Err(e) => eprintln!("vrrpd: {e}"),
         }
         return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
@@ -325,6 +330,9 @@ struct Daemon {
     behaviour: Behaviour,
     handle: rtnetlink::Handle,
     vips: VipManager,
+    /// Virtual-MAC links (instances with `vmac`), and the ones this run uses.
+    vmacs: VmacManager,
+    vmac_links: Vec<VmacLink>,
     config: Config,
     ifaces: HashMap<String, IfInfo>,
     link_up: HashMap<String, bool>,
@@ -370,6 +378,8 @@ impl Daemon {
         Daemon {
             behaviour: Behaviour::with(opts.misbehave),
             opts,
+            vmacs: VmacManager::new(handle.clone()),
+            vmac_links: Vec::new(),
             route_mgr: routes::RouteManager::new(handle.clone()),
             handle,
             vips,
@@ -430,6 +440,15 @@ impl Daemon {
                     addr = %e.addr, prefix = e.prefix_len, ifindex = e.ifindex,
                     "start-up reconcile: removed an address left by an earlier run"
                 );
+            }
+            let links = self
+                .vmacs
+                .reconcile()
+                .await
+                .map_err(|e| anyhow::anyhow!("start-up reconcile: {e}"))?;
+            for name in &links {
+                tracing::info!(link = %name,
+                    "start-up reconcile: removed a virtual-MAC link left by an earlier run");
             }
             match self.route_mgr.reconcile_marked().await {
                 Ok(0) => {}
@@ -581,9 +600,18 @@ impl Daemon {
                 self.vrrp.len() - 1
             }
         };
+        let vmac = match cfg.vmac {
+            true => Some(
+                self.vmac_link(&info, family, cfg.vrid)
+                    .await
+                    .map_err(BuildError::Fatal)?,
+            ),
+            false => None,
+        };
         let mut slots = Vec::with_capacity(cfg.vips.len());
         for v in &cfg.vips {
-            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let dev = v.dev.clone().or_else(|| vmac.clone());
+            let dev = dev.unwrap_or_else(|| cfg.interface.clone());
             let di = self.iface(&dev, None, patience).await?;
             let label = match v.addr {
                 IpAddr::V4(_) => Some(
@@ -602,7 +630,8 @@ impl Daemon {
                 },
                 pkt: self.packet_socket(di.index).map_err(fatal)?,
                 mac: di.mac,
-                ll6: di.ll6,
+                // A virtual-MAC link has no link-local address of its own.
+                ll6: di.ll6.or(info.ll6),
             });
         }
         for t in &cfg.track_interfaces {
@@ -687,10 +716,15 @@ impl Daemon {
         self.tracking.poll(now);
     }
 
-    /// Installs (`add`) or removes the static routes and rules.
+    /// Installs (`add`) or removes the static addresses, routes and rules.
     async fn static_routes(&mut self, add: bool) {
         let routes = self.config.static_routes.clone();
         let rules = self.config.static_rules.clone();
+        let addrs = self.config.static_addresses.clone();
+        // Addresses first on the way up (routes may use them), last on the way down.
+        if add {
+            self.static_addresses(&addrs, true).await;
+        }
         for r in &routes {
             let oif = match &r.dev {
                 Some(d) => self.vips.ifindex(d).await.ok(),
@@ -715,6 +749,27 @@ impl Daemon {
             if let Err(e) = res {
                 self.vip_errors += 1;
                 tracing::error!(table = r.table, add, "static rule: {e}");
+            }
+        }
+        if !add {
+            self.static_addresses(&addrs, false).await;
+        }
+    }
+
+    async fn static_addresses(&mut self, addrs: &[config::StaticAddress], add: bool) {
+        for a in addrs {
+            let res = match self.vips.ifindex(&a.dev).await {
+                Ok(i) => self.route_mgr.static_address(a, i, add).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match res {
+                Ok(()) => {
+                    tracing::info!(addr = %a.addr, prefix = a.prefix_len, dev = %a.dev, add, "static address")
+                }
+                Err(e) => {
+                    self.vip_errors += 1;
+                    tracing::error!(addr = %a.addr, dev = %a.dev, add, "static address: {e}");
+                }
             }
         }
     }
@@ -830,6 +885,51 @@ impl Daemon {
             if changed {
                 self.state_dirty = true;
                 self.touched.push(ri);
+            }
+        }
+    }
+
+    /// The virtual-MAC link of `vrid` on `lower`, created when this run has none yet;
+    /// returns its name.
+    async fn vmac_link(
+        &mut self,
+        lower: &IfInfo,
+        family: Family,
+        vrid: u8,
+    ) -> anyhow::Result<String> {
+        let name = crate::vmac::link_name(family, vrid);
+        if !self.vmac_links.iter().any(|l| l.name == name) {
+            let link = self
+                .vmacs
+                .ensure(lower.index, &lower.name, family, vrid)
+                .await
+                .map_err(|e| anyhow::anyhow!("virtual MAC on {}: {e}", lower.name))?;
+            tracing::info!(link = %link.name, lower = %lower.name, "virtual-MAC link ready");
+            self.ifaces.remove(&link.name);
+            self.vmac_links.push(link);
+        }
+        Ok(name)
+    }
+
+    /// Removes the virtual-MAC links no router uses any more (all of them at stop).
+    async fn prune_vmac_links(&mut self) {
+        let used: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|r| r.cfg.vmac && !r.stopping)
+            .map(|r| crate::vmac::link_name(r.cfg.family, r.cfg.vrid))
+            .collect();
+        let (keep, gone): (Vec<VmacLink>, Vec<VmacLink>) = std::mem::take(&mut self.vmac_links)
+            .into_iter()
+            .partition(|l| used.contains(&l.name));
+        self.vmac_links = keep;
+        for l in gone {
+            self.ifaces.remove(&l.name);
+            match self.vmacs.release(&l).await {
+                Ok(()) => tracing::info!(link = %l.name, "virtual-MAC link removed"),
+                Err(e) => {
+                    tracing::error!(link = %l.name, "removing the virtual-MAC link failed: {e}")
+                }
             }
         }
     }
@@ -1519,6 +1619,9 @@ impl Daemon {
         for ri in 0..self.routers.len() {
             self.stop_router(ri, now).await;
         }
+        if self.behaviour.release_on_stop {
+            self.prune_vmac_links().await;
+        }
         self.tracking.stop();
         self.static_routes(false).await;
         self.state_dirty = true;
@@ -1603,6 +1706,7 @@ impl Daemon {
         self.static_routes(false).await;
         self.config = new;
         self.reindex();
+        self.prune_vmac_links().await;
         self.static_routes(true).await;
         self.start_tracking().await;
         self.apply_health(now);

@@ -5,7 +5,7 @@
 //! generated here, run N times against each daemon with [`batch::run_all`]. Failover is
 //! [`RunRecord::failover_ms`] (from the capture: last advert of the old master → first
 //! advert of the new); conflict is [`RunRecord::conflict`] (two holders) and the longest
-//! window in which the client saw two MACs for the VIP.
+//! window in which two nodes answered the client for the VIP.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -208,7 +208,7 @@ pub struct ConflictRow {
     pub case: Case,
     /// Per run: longest window with two holders after the fault, ms.
     pub holders: Vec<Sample>,
-    /// Per run: longest window in which the client saw two MACs, ms.
+    /// Per run: longest window in which two nodes answered the client, ms.
     pub client: Vec<Sample>,
     /// Per run: longest window with no holder after the fault, ms.
     pub outage: Vec<Sample>,
@@ -224,7 +224,7 @@ impl ConflictRow {
         Stats::of_samples(&self.holders)
     }
 
-    /// Statistics of the client's two-MAC windows.
+    /// Statistics of the client's two-node windows.
     pub fn client_stats(&self) -> Option<Stats> {
         Stats::of_samples(&self.client)
     }
@@ -297,7 +297,7 @@ impl FailoverSection {
                 )
             };
             let worst = |s: &[Sample]| s.iter().copied().max_by(|a, b| a.value.total_cmp(&b.value));
-            for (what, samples) in [("two holders", &r.holders), ("client two MACs", &r.client)] {
+            for (what, samples) in [("two holders", &r.holders), ("client two nodes", &r.client)] {
                 out.push(match worst(samples) {
                     Some(w) if r.unknown.is_empty() => Target {
                         what: format!(
@@ -484,7 +484,7 @@ pub fn figure_sample(f: &Figure) -> std::result::Result<Sample, String> {
     }
 }
 
-/// The longest window after the fault in which the client saw two MACs for a VIP.
+/// The longest window after the fault in which two nodes answered the client for a VIP.
 fn client_sample(r: &RunResult) -> std::result::Result<Sample, String> {
     let after = r.first_fault_ns.unwrap_or(0);
     let mut worst = Sample::exact(0.0);
@@ -493,7 +493,7 @@ fn client_sample(r: &RunResult) -> std::result::Result<Sample, String> {
         if view.probes.is_empty() {
             return Err(format!("the client never probed {vip}"));
         }
-        for w in view.multi_mac_windows() {
+        for w in view.multi_node_windows() {
             if w.to_ns.is_some_and(|t| t < after) {
                 continue;
             }

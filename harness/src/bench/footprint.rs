@@ -42,6 +42,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// gratuitous ARPs (`garp_master_delay`, 5 s) and every start-up log burst.
 const WARMUP: Duration = Duration::from_secs(6);
 
+/// How long the observers run under the load.
+const OBSERVE: Duration = Duration::from_secs(10);
+
 /// The VIP of instance `vrid`.
 pub fn vip(vrid: u8) -> Ipv4Addr {
     if vrid == 255 {
@@ -138,6 +141,8 @@ pub struct FootprintRow {
     pub processes: (usize, usize),
     /// What went wrong, if anything.
     pub problem: Option<String>,
+    /// The capture and the client probe under this load, after the CPU sampling.
+    pub observe: Option<super::observers::ObserveRow>,
 }
 
 /// Section 5.
@@ -189,6 +194,11 @@ impl FootprintSection {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         });
+        for r in &self.rows {
+            if let Some(o) = &r.observe {
+                out.push(o.target(&r.daemon));
+            }
+        }
         out.push(match rss {
             Some(mb) => Target {
                 what: "footprint: vrrpd peak RSS < 10 MB per node".into(),
@@ -226,6 +236,7 @@ pub async fn run(windows: usize, secs: Duration) -> Result<FootprintSection> {
                 backup_rss_mb: None,
                 processes: (0, 0),
                 problem: Some(format!("{e:#}")),
+                observe: None,
             },
         };
         eprintln!(
@@ -354,6 +365,15 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
         backup_rss_mb: Some(peak_rss_kb(n2) as f64 / 1024.0),
         processes: (n1.processes().len(), n2.processes().len()),
         problem,
+        // After the CPU sampling, so the observers do not load what was measured.
+        observe: super::observers::under_load(
+            &lab,
+            &all[..super::observers::PROBED],
+            "node1",
+            OBSERVE,
+        )
+        .await
+        .ok(),
     };
     drop(lab);
     Ok(row)

@@ -61,6 +61,8 @@ pub fn failover_tolerance(advert_interval: Duration) -> Duration {
 #[derive(Debug, Clone)]
 struct Advert {
     t_ns: u64,
+    /// The node whose bridge port it came in by, when the capture knows.
+    from: Option<String>,
     src_mac: String,
     src: IpAddr,
     vrid: u8,
@@ -73,6 +75,7 @@ fn adverts(ctx: &Ctx, events: &[Event]) -> Vec<Advert> {
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::Frame {
+                from,
                 frame:
                     FrameSummary::Vrrp {
                         src_mac,
@@ -87,6 +90,7 @@ fn adverts(ctx: &Ctx, events: &[Event]) -> Vec<Advert> {
             } if ctx.vips.is_empty() || addrs.iter().any(|a| ctx.vips.contains(a)) => {
                 Some(Advert {
                     t_ns: e.t_ns,
+                    from: from.clone(),
                     src_mac: src_mac.clone(),
                     src: *src,
                     vrid: *vrid,
@@ -100,9 +104,10 @@ fn adverts(ctx: &Ctx, events: &[Event]) -> Vec<Advert> {
 
 /// `192.0.2.11 (node1)`: an advert's source, with the node it belongs to if known.
 fn src_label(ctx: &Ctx, ips: &BTreeMap<IpAddr, String>, a: &Advert) -> String {
-    match ips
-        .get(&a.src)
-        .map(String::as_str)
+    match a
+        .from
+        .as_deref()
+        .or_else(|| ips.get(&a.src).map(String::as_str))
         .or_else(|| ctx.node_of_mac(&a.src_mac))
     {
         Some(n) => format!("{} ({n})", a.src),
@@ -330,7 +335,9 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
             a.priority == 0
                 && a.t_ns >= since
                 && a.t_ns <= until
-                && (mac.is_some_and(|m| m.eq_ignore_ascii_case(&a.src_mac)) || own.contains(&a.src))
+                && (a.from.as_deref() == Some(node.as_str())
+                    || mac.is_some_and(|m| m.eq_ignore_ascii_case(&a.src_mac))
+                    || own.contains(&a.src))
         });
         let until_text = match exit {
             Some(d) => format!("its daemon exited at {}", t_str(d.t_ns)),
@@ -377,6 +384,7 @@ pub fn ttl_255(ctx: &Ctx, events: &[Event]) -> CheckResult {
     for e in events {
         let EventKind::Frame {
             index,
+            from: port,
             frame:
                 FrameSummary::Vrrp {
                     src_mac,
@@ -390,9 +398,9 @@ pub fn ttl_255(ctx: &Ctx, events: &[Event]) -> CheckResult {
             continue;
         };
         count += 1;
-        let from = match ips
-            .get(src)
-            .map(String::as_str)
+        let from = match port
+            .as_deref()
+            .or_else(|| ips.get(src).map(String::as_str))
             .or_else(|| ctx.node_of_mac(src_mac))
         {
             Some(n) => format!("{src} ({n})"),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::timeline::holders;
+use super::timeline::{holders, SEGMENT_IFNAME};
 use super::{capture_missing, dur_ns, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, FrameSummary};
 
@@ -14,12 +14,20 @@ use crate::history::{Event, EventKind, FrameSummary};
 /// frame carries a kernel timestamp).
 pub const ANNOUNCE_WINDOW: Duration = Duration::from_secs(1);
 
-/// Whether `e` announces `vip` from `mac`: a gratuitous ARP (IPv4) or an unsolicited NA
-/// (IPv6).
-fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
-    let EventKind::Frame { frame, .. } = &e.kind else {
+/// Whether `e` announces `vip` from `node`: a gratuitous ARP (IPv4) or an unsolicited NA
+/// (IPv6) that came in by `node`'s bridge port, or, when the capture does not say which
+/// port, that carries `node`'s MAC (`mac`). A virtual MAC is the same on every node, so
+/// only the port tells who sent it.
+fn announces(e: &Event, vip: IpAddr, node: &str, mac: &str) -> bool {
+    let EventKind::Frame { frame, from, .. } = &e.kind else {
         return false;
     };
+    if let Some(from) = from {
+        if from != node {
+            return false;
+        }
+    }
+    let mac_ok = |m: &str| from.is_some() || m.eq_ignore_ascii_case(mac);
     match frame {
         FrameSummary::Arp {
             src_mac,
@@ -27,17 +35,23 @@ fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
             sender_ip,
             gratuitous: true,
             ..
-        } => {
-            *sender_ip == vip
-                && (src_mac.eq_ignore_ascii_case(mac) || sender_mac.eq_ignore_ascii_case(mac))
-        }
+        } => *sender_ip == vip && (mac_ok(src_mac) || mac_ok(sender_mac)),
         FrameSummary::NeighborAdvert {
             src_mac,
             target,
             unsolicited: true,
-        } => *target == vip && src_mac.eq_ignore_ascii_case(mac),
+        } => *target == vip && mac_ok(src_mac),
         _ => false,
     }
+}
+
+/// Whether `node`'s segment interface came up (admin and operationally) at `t_ns`.
+fn segment_came_up(events: &[Event], node: &str, t_ns: u64) -> bool {
+    events.iter().any(|e| {
+        e.t_ns == t_ns
+            && matches!(&e.kind, EventKind::Link { node: n, ifname, up: true, oper_up: true, .. }
+                if n == node && ifname == SEGMENT_IFNAME)
+    })
 }
 
 /// Whenever a node newly holds a VIP after the first fault, it announces the VIP from
@@ -74,8 +88,17 @@ pub fn garp_on_takeover(ctx: &Ctx, events: &[Event]) -> CheckResult {
         for (prev, cur) in pairs.filter(|(_, c)| c.from_ns >= since) {
             let new: BTreeSet<&String> = cur.nodes.difference(&prev.nodes).collect();
             for node in new {
-                takeovers += 1;
                 let took = cur.from_ns;
+                if prev.dormant.contains(node) && segment_came_up(events, node, took) {
+                    // The address was there all along; the node's link came back (a
+                    // link-up fault), which is the network returning, not a takeover.
+                    detail.push(format!(
+                        "{node}'s {vip} became live again when its {SEGMENT_IFNAME} came up at {}: not a takeover",
+                        t_str(took)
+                    ));
+                    continue;
+                }
+                takeovers += 1;
                 let what = if vip.is_ipv4() {
                     "gratuitous ARP"
                 } else {
@@ -93,7 +116,7 @@ pub fn garp_on_takeover(ctx: &Ctx, events: &[Event]) -> CheckResult {
                 let found = events
                     .iter()
                     .filter(|e| e.t_ns >= lo && e.t_ns <= hi)
-                    .find(|e| announces(e, *vip, mac));
+                    .find(|e| announces(e, *vip, node, mac));
                 if let Some(a) = found {
                     detail.push(format!(
                         "{node} took {vip} at {}: {what} at {}",
@@ -228,5 +251,59 @@ mod tests {
         ];
         let r = garp_on_takeover(&ctx(&ev), &ev);
         assert!(matches!(r.outcome, Outcome::Unknown(_)), "{r:?}");
+    }
+
+    /// Server down: the stale VIP of a crashed node is not live while its link is down
+    /// and becomes live again when the link returns; that is not a takeover that owes a
+    /// gratuitous ARP. FRR's takeover (protodown off) is one.
+    #[test]
+    fn a_vip_returning_with_its_link_is_no_takeover_but_protodown_off_is() {
+        let up = (true, true, false);
+        let down = (false, false, false);
+        let ev = sorted(vec![
+            link(ms(100), "node1", "eth1", up, None),
+            addr(ms(200), "node1", AddrChange::Added, vip4()),
+            fault(ms(1000), "node1", "crash"),
+            link(ms(1000), "node1", "eth1", down, None),
+            addr(ms(4600), "node2", AddrChange::Added, vip4()),
+            garp(ms(4601), MAC2, vip4()),
+            link(ms(6000), "node1", "eth1", up, None),
+            addr(ms(6030), "node1", AddrChange::Removed, vip4()),
+            note(ms(9000)),
+        ]);
+        let r = garp_on_takeover(&ctx(&ev), &ev);
+        assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
+        assert!(
+            r.detail
+                .contains("became live again when its eth1 came up at t=6.000s"),
+            "{}",
+            r.detail
+        );
+
+        let mv = "vrrp4-2-51";
+        let protodown = (true, false, true);
+        let ev = sorted(vec![
+            link(ms(100), "node2", mv, protodown, Some("eth1")),
+            addr_on(ms(100), "node2", mv, AddrChange::Initial, vip4()),
+            fault(ms(1000), "node1", "sigkill"),
+            link(ms(4600), "node2", mv, up, Some("eth1")),
+            advert(ms(4700), VMAC, IP2, 100),
+            note(ms(9000)),
+        ]);
+        let r = garp_on_takeover(&ctx(&ev), &ev);
+        assert!(matches!(r.outcome, Outcome::Fail(_)), "{r:?}");
+        let mut with_garp = ev.clone();
+        let mut g = garp(ms(4601), VMAC, vip4());
+        if let EventKind::Frame { from, .. } = &mut g.kind {
+            *from = Some("node2".into());
+        }
+        with_garp.push(g);
+        let with_garp = sorted(with_garp);
+        let r = garp_on_takeover(&ctx(&with_garp), &with_garp);
+        assert_eq!(
+            r.outcome,
+            Outcome::Pass,
+            "the virtual-MAC GARP from node2's port counts: {r:?}"
+        );
     }
 }

@@ -14,7 +14,8 @@
 //! time window in seconds since the run began (`t=3.412s`).
 //!
 //! Families:
-//! * [`timeline`]: who held each VIP when (address events), as intervals and windows;
+//! * [`liveness`]: when a VIP on a node is live (address and link events);
+//! * [`timeline`]: who held each VIP when, as intervals and windows;
 //! * [`holding`]: conflict / outage / end-state checks over that timeline;
 //! * [`adverts`]: checks over the captured VRRP adverts (failover time, priority 0, TTL);
 //! * [`announce`]: gratuitous ARP / unsolicited NA after a takeover;
@@ -25,6 +26,7 @@ pub mod adverts;
 pub mod announce;
 pub mod client;
 pub mod holding;
+pub mod liveness;
 pub mod names;
 pub mod timeline;
 pub mod verdict;
@@ -51,7 +53,7 @@ pub use timeline::{
 pub use verdict::{judge, Classification, Judged, Verdict};
 
 /// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum Outcome {
     /// The property held over everything that was observed, and everything it depends on
@@ -85,14 +87,17 @@ impl fmt::Display for Outcome {
 ///
 /// Serialises as `{"index", "text", "outcome"}` with `outcome` one of `ok`,
 /// `failed: <why>` or `unknown: <why>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StepOutcome {
     /// The step's 1-based index in the scenario.
     pub index: usize,
     /// The step's human description.
     pub text: String,
     /// Pass (`ok`), fail or unknown, with why.
-    #[serde(serialize_with = "step_outcome_text")]
+    #[serde(
+        serialize_with = "step_outcome_text",
+        deserialize_with = "step_outcome_from_text"
+    )]
     pub outcome: Outcome,
 }
 
@@ -152,12 +157,26 @@ fn step_text(o: &Outcome) -> String {
     }
 }
 
+/// Reads back what [`step_outcome_text`] wrote; text it cannot read is unknown, never ok.
+fn step_outcome_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    Ok(if text == "ok" {
+        Outcome::Pass
+    } else if let Some(why) = text.strip_prefix("failed: ") {
+        Outcome::Fail(why.to_string())
+    } else if let Some(why) = text.strip_prefix("unknown: ") {
+        Outcome::Unknown(why.to_string())
+    } else {
+        Outcome::Unknown(text)
+    })
+}
+
 fn step_outcome_text<S: serde::Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&step_text(o))
 }
 
 /// One check's name, outcome and what it measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     /// The check's name (`conflict_max`, `failover`, `step:3`...), the key of known
     /// failures.
@@ -259,14 +278,6 @@ impl Ctx {
     /// The segment MAC of `node`.
     pub fn mac_of(&self, node: &str) -> Option<&str> {
         self.node_macs.get(node).map(String::as_str)
-    }
-
-    /// `mac (node)` when the node is known, else just the MAC.
-    fn mac_label(&self, mac: &str) -> String {
-        match self.node_of_mac(mac) {
-            Some(n) => format!("{mac} ({n})"),
-            None => mac.to_string(),
-        }
     }
 }
 

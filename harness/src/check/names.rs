@@ -108,6 +108,24 @@ impl Serialize for CheckName {
     }
 }
 
+/// Reads back what [`Serialize`] wrote (a run's `verdict.json`, when shards are merged).
+impl<'de> serde::Deserialize<'de> for CheckName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CheckName::parse(&s)
+            .or_else(|| {
+                [
+                    CheckName::ExpectHolders,
+                    CheckName::ExpectClientMacs,
+                    CheckName::Interrupted,
+                ]
+                .into_iter()
+                .find(|c| c.snake() == s)
+            })
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown check name {s:?}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

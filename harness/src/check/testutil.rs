@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::check::Ctx;
-use crate::history::{AddrChange, DaemonEvent, Event, EventKind, FrameSummary};
+use crate::history::{
+    AddrChange, DaemonEvent, Event, EventKind, FrameSummary, LinkChange, ProbeAnswer,
+};
 
 pub const MAC1: &str = "02:00:00:00:00:01";
 pub const MAC2: &str = "02:00:00:00:00:02";
@@ -64,7 +66,14 @@ pub fn note(t_ns: u64) -> Event {
 }
 
 pub fn frame(t_ns: u64, frame: FrameSummary) -> Event {
-    ev(t_ns, EventKind::Frame { index: 0, frame })
+    ev(
+        t_ns,
+        EventKind::Frame {
+            index: 0,
+            from: None,
+            frame,
+        },
+    )
 }
 
 /// A valid VRRPv3 advert for VRID 1 carrying the test VIP.
@@ -108,15 +117,69 @@ pub fn garp(t_ns: u64, mac: &str, a: IpAddr) -> Event {
     )
 }
 
+/// A probe answered by the nodes owning `macs` (MAC1: node1, MAC2: node2), each with
+/// its own MAC.
 pub fn probe(t_ns: u64, seq: u64, macs: &[&str]) -> Event {
+    let answers: Vec<(&str, &str)> = macs
+        .iter()
+        .map(|m| (if *m == MAC1 { "node1" } else { "node2" }, *m))
+        .collect();
+    probe_from(t_ns, seq, &answers)
+}
+
+/// A probe answered by `(node, mac)` pairs, each attributed to the node's port.
+pub fn probe_from(t_ns: u64, seq: u64, answers: &[(&str, &str)]) -> Event {
     ev(
         t_ns,
         EventKind::Probe {
             vip: vip4(),
             seq,
-            macs: macs.iter().map(|m| m.to_string()).collect(),
+            answers: answers
+                .iter()
+                .map(|(n, m)| ProbeAnswer {
+                    node: Some(n.to_string()),
+                    mac: m.to_string(),
+                    after_us: 300,
+                })
+                .collect(),
         },
     )
+}
+
+/// The RFC 5798 virtual MAC of VRID 51.
+pub const VMAC: &str = "00:00:5e:00:01:33";
+
+/// A link event: `ifname` on `node`, `up`/`oper_up`/`protodown` as given, over `lower`.
+pub fn link(
+    t_ns: u64,
+    node: &str,
+    ifname: &str,
+    (up, oper_up, protodown): (bool, bool, bool),
+    lower: Option<&str>,
+) -> Event {
+    ev(
+        t_ns,
+        EventKind::Link {
+            node: node.into(),
+            ifname: ifname.into(),
+            change: LinkChange::Changed,
+            up,
+            oper_up,
+            protodown,
+            lower: lower.map(str::to_string),
+            link_kind: lower.map(|_| "macvlan".to_string()),
+            mac: Some(if lower.is_some() { VMAC } else { MAC1 }.to_string()),
+        },
+    )
+}
+
+/// An address event for `a` on interface `ifname`.
+pub fn addr_on(t_ns: u64, node: &str, ifname: &str, change: AddrChange, a: IpAddr) -> Event {
+    let mut e = addr(t_ns, node, change, a);
+    if let EventKind::Addr { ifname: i, .. } = &mut e.kind {
+        *i = ifname.to_string();
+    }
+    e
 }
 
 pub fn fault(t_ns: u64, node: &str, fault: &str) -> Event {

@@ -1,9 +1,11 @@
-//! Who held a VIP when, from the address monitor's events.
+//! Who held a VIP when, from the address monitor's address and link events.
 //!
-//! Only the segment interface ([`SEGMENT_IFNAME`]) counts: `Initial`, `Added` and
-//! `Refreshed` make a node a holder, `Removed` ends it. Events at the same instant are
-//! applied together, so a hand-over inside one nanosecond never shows up as a conflict or
-//! outage of length zero.
+//! A node holds a VIP while the VIP is *live* there ([`super::liveness`]): on the segment
+//! interface ([`SEGMENT_IFNAME`]) or a macvlan over it, on a link that is up,
+//! operationally up and not protodown, over a lower link that is up. A VIP on such a
+//! link while it is not live is *dormant* (kept apart in [`Interval::dormant`]). Events
+//! at the same instant are applied together, so a hand-over inside one nanosecond never
+//! shows up as a conflict or outage of length zero.
 //!
 //! An [`EventKind::AddrGap`] means netlink events of a node were lost. The lost events
 //! happened at some point after the last event the monitor *did* receive from that node,
@@ -16,10 +18,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::history::{AddrChange, Event, EventKind};
+use super::liveness::Liveness;
+use crate::history::{Event, EventKind};
 
-/// The interface on the shared segment that carries the VIPs.
-pub const SEGMENT_IFNAME: &str = "eth1";
+pub use super::liveness::SEGMENT_IFNAME;
 
 /// The holders of a VIP over one stretch of time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,8 +30,11 @@ pub struct Interval {
     pub from_ns: u64,
     /// End, exclusive; `None` = still so at the end of the history.
     pub to_ns: Option<u64>,
-    /// The nodes holding the VIP.
+    /// The nodes holding the VIP (live).
     pub nodes: BTreeSet<String>,
+    /// The nodes where the VIP is on a segment link that is not live (down, protodown,
+    /// lower link down): present, but not held.
+    pub dormant: BTreeSet<String>,
 }
 
 /// A stretch of a node's address observation that is unknown.
@@ -165,22 +170,21 @@ impl Timeline {
     }
 }
 
-/// Closes the interval that began at `start` at `t` if the holder set changed.
-fn commit(
-    t: u64,
-    cur: &mut BTreeSet<String>,
-    next: &BTreeSet<String>,
-    start: &mut u64,
-    intervals: &mut Vec<Interval>,
-) {
+/// Live and dormant nodes.
+type Sets = (BTreeSet<String>, BTreeSet<String>);
+
+/// Closes the interval that began at `start` at `t` if the holder sets changed.
+fn commit(t: u64, cur: &mut Sets, next: &Sets, start: &mut u64, intervals: &mut Vec<Interval>) {
     if next == cur {
         return;
     }
     if t > *start {
+        let (nodes, dormant) = std::mem::take(cur);
         intervals.push(Interval {
             from_ns: *start,
             to_ns: Some(t),
-            nodes: std::mem::take(cur),
+            nodes,
+            dormant,
         });
         *start = t;
     }
@@ -193,37 +197,24 @@ pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
     let mut holes = Vec::new();
     let mut last_seen: BTreeMap<&str, u64> = BTreeMap::new();
     let mut observed = false;
-    // `cur` is the committed set since `start`; `next` accumulates the changes at `work_t`.
-    let mut cur: BTreeSet<String> = BTreeSet::new();
+    // `cur` is the committed sets since `start`; `next` those after the events at `work_t`.
+    let mut model = Liveness::new(vip);
+    let mut cur: Sets = Sets::default();
     let mut next = cur.clone();
     let mut start = 0u64;
     let mut work_t = 0u64;
 
     for e in events {
         match &e.kind {
-            EventKind::Addr {
-                node,
-                ifname,
-                change,
-                addr,
-                ..
-            } => {
+            EventKind::Addr { node, .. } | EventKind::Link { node, .. } => {
                 observed = true;
                 last_seen.insert(node.as_str(), e.t_ns);
-                if ifname != SEGMENT_IFNAME || *addr != vip {
-                    continue;
-                }
                 if e.t_ns != work_t {
                     commit(work_t, &mut cur, &next, &mut start, &mut intervals);
                     work_t = e.t_ns;
                 }
-                match change {
-                    AddrChange::Initial | AddrChange::Added | AddrChange::Refreshed => {
-                        next.insert(node.clone());
-                    }
-                    AddrChange::Removed => {
-                        next.remove(node);
-                    }
+                if model.apply(&e.kind) {
+                    next = (model.holders(), model.dormant());
                 }
             }
             EventKind::AddrGap {
@@ -244,10 +235,12 @@ pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
         }
     }
     commit(work_t, &mut cur, &next, &mut start, &mut intervals);
+    let (nodes, dormant) = cur;
     intervals.push(Interval {
         from_ns: start,
         to_ns: None,
-        nodes: cur,
+        nodes,
+        dormant,
     });
     Timeline {
         vip,
@@ -282,6 +275,7 @@ pub fn outage_windows(events: &[Event], vip: IpAddr) -> Vec<Window> {
 mod tests {
     use super::*;
     use crate::check::testutil::*;
+    use crate::history::AddrChange;
 
     fn set(nodes: &[&str]) -> BTreeSet<String> {
         nodes.iter().map(|s| s.to_string()).collect()
@@ -419,5 +413,100 @@ mod tests {
         assert_eq!((t.holes[0].from_ns, t.holes[0].to_ns), (ms(1000), ms(3000)));
         assert_eq!(t.holes_in(ms(1500), ms(1600)).len(), 1);
         assert!(t.holes_in(ms(3001), ms(4000)).is_empty());
+    }
+
+    const UP: (bool, bool, bool) = (true, true, false);
+    const PROTODOWN: (bool, bool, bool) = (true, false, true);
+    const DOWN: (bool, bool, bool) = (false, false, false);
+
+    /// FRR's way: the VIP sits on a macvlan over eth1 on both nodes all the time; only
+    /// the master's macvlan is out of protodown.
+    #[test]
+    fn protodown_macvlan_holding_the_vip_is_not_live() {
+        let mv = "vrrp4-2-51";
+        let ev = vec![
+            link(ms(100), "node1", "eth1", UP, None),
+            link(ms(100), "node2", "eth1", UP, None),
+            link(ms(100), "node1", mv, PROTODOWN, Some("eth1")),
+            link(ms(100), "node2", mv, PROTODOWN, Some("eth1")),
+            addr_on(ms(100), "node1", mv, AddrChange::Initial, vip4()),
+            addr_on(ms(100), "node2", mv, AddrChange::Initial, vip4()),
+            link(ms(1000), "node1", mv, UP, Some("eth1")),
+            // Handover: node1 back to protodown, node2 out of it.
+            link(ms(5000), "node1", mv, PROTODOWN, Some("eth1")),
+            link(ms(5000), "node2", mv, UP, Some("eth1")),
+            note(ms(6000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(500)), set(&[]), "nobody: both protodown");
+        let first = t.intervals.iter().find(|i| i.from_ns == ms(100)).unwrap();
+        assert_eq!(first.dormant, set(&["node1", "node2"]));
+        assert_eq!(t.at(ms(2000)), set(&["node1"]));
+        let i = t.intervals.iter().find(|i| i.from_ns == ms(1000)).unwrap();
+        assert_eq!(
+            i.dormant,
+            set(&["node2"]),
+            "node2's VIP is present, not held"
+        );
+        assert_eq!(t.at_end(), set(&["node2"]));
+        assert!(t.conflict_windows().is_empty(), "{:?}", t.intervals);
+        // The address on both nodes all the time would have been a conflict.
+        assert_eq!(t.outage_windows().len(), 0);
+    }
+
+    #[test]
+    fn macvlan_whose_lower_link_is_down_is_not_live() {
+        let mv = "vrrp.51";
+        let ev = vec![
+            link(ms(100), "node1", "eth1", UP, None),
+            link(ms(100), "node1", mv, UP, Some("eth1")),
+            addr_on(ms(200), "node1", mv, AddrChange::Added, vip4()),
+            // eth1 admin down; the macvlan itself still says up for a moment.
+            link(ms(3000), "node1", "eth1", DOWN, None),
+            link(ms(4000), "node1", "eth1", UP, None),
+            note(ms(5000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(1000)), set(&["node1"]));
+        assert_eq!(t.at(ms(3500)), set(&[]));
+        let i = t.intervals.iter().find(|i| i.from_ns == ms(3000)).unwrap();
+        assert_eq!(i.dormant, set(&["node1"]));
+        assert_eq!(t.at(ms(4500)), set(&["node1"]));
+        assert_eq!(t.outage_windows().len(), 1);
+    }
+
+    #[test]
+    fn vip_on_a_macvlan_that_is_not_on_the_segment_does_not_count() {
+        let ev = vec![
+            link(ms(100), "node1", "eth2", UP, None),
+            link(ms(100), "node1", "mv0", UP, Some("eth2")),
+            addr_on(ms(200), "node1", "mv0", AddrChange::Added, vip4()),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at_end(), set(&[]));
+        assert!(t.intervals.iter().all(|i| i.dormant.is_empty()));
+    }
+
+    #[test]
+    fn deleted_macvlan_takes_its_vip_along_and_eth1_down_ends_holding() {
+        let mv = "vrrpd4.51";
+        let mut del = link(ms(2000), "node1", mv, UP, Some("eth1"));
+        if let EventKind::Link { change, .. } = &mut del.kind {
+            *change = crate::history::LinkChange::Removed;
+        }
+        let ev = vec![
+            link(ms(100), "node1", mv, UP, Some("eth1")),
+            addr_on(ms(200), "node1", mv, AddrChange::Added, vip4()),
+            addr(ms(300), "node2", AddrChange::Added, vip4()),
+            del,
+            link(ms(3000), "node2", "eth1", DOWN, None),
+            note(ms(4000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(1000)), set(&["node1", "node2"]));
+        assert_eq!(t.at(ms(2500)), set(&["node2"]));
+        assert_eq!(t.at_end(), set(&[]));
+        assert_eq!(t.intervals.last().unwrap().dormant, set(&["node2"]));
     }
 }

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{CheckName, CheckResult, Outcome};
 
 /// How a check's outcome counts, given the known failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// Passed, and was expected to.
@@ -56,7 +56,7 @@ impl fmt::Display for Classification {
 }
 
 /// One check's result with its classification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Judged {
     /// The result.
     #[serde(flatten)]
@@ -66,7 +66,7 @@ pub struct Judged {
 }
 
 /// The verdict of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Every check, in the order it ran.
     pub checks: Vec<Judged>,

@@ -148,6 +148,9 @@ pub fn needs(node: &NodeVrrp) -> BTreeSet<Feature> {
     if node.notify_backup != NotifyAction::None {
         n.insert(Feature::Notify);
     }
+    if node.vmac {
+        n.insert(Feature::VirtualMac);
+    }
     n
 }
 

@@ -108,6 +108,12 @@ pub trait Driver: fmt::Debug + Send + Sync {
     fn clear_runtime_files(&self, dir: &Path) {
         let _ = std::fs::remove_dir_all(dir.join("run"));
     }
+
+    /// Why it cannot run inside a user namespace that maps only the caller to root (the
+    /// lab without sudo), if it cannot.
+    fn needs_real_root(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A daemon under test, as the runner and reports hold it: a shared driver.
@@ -174,6 +180,14 @@ impl Daemon {
 
     /// Why it cannot run a node's settings, if it cannot.
     pub fn not_applicable(&self, node: &NodeVrrp) -> Option<String> {
+        if let Some(why) = self.0.needs_real_root() {
+            if crate::lab::userns::in_user_namespace() {
+                return Some(format!(
+                    "{} cannot run without root: {why}; run it with sudo",
+                    self.name()
+                ));
+            }
+        }
         caps::not_applicable(&self.name(), &self.0.caps(), node)
     }
 

@@ -113,6 +113,13 @@ impl Driver for Frr {
         VipModel::OperatorMacvlan
     }
 
+    fn needs_real_root(&self) -> Option<&'static str> {
+        Some(
+            "zebra and vrrpd switch to the frr user and its groups (setgroups), which a user \
+             namespace that maps only you cannot provide",
+        )
+    }
+
     fn render(&self, node: &NodeVrrp, _notify: Option<&Path>) -> Result<Vec<ConfigFile>> {
         Ok(vec![
             ConfigFile {

@@ -178,10 +178,15 @@ pub fn render_keepalived(
         );
     }
     let _ = writeln!(s, "    virtual_ipaddress {{");
+    // With use_vmac the VIPs go on the vrrp.<VRID> macvlan: no `dev`.
+    let dev = if node.vmac { "" } else { " dev eth1" };
     for (a, p) in &node.vips {
-        let _ = writeln!(s, "        {a}/{p} dev eth1");
+        let _ = writeln!(s, "        {a}/{p}{dev}");
     }
     let _ = writeln!(s, "    }}");
+    if node.vmac {
+        let _ = writeln!(s, "    use_vmac");
+    }
     if !node.unicast_peers.is_empty() {
         let _ = writeln!(s, "    unicast_src_ip {}", node.own_addr);
         let _ = writeln!(s, "    unicast_peer {{");

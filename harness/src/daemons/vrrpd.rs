@@ -64,6 +64,7 @@ impl Driver for Vrrpd {
             Feature::Auth,
             Feature::PreemptDelay,
             Feature::Notify,
+            Feature::VirtualMac,
         ])
     }
 
@@ -211,6 +212,9 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     }
     if node.track_interface {
         let _ = writeln!(s, "track_interfaces = [\"eth1\"]");
+    }
+    if node.vmac {
+        let _ = writeln!(s, "vmac = true");
     }
     if let Some(p) = notify_backup {
         let _ = writeln!(s, "notify_backup = [{}]", toml_str(&p.to_string_lossy()));

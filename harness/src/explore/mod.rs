@@ -27,6 +27,7 @@ pub mod schedule;
 pub mod shrink;
 pub mod summary;
 
+use crate::run::shard::Shard;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -77,6 +78,9 @@ pub struct Options {
     pub first: bool,
     /// The command line, for the summary.
     pub command: String,
+    /// Which schedules this process runs: schedule n (1-based) belongs to the shard
+    /// that contains index n - 1 (`--shard K/N`; [`Shard::WHOLE`] runs them all).
+    pub shard: Shard,
 }
 
 /// Everything the concurrent runs share.
@@ -365,6 +369,9 @@ pub async fn explore(opts: Options) -> Result<Summary> {
     loop {
         while !stop && set.len() < o.jobs.max(1) && more(next) {
             next += 1;
+            if !o.shard.contains((next - 1) as usize) {
+                continue;
+            }
             set.spawn(shared.clone().run_schedule(next));
         }
         let Some(joined) = set.join_next().await else {

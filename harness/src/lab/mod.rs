@@ -14,9 +14,11 @@
 pub mod addrs;
 pub mod leaks;
 pub mod netns;
+pub mod ports;
 pub mod privilege;
 pub mod process;
 pub mod topology;
+pub mod userns;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Child;
@@ -96,6 +98,8 @@ pub struct Lab {
     nodes: Vec<Host>,
     tasks: Vec<JoinHandle<()>>,
     reboots: usize,
+    /// The host behind each bridge port.
+    ports: ports::Ports,
     /// This lab's number among the process's labs (see [`lab_mac`]).
     id: u16,
 }
@@ -119,6 +123,11 @@ impl Host {
     /// ifindex of its `eth1`.
     pub fn ifindex(&self) -> u32 {
         self.eth1
+    }
+
+    /// ifindex of its port on the bridge, in the segment namespace (0 for the segment).
+    pub fn port(&self) -> u32 {
+        self.port
     }
 
     /// MAC address of its `eth1`.
@@ -210,6 +219,19 @@ impl Host {
             .execute()
             .await
             .with_context(|| format!("set {NODE_IF} {} on {}", updown(up), self.name))
+    }
+
+    /// Sets another of the host's interfaces (`lo`, ...) up or down.
+    pub async fn set_link_by_name(&self, name: &str, up: bool) -> Result<()> {
+        let (index, _) = link_by_name(&self.handle, name).await?;
+        let b = LinkUnspec::new_with_index(index);
+        let msg = if up { b.up() } else { b.down() }.build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("set {name} {} on {}", updown(up), self.name))
     }
 
     /// Snapshot of every address in the host's namespace.
@@ -448,6 +470,10 @@ impl Lab {
             pidns: Mutex::new(None),
             children: Mutex::new(Vec::new()),
         };
+        let ports = ports::Ports::default();
+        for h in std::iter::once(&client).chain(&nodes) {
+            ports.insert(h.port, &h.name);
+        }
         Ok(Lab {
             topology,
             segment,
@@ -456,6 +482,7 @@ impl Lab {
             nodes,
             tasks: guard.disarm(),
             reboots: 0,
+            ports,
             id,
         })
     }
@@ -486,6 +513,11 @@ impl Lab {
     /// The segment namespace (holds the bridge; the capture point).
     pub fn segment(&self) -> &Host {
         &self.segment
+    }
+
+    /// The host behind each bridge port (kept up to date across reboots).
+    pub fn ports(&self) -> ports::Ports {
+        self.ports.clone()
     }
 
     /// ifindex of the bridge inside the segment namespace.
@@ -556,6 +588,7 @@ impl Lab {
             f.handle,
         )
         .await?;
+        self.ports.insert(host.port, &host.name);
         drop(std::mem::replace(&mut self.nodes[idx], host));
         Ok(())
     }

@@ -35,11 +35,17 @@ impl NetNs {
         &self.label
     }
 
-    /// The command a person runs to enter this namespace while the harness lives.
+    /// The command a person runs to enter this namespace while the harness lives (as
+    /// the same user; through the harness's user namespace when it runs without root).
     pub fn nsenter_hint(&self) -> String {
+        let pid = std::process::id();
+        let user = if super::userns::in_user_namespace() {
+            format!("--user=/proc/{pid}/ns/user --preserve-credentials ")
+        } else {
+            String::new()
+        };
         format!(
-            "nsenter --net=/proc/{}/fd/{} bash",
-            std::process::id(),
+            "nsenter {user}--net=/proc/{pid}/fd/{} bash",
             self.fd.as_raw_fd()
         )
     }

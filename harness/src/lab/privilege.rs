@@ -2,8 +2,8 @@
 
 /// The one line a privileged test prints when it cannot run.
 pub const NEEDS_ROOT: &str =
-    "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN): run `sudo -E cargo test` \
-     or the README's test command `sudo -E env PATH=$PATH cargo test --workspace`";
+    "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN) or a user namespace: run the README's test \
+     command `ci/test.sh` (cargo test through ci/userns-runner), or `sudo -E cargo test`";
 
 /// Whether this process runs as root (the lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
 pub fn is_root() -> bool {

@@ -1,10 +1,14 @@
-//! Capture of every frame on the segment: an AF_PACKET socket on the (promiscuous) bridge,
-//! written to a pcap file with nanosecond timestamps and Ethernet link type (it opens in
-//! tcpdump and Wireshark), and decoded into the history.
+//! Capture of every frame on the segment, each exactly once at the bridge port it came
+//! in by ([`super::ingress`]), written to a pcapng file with one interface per port
+//! (named for the host behind it, nanosecond timestamps, Ethernet: it opens in tcpdump
+//! and Wireshark, which shows the sending host as the frame's interface), and decoded
+//! into the history with that host.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, IoSliceMut};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::BufWriter;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,13 +16,18 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::{DataLink, TsResolution};
+use nix::sys::socket::MsgFlags;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
 
-use super::decode;
-use super::packet;
+use super::ingress::{self, Keep, Received};
+use super::{decode, packet};
 use crate::history::{EventKind, History};
+use crate::lab::ports::Ports;
 use crate::lab::Lab;
 
 /// What a finished capture saw.
@@ -45,21 +54,20 @@ pub fn start(lab: &Lab, path: &Path, history: History) -> Result<Capture> {
     let fd = lab
         .segment()
         .ns()
-        .run(move || packet::open(bridge, packet::ETH_P_ALL, Duration::from_millis(50)))?;
+        .run(move || ingress::open(bridge, Keep::All, Duration::from_millis(50)))?;
     let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
-    let header = PcapHeader {
-        datalink: DataLink::ETHERNET,
-        ts_resolution: TsResolution::NanoSecond,
-        snaplen: 65535,
-        ..Default::default()
+    let writer =
+        PcapNgWriter::new(BufWriter::new(file)).map_err(|e| anyhow!("pcapng header: {e}"))?;
+    let out = Out {
+        writer,
+        interfaces: HashMap::new(),
+        ports: lab.ports(),
     };
-    let writer = PcapWriter::with_header(BufWriter::new(file), header)
-        .map_err(|e| anyhow!("pcap header: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
         .name("capture".into())
-        .spawn(move || run(fd, writer, history, stop2))
+        .spawn(move || run(fd, out, history, stop2))
         .context("capture thread")?;
     Ok(Capture {
         stop,
@@ -93,12 +101,43 @@ impl Drop for Capture {
     }
 }
 
-fn run(
-    fd: OwnedFd,
-    mut writer: PcapWriter<BufWriter<File>>,
-    history: History,
-    stop: Arc<AtomicBool>,
-) -> Result<CaptureStats> {
+/// The pcapng file and its interfaces: one per bridge port, added when the port's first
+/// frame arrives (a rebooted node's new port comes later).
+struct Out {
+    writer: PcapNgWriter<BufWriter<File>>,
+    /// ifindex in the segment namespace -> pcapng interface id.
+    interfaces: HashMap<u32, u32>,
+    ports: Ports,
+}
+
+impl Out {
+    /// The pcapng interface of port `ifindex`, described on first use.
+    fn interface(&mut self, ifindex: u32) -> Result<(u32, Option<String>)> {
+        let host = self.ports.host(ifindex);
+        if let Some(id) = self.interfaces.get(&ifindex) {
+            return Ok((*id, host));
+        }
+        let id = u32::try_from(self.interfaces.len()).context("too many interfaces")?;
+        let name = host.clone().unwrap_or_else(|| format!("if{ifindex}"));
+        self.writer
+            .write_pcapng_block(InterfaceDescriptionBlock {
+                linktype: DataLink::ETHERNET,
+                snaplen: 0,
+                options: vec![
+                    InterfaceDescriptionOption::IfName(Cow::Owned(name.clone())),
+                    InterfaceDescriptionOption::IfDescription(Cow::Owned(format!(
+                        "frames {name} sent into the segment (bridge port ifindex {ifindex})"
+                    ))),
+                    InterfaceDescriptionOption::IfTsResol(9),
+                ],
+            })
+            .map_err(|e| anyhow!("write pcapng interface: {e}"))?;
+        self.interfaces.insert(ifindex, id);
+        Ok((id, host))
+    }
+}
+
+fn run(fd: OwnedFd, mut out: Out, history: History, stop: Arc<AtomicBool>) -> Result<CaptureStats> {
     let clock = history.clock();
     let mut buf = vec![0u8; 65536];
     let mut stats = CaptureStats::default();
@@ -106,15 +145,14 @@ fn run(
     loop {
         if stop.load(Ordering::Relaxed) {
             // Drain what is already queued, then stop.
-            let more = recv_one(&fd, &mut buf, &mut cmsg, MsgFlags::MSG_DONTWAIT)?;
-            match more {
-                Some(r) => write_one(&mut writer, &history, &clock, &buf, r, &mut stats)?,
+            match ingress::recv(&fd, &mut buf, &mut cmsg, MsgFlags::MSG_DONTWAIT)? {
+                Some(r) => write_one(&mut out, &history, &clock, &buf, r, &mut stats)?,
                 None => break,
             }
             continue;
         }
-        if let Some(r) = recv_one(&fd, &mut buf, &mut cmsg, MsgFlags::empty())? {
-            write_one(&mut writer, &history, &clock, &buf, r, &mut stats)?;
+        if let Some(r) = ingress::recv(&fd, &mut buf, &mut cmsg, MsgFlags::empty())? {
+            write_one(&mut out, &history, &clock, &buf, r, &mut stats)?;
         }
     }
     stats.dropped = packet::drops(&fd);
@@ -123,67 +161,37 @@ fn run(
             dropped: stats.dropped,
         });
     }
-    writer
-        .into_writer()
+    out.writer
         .into_inner()
-        .map_err(|e| anyhow!("flush pcap: {e}"))?;
+        .into_inner()
+        .map_err(|e| anyhow!("flush pcapng: {e}"))?;
     Ok(stats)
 }
 
-/// (length, original length, kernel timestamp in wall-clock ns)
-type Received = (usize, usize, u128);
-
-fn recv_one(
-    fd: &OwnedFd,
-    buf: &mut [u8],
-    cmsg: &mut [u8],
-    flags: MsgFlags,
-) -> Result<Option<Received>> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = match recvmsg::<()>(
-        fd.as_raw_fd(),
-        &mut iov,
-        Some(cmsg),
-        flags | MsgFlags::MSG_TRUNC,
-    ) {
-        Ok(m) => m,
-        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => return Ok(None),
-        Err(e) => return Err(anyhow!("capture recv: {e}")),
-    };
-    let orig = msg.bytes;
-    let mut ts = None;
-    for c in msg.cmsgs().into_iter().flatten() {
-        if let ControlMessageOwned::ScmTimestampns(t) = c {
-            ts = Some(t.tv_sec() as u128 * 1_000_000_000 + t.tv_nsec() as u128);
-        }
-    }
-    let wall = ts.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    });
-    let len = orig.min(iov[0].len());
-    Ok(Some((len, orig, wall)))
-}
-
 fn write_one(
-    writer: &mut PcapWriter<BufWriter<File>>,
+    out: &mut Out,
     history: &History,
     clock: &crate::history::Clock,
     buf: &[u8],
-    (len, orig, wall): Received,
+    r: Received,
     stats: &mut CaptureStats,
 ) -> Result<()> {
-    let data = &buf[..len];
-    let pkt = PcapPacket::new(Duration::from_nanos(wall as u64), orig as u32, data);
-    writer
-        .write_packet(&pkt)
-        .map_err(|e| anyhow!("write pcap: {e}"))?;
+    let data = &buf[..r.len];
+    let (interface_id, from) = out.interface(r.ifindex)?;
+    out.writer
+        .write_pcapng_block(EnhancedPacketBlock {
+            interface_id,
+            timestamp: Duration::from_nanos(u64::try_from(r.wall_ns).unwrap_or(u64::MAX)),
+            original_len: u32::try_from(r.orig).unwrap_or(u32::MAX),
+            data: Cow::Borrowed(data),
+            options: vec![],
+        })
+        .map_err(|e| anyhow!("write pcapng: {e}"))?;
     history.record_at(
-        clock.from_wall(wall),
+        clock.from_wall(r.wall_ns),
         EventKind::Frame {
             index: stats.frames,
+            from,
             frame: decode::summarize(data),
         },
     );

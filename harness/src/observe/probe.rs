@@ -1,21 +1,26 @@
 //! The client's view: from the client namespace, ask the segment who holds each VIP
-//! (ARP request for IPv4, Neighbor Solicitation for IPv6) every interval, and record
-//! which MACs answered each round. Two MACs answering is the conflict a user of the VIP
-//! actually feels.
+//! (ARP request for IPv4, Neighbor Solicitation for IPv6) every interval, and record who
+//! answered each round. Answers are read in the segment namespace at the bridge port
+//! they came in by ([`super::ingress`]), so each is attributed to the node that sent it
+//! even when two nodes answer with the same virtual MAC. Two nodes answering is the
+//! conflict a user of the VIP actually feels.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
+use nix::sys::socket::MsgFlags;
 use vrrpd::wire::{arp, ndisc, Mac};
 
+use super::ingress::{self, Keep};
 use super::packet;
-use crate::history::{EventKind, History};
+use crate::history::{EventKind, History, ProbeAnswer};
+use crate::lab::ports::Ports;
 use crate::lab::topology::{CLIENT_V4, CLIENT_V6};
 use crate::lab::Lab;
 
@@ -33,16 +38,27 @@ pub struct Probe {
 pub fn start(lab: &Lab, vips: &[IpAddr], interval: Duration, history: History) -> Result<Probe> {
     let client = lab.client();
     let ifindex = client.ifindex();
-    let mac = Mac(client.mac());
-    let fd = client
-        .ns()
-        .run(move || packet::open(ifindex, packet::ETH_P_ALL, Duration::from_millis(5)))?;
+    let sockets = Sockets {
+        // Sends only: protocol 0 receives nothing.
+        send: client
+            .ns()
+            .run(move || packet::open(ifindex, 0, Duration::from_millis(5)))?,
+        answers: {
+            let bridge = lab.bridge_index();
+            lab.segment()
+                .ns()
+                .run(move || ingress::open(bridge, Keep::Neighbour, Duration::from_millis(5)))?
+        },
+        me: Mac(client.mac()),
+        client_port: client.port(),
+        ports: lab.ports(),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let vips = vips.to_vec();
     let thread = std::thread::Builder::new()
         .name("client-probe".into())
-        .spawn(move || run(fd, mac, vips, interval, history, stop2))
+        .spawn(move || run(sockets, vips, interval, history, stop2))
         .context("probe thread")?;
     Ok(Probe {
         stop,
@@ -98,40 +114,69 @@ fn answer(frame: &[u8], vip: IpAddr, me: Mac) -> Option<Mac> {
     }
 }
 
-fn run(
-    fd: OwnedFd,
+/// Where the probe sends from and reads answers at.
+struct Sockets {
+    /// On the client's `eth1`.
+    send: OwnedFd,
+    /// In the segment namespace, every ARP/ICMPv6 frame at its ingress port.
+    answers: OwnedFd,
+    /// The client's MAC.
     me: Mac,
-    vips: Vec<IpAddr>,
-    interval: Duration,
-    history: History,
-    stop: Arc<AtomicBool>,
-) {
+    /// The client's bridge port (its own requests come in there).
+    client_port: u32,
+    /// The host behind each port.
+    ports: Ports,
+}
+
+fn wall_now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn run(s: Sockets, vips: Vec<IpAddr>, interval: Duration, history: History, stop: Arc<AtomicBool>) {
     let mut buf = vec![0u8; 2048];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let round_end = Instant::now() + interval;
-        let mut seen: Vec<BTreeSet<String>> = vec![BTreeSet::new(); vips.len()];
+        // Per VIP: (node, mac) -> the earliest answer's latency.
+        let mut seen: Vec<BTreeMap<(Option<String>, String), u64>> =
+            vec![BTreeMap::new(); vips.len()];
         let mut failed = None;
+        let sent_ns = wall_now_ns();
         for vip in &vips {
-            if let Err(e) = packet::send(&fd, &request(me, *vip)) {
+            if let Err(e) = packet::send(&s.send, &request(s.me, *vip)) {
                 failed = Some(format!("send probe for {vip}: {e}"));
             }
         }
         while Instant::now() < round_end {
-            match nix::unistd::read(&fd, &mut buf) {
-                Ok(n) => {
+            match ingress::recv(&s.answers, &mut buf, &mut cmsg, MsgFlags::empty()) {
+                Ok(Some(r)) if r.ifindex != s.client_port => {
                     for (i, vip) in vips.iter().enumerate() {
-                        if let Some(m) = answer(&buf[..n], *vip, me) {
-                            seen[i].insert(m.to_string());
+                        if let Some(m) = answer(&buf[..r.len], *vip, s.me) {
+                            let after_us = u64::try_from(r.wall_ns.saturating_sub(sent_ns) / 1000)
+                                .unwrap_or(u64::MAX);
+                            seen[i]
+                                .entry((s.ports.host(r.ifindex), m.to_string()))
+                                .and_modify(|t| *t = (*t).min(after_us))
+                                .or_insert(after_us);
                         }
                     }
                 }
-                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                Ok(_) => {}
                 Err(e) => {
-                    failed = Some(format!("receive: {e}"));
+                    failed = Some(format!("receive: {e:#}"));
                     break;
                 }
             }
+        }
+        let dropped = packet::drops(&s.answers);
+        if dropped > 0 && failed.is_none() {
+            failed = Some(format!(
+                "the segment socket dropped {dropped} frame(s): answers may be missing"
+            ));
         }
         for (i, vip) in vips.iter().enumerate() {
             match &failed {
@@ -142,7 +187,14 @@ fn run(
                 None => history.record(EventKind::Probe {
                     vip: *vip,
                     seq,
-                    macs: seen[i].iter().cloned().collect(),
+                    answers: std::mem::take(&mut seen[i])
+                        .into_iter()
+                        .map(|((node, mac), after_us)| ProbeAnswer {
+                            node,
+                            mac,
+                            after_us,
+                        })
+                        .collect(),
                 }),
             };
         }

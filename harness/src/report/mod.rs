@@ -1,5 +1,6 @@
 //! Reports of finished runs: a summary table, verdict JSON (full and normalized for
-//! snapshots), JUnit XML for CI, and an SVG timeline of one run.
+//! snapshots), JUnit XML for CI, an SVG timeline of one run, and the HTML report
+//! ([`html`]: an index of all runs and a page per run).
 //!
 //! Everything here reads a [`RunRecord`] (what the runner concluded) and, for the
 //! timeline, the run's history. Reports never judge: the verdict comes from
@@ -8,6 +9,7 @@
 //! word a table or CI needs, and it never turns "unknown" into "pass".
 
 mod figure;
+pub mod html;
 mod json;
 mod junit;
 mod svg;
@@ -18,7 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::check::StepOutcome;
 use crate::check::{Classification, Outcome, Verdict};
@@ -32,8 +34,9 @@ pub use table::summary_table;
 
 /// Everything a report needs to know about one finished (or broken) run.
 ///
-/// Serialize-only: the [`Verdict`] inside is an output of the checkers, never read back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Written to `verdict.json` and read back from it when shard folders are merged
+/// ([`crate::run::merge`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The scenario's name.
     pub scenario: String,

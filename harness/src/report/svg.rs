@@ -40,6 +40,7 @@ const MIN_W: f64 = 2.0;
 const COLOR_HOLD: &str = "#3b7dd8";
 const COLOR_CONFLICT: &str = "#d62728";
 const COLOR_HOLE: &str = "#f2c200";
+const COLOR_DORMANT: &str = "#9ab7e0";
 const COLOR_CLIENT_0: &str = "#b0b0b0";
 const COLOR_CLIENT_1: &str = "#2e9e44";
 const COLOR_CLIENT_N: &str = "#d62728";
@@ -119,10 +120,24 @@ fn span_text(s: Span) -> String {
 
 /// Every span in which `node` held at least one of the VIPs.
 fn held_spans(timelines: &[Timeline], node: &str, end_ns: u64) -> Vec<Span> {
+    spans_where(timelines, end_ns, |i| i.nodes.contains(node))
+}
+
+/// Every span in which one of the VIPs was on a link of `node` that was not live
+/// (protodown, down, lower link down): present, not held.
+fn dormant_spans(timelines: &[Timeline], node: &str, end_ns: u64) -> Vec<Span> {
+    spans_where(timelines, end_ns, |i| i.dormant.contains(node))
+}
+
+fn spans_where(
+    timelines: &[Timeline],
+    end_ns: u64,
+    pred: impl Fn(&crate::check::Interval) -> bool,
+) -> Vec<Span> {
     let spans = timelines
         .iter()
         .flat_map(|tl| tl.intervals.iter())
-        .filter(|i| i.nodes.contains(node) && i.from_ns < end_ns)
+        .filter(|i| pred(i) && i.from_ns < end_ns)
         .map(|i| Span {
             from: i.from_ns,
             to: i.to_ns.unwrap_or(end_ns).min(end_ns),
@@ -292,6 +307,21 @@ pub fn timeline_svg(
             " text-anchor=\"end\"",
             node,
         );
+        for s in dormant_spans(&timelines, node, end) {
+            rect(
+                &mut out,
+                "dormant",
+                scale.span(s.from, s.to),
+                y + 8.0,
+                LANE_H - 16.0,
+                COLOR_DORMANT,
+                " fill-opacity=\"0.5\"",
+                &format!(
+                    "{node} has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: {}",
+                    span_text(s)
+                ),
+            );
+        }
         for s in held_spans(&timelines, node, end) {
             rect(
                 &mut out,
@@ -341,7 +371,7 @@ pub fn timeline_svg(
             LANE_H,
             COLOR_LANE,
             "",
-            &format!("MACs answering the client's probes for {vip}"),
+            &format!("nodes answering the client's probes for {vip}"),
         );
         text(
             &mut out,
@@ -493,25 +523,31 @@ fn client_lane(out: &mut String, events: &[Event], vip: IpAddr, scale: &Scale, y
     let probes: Vec<_> = view.probes.iter().filter(|p| p.t_ns <= end).collect();
     let mut i = 0;
     while i < probes.len() {
-        let n = probes[i].macs.len().min(2);
+        let n = probes[i].nodes().len().min(2);
         let mut j = i + 1;
-        let mut macs: BTreeSet<&str> = probes[i].macs.iter().map(String::as_str).collect();
-        while j < probes.len() && probes[j].macs.len().min(2) == n {
-            macs.extend(probes[j].macs.iter().map(String::as_str));
+        let who = |p: &crate::check::Probe| -> Vec<String> {
+            p.answers
+                .iter()
+                .map(|a| format!("{} ({})", a.node.as_deref().unwrap_or("?"), a.mac))
+                .collect()
+        };
+        let mut answers: BTreeSet<String> = who(probes[i]).into_iter().collect();
+        while j < probes.len() && probes[j].nodes().len().min(2) == n {
+            answers.extend(who(probes[j]));
             j += 1;
         }
         let from = probes[i].t_ns;
         let to = probes.get(j).map_or(end, |p| p.t_ns);
         let (class, fill, what) = match n {
             0 => ("client-0", COLOR_CLIENT_0, "nobody answered".to_string()),
-            1 => ("client-1", COLOR_CLIENT_1, "one MAC answered".to_string()),
+            1 => ("client-1", COLOR_CLIENT_1, "one node answered".to_string()),
             _ => (
                 "client-n",
                 COLOR_CLIENT_N,
-                "two or more MACs answered".to_string(),
+                "two or more nodes answered".to_string(),
             ),
         };
-        let list: Vec<&str> = macs.into_iter().collect();
+        let list: Vec<String> = answers.into_iter().collect();
         let tip = format!(
             "{what} for {vip} from {} to {} ({} probe(s)){}{}",
             t_str(from),
@@ -553,8 +589,12 @@ fn legend(out: &mut String, y: f64) {
         Dash,
         Tick,
     }
-    let items: [(Mark, &str); 8] = [
+    let items: [(Mark, &str); 9] = [
         (Mark::Box(COLOR_HOLD, ""), "holds a VIP"),
+        (
+            Mark::Box(COLOR_DORMANT, " fill-opacity=\"0.5\""),
+            "VIP present, link not live",
+        ),
         (
             Mark::Box(COLOR_CONFLICT, " fill-opacity=\"0.25\" stroke=\"#d62728\""),
             "conflict: 2+ holders",
@@ -566,8 +606,8 @@ fn legend(out: &mut String, y: f64) {
         (Mark::Dash, "fault"),
         (Mark::Tick, "step begins"),
         (Mark::Box(COLOR_CLIENT_0, ""), "client: no answer"),
-        (Mark::Box(COLOR_CLIENT_1, ""), "client: 1 MAC"),
-        (Mark::Box(COLOR_CLIENT_N, ""), "client: 2+ MACs"),
+        (Mark::Box(COLOR_CLIENT_1, ""), "client: 1 node answers"),
+        (Mark::Box(COLOR_CLIENT_N, ""), "client: 2+ nodes answer"),
     ];
     let _ = writeln!(out, "<g class=\"legend\">");
     let per_row = 5;
@@ -704,12 +744,45 @@ mod tests {
         assert_eq!(count(&svg, "<rect class=\"client-1\""), 1);
         assert_eq!(count(&svg, "<rect class=\"client-0\""), 1);
         assert_eq!(count(&svg, "<rect class=\"client-n\""), 1);
-        assert!(svg.contains("two or more MACs answered for 192.0.2.20 from t=9.000s to t=12.000s (1 probe(s)): 02:00:00:00:00:01, 02:00:00:00:00:02"));
+        assert!(svg.contains("two or more nodes answered for 192.0.2.20 from t=9.000s to t=12.000s (1 probe(s)): node1 (02:00:00:00:00:01), node2 (02:00:00:00:00:02)"));
         // Axis: a tick per second, 0 to 12.
         assert!(svg.contains(">0</text>"));
         assert!(svg.contains(">12</text>"));
         assert_eq!(count(&svg, "<text class=\"tick\""), 13);
         assert!(svg.contains("class=\"legend\""));
+    }
+
+    /// FRR's way: the VIP on a protodown macvlan is drawn as present, not held, and two
+    /// nodes answering with the virtual MAC are named in the client lane.
+    #[test]
+    fn dormant_vip_has_its_own_style_and_the_client_lane_names_nodes() {
+        let mv = "vrrp4-2-51";
+        let up = (true, true, false);
+        let protodown = (true, false, true);
+        let ev = sorted(vec![
+            link(ms(100), "node1", mv, protodown, Some("eth1")),
+            link(ms(100), "node2", mv, protodown, Some("eth1")),
+            addr_on(ms(100), "node1", mv, AddrChange::Initial, vip4()),
+            addr_on(ms(100), "node2", mv, AddrChange::Initial, vip4()),
+            link(ms(1000), "node1", mv, up, Some("eth1")),
+            probe_from(ms(2000), 1, &[("node1", VMAC)]),
+            fault(ms(3000), "node1", "sigkill"),
+            link(ms(6600), "node2", mv, up, Some("eth1")),
+            probe_from(ms(7000), 2, &[("node1", VMAC), ("node2", VMAC)]),
+            note(ms(8000)),
+        ]);
+        let svg = timeline_svg(&ev, &nodes(), &[vip4()], ms(8000), "frr");
+        wellformed::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert_eq!(count(&svg, "<rect class=\"dormant\""), 2, "{svg}");
+        assert!(svg.contains("node2 has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: t=0.100s – t=6.600s (6500 ms)"), "{svg}");
+        assert!(
+            svg.contains("node1 holds a VIP: t=1.000s – end of run"),
+            "{svg}"
+        );
+        assert!(svg.contains(
+            "two or more nodes answered for 192.0.2.20 from t=7.000s to t=8.000s (1 probe(s)): node1 (00:00:5e:00:01:33), node2 (00:00:5e:00:01:33)"
+        ));
+        assert!(svg.contains(">VIP present, link not live</text>"), "{svg}");
     }
 
     #[test]

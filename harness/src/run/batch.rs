@@ -1,16 +1,17 @@
 //! Many runs at once: every scenario × every daemon, a bounded number in parallel, with
 //! progress on stderr, then the reports.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Result;
 
 use crate::check::{CheckName, Outcome};
 use crate::daemons::Daemon;
-use crate::report::{self, RunRecord, StepOutcome};
+use crate::report::{self, html, RunRecord, StepOutcome};
+use crate::run::progress::{Progress, ProgressMode};
 use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
 
@@ -53,39 +54,97 @@ pub async fn run_repeated(
     jobs: usize,
     repeat: usize,
 ) -> Vec<RunResult> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let all = plan(scenarios, daemons, repeat);
+    run_planned(scenarios, daemons, opts, jobs, &all, ProgressMode::detect()).await
+}
+
+/// One run of a batch: which scenario, which daemon, which repetition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Index into the batch's scenarios.
+    pub scenario: usize,
+    /// Index into the batch's daemons.
+    pub daemon: usize,
+    /// The repetition, 1-based; `None` when the batch runs everything once.
+    pub rep: Option<usize>,
+    /// The run's folder relative to the batch's output folder
+    /// (`[rep<k>/]<scenario>/<daemon>`).
+    pub dir: PathBuf,
+}
+
+/// The whole batch in its fixed order (repetition, then scenario, then daemon): the
+/// order `--shard` cuts.
+pub fn plan(scenarios: &[Scenario], daemons: &[Daemon], repeat: usize) -> Vec<Planned> {
     let repeat = repeat.max(1);
-    let total = scenarios.len() * daemons.len() * repeat;
-    let done = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::with_capacity(total);
+    let mut out = Vec::with_capacity(scenarios.len() * daemons.len() * repeat);
     for k in 1..=repeat {
-        for sc in scenarios {
-            for d in daemons {
-                let (sc, d, mut opts) = (sc.clone(), d.clone(), opts.clone());
-                if repeat > 1 {
-                    opts.out_dir = opts.out_dir.join(format!("rep{k}"));
+        for (si, sc) in scenarios.iter().enumerate() {
+            for (di, d) in daemons.iter().enumerate() {
+                let rep = (repeat > 1).then_some(k);
+                let mut dir = PathBuf::new();
+                if let Some(k) = rep {
+                    dir.push(format!("rep{k}"));
                 }
-                let (sem, done) = (sem.clone(), done.clone());
-                handles.push(tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    if run::interrupt::requested(&opts.stop) {
-                        // Interrupted before it started: nothing to judge or keep.
-                        return None;
-                    }
-                    let r = run::run(&sc, &d, &opts).await;
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    eprintln!(
-                        "[{n}/{total}] {} × {}: {} ({:.1} s)",
-                        r.scenario,
-                        r.daemon,
-                        short_verdict(&r),
-                        r.duration.as_secs_f64()
-                    );
-                    Some(r)
-                }));
+                dir.push(&sc.name);
+                dir.push(run::daemon_dir_name(&d.name()));
+                out.push(Planned {
+                    scenario: si,
+                    daemon: di,
+                    rep,
+                    dir,
+                });
             }
         }
     }
+    out
+}
+
+/// Runs the `planned` runs (all of a batch, or one shard of it), at most `jobs` at once,
+/// showing progress as `mode` says. Results come back in the plan's order.
+pub async fn run_planned(
+    scenarios: &[Scenario],
+    daemons: &[Daemon],
+    opts: &RunOptions,
+    jobs: usize,
+    planned: &[Planned],
+    mode: ProgressMode,
+) -> Vec<RunResult> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let progress = Arc::new(Progress::new(planned.len(), mode));
+    let mut handles = Vec::with_capacity(planned.len());
+    for p in planned {
+        let (sc, d, mut opts) = (
+            scenarios[p.scenario].clone(),
+            daemons[p.daemon].clone(),
+            opts.clone(),
+        );
+        if let Some(k) = p.rep {
+            opts.out_dir = opts.out_dir.join(format!("rep{k}"));
+        }
+        let (sem, progress) = (sem.clone(), progress.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            if run::interrupt::requested(&opts.stop) {
+                // Interrupted before it started: nothing to judge or keep.
+                return None;
+            }
+            progress.started();
+            let r = run::run(&sc, &d, &opts).await;
+            let ok = r.error.is_none() && record(&r).status().is_ok();
+            progress.finished(
+                ok,
+                &format!(
+                    "{} × {}: {} ({:.1} s)",
+                    r.scenario,
+                    r.daemon,
+                    short_verdict(&r),
+                    r.duration.as_secs_f64()
+                ),
+            );
+            Some(r)
+        }));
+    }
+    let total = planned.len();
     let mut out = Vec::with_capacity(total);
     for h in handles {
         if let Ok(Some(r)) = h.await {
@@ -162,13 +221,30 @@ pub fn record(r: &RunResult) -> RunRecord {
     }
 }
 
-/// Writes the per-run artifacts (verdict.json, timeline.svg) and the summary
-/// (`summary.md`, optional JUnit), prints the table, and returns the exit code: 0 when
-/// every run went as its scenario expects for its daemon, 1 otherwise.
-pub fn finish(results: &[RunResult], out: &Path, junit: Option<&Path>) -> Result<ExitCode> {
+/// Writes the per-run artifacts (verdict.json, timeline.svg, the run's `report.html`)
+/// and the batch's (`summary.md`, `index.html` with `subtitle` under its title, optional
+/// JUnit), prints the table, and returns the exit code: 0 when every run went as its
+/// scenario expects for its daemon, 1 otherwise.
+pub fn finish(
+    results: &[RunResult],
+    out: &Path,
+    junit: Option<&Path>,
+    subtitle: &str,
+) -> Result<ExitCode> {
     let records: Vec<RunRecord> = results.iter().map(record).collect();
+    let mut versions: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (r, rec) in results.iter().zip(&records) {
         report::write_artifacts(&r.out_dir, rec, &r.events, &r.nodes, &r.vips, r.end_ns)?;
+        let version = versions
+            .entry(r.daemon.clone())
+            .or_insert_with(|| daemon_version(&r.daemon));
+        let times = html::step_times(&r.events);
+        html::write_run_page(&html::RunPage {
+            record: rec,
+            daemon_version: version.as_deref(),
+            step_times: &times,
+            index_href: html::index_href_from(out, &r.out_dir),
+        })?;
     }
     let table = report::summary_table(&records);
     std::fs::create_dir_all(out)?;
@@ -202,10 +278,29 @@ pub fn finish(results: &[RunResult], out: &Path, junit: Option<&Path>) -> Result
         }
         std::fs::write(j, report::junit_xml(&records))?;
     }
+    let index = html::write_index(out, &records, subtitle, &[])?;
+    eprintln!("report: {}", index.display());
     let ok = records.iter().all(|r| r.status().is_ok());
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The first line a daemon prints for `--version` (`Keepalived v2.2.7 (01/16,2022)`,
+/// `vrrpd 0.1.0`), for the run pages; `None` when it cannot be asked.
+fn daemon_version(name: &str) -> Option<String> {
+    let bin = Daemon::parse(name).ok()?.binary().ok()?;
+    let out = std::process::Command::new(bin)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(120).collect())
 }

@@ -24,9 +24,6 @@ pub(crate) fn top_level(k: &str) -> Option<Unimplemented> {
     Some(match k {
         "virtual_server" | "virtual_server_group" => OutOfScope(LVS),
         "bfd_instance" => OutOfScope("BFD sessions are keepalived's bfd process"),
-        "static_ipaddress" => Refused(
-            "vrrpd manages only virtual addresses; configure static addresses with your network configuration",
-        ),
         "garp_group" => Refused(
             "vrrpd sends gratuitous ARP per instance (garp_master_* and vrrp_garp_interval); garp_group is not implemented",
         ),
@@ -151,7 +148,9 @@ pub(crate) fn global(k: &str) -> Option<Unimplemented> {
         | "vrrp_vmac_garp_intvl" => Refused(
             "vrrpd sends garp_master_repeat gratuitous ARPs on becoming MASTER and one every garp_master_refresh; this tuning is not implemented",
         ),
-        "vmac_prefix" | "vmac_addr_prefix" => Refused("vrrpd does not implement use_vmac"),
+        "vmac_prefix" | "vmac_addr_prefix" => {
+            Refused("vrrpd names its virtual-MAC links itself (vrrpd4.<VRID>, vrrpd6.<VRID>)")
+        }
         "dynamic_interfaces" | "default_interface" | "disable_local_igmp"
         | "linkbeat_use_polling" | "rs_init_notifies" | "no_checker_emails" => {
             OutOfScope("no effect on the VRRP instances vrrpd runs")
@@ -215,9 +214,9 @@ pub(crate) fn instance(k: &str) -> Option<Unimplemented> {
         "strict_mode" => Refused(
             "vrrpd has no strict mode: it accepts unicast and v2 authentication, always runs in accept mode and installs no firewall rules",
         ),
-        "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" | "vmac_garp_intvl" => {
-            Refused("vrrpd does not implement use_vmac: the virtual IP goes on the interface itself with the interface's MAC")
-        }
+        "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" | "vmac_garp_intvl" => Refused(
+            "vrrpd's use_vmac has no such variant: its virtual-MAC link carries the VIPs and the adverts leave from the interface",
+        ),
         "dont_track_primary" => Refused(
             "vrrpd always goes to FAULT when the instance's interface is down",
         ),
