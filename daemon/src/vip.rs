@@ -6,12 +6,13 @@
 //! * **Lease.** A MASTER adds each VIP with a finite valid/preferred lifetime
 //!   (`IFA_CACHEINFO`) and [`VipManager::refresh`]es it every advert interval. If the
 //!   daemon dies or freezes, the kernel removes the address itself when the lease runs
-//!   out. Lifetimes are whole seconds; a lease is rounded *up*. The kernel checks
-//!   lifetimes from one timer shared by all namespaces, which it may fire up to 20 ms
-//!   early and, to batch work, up to half a second late; so an address with a lease of
-//!   `n` seconds disappears within `n - 0.02 ..= n + 0.5` seconds of its last add or
-//!   refresh. Measured (kernel 6.18, 2 s lease, IPv4 and IPv6, tests running in
-//!   parallel): 2.005 to 2.44 s, most within 2.07 s.
+//!   out. Lifetimes are whole seconds; a lease is rounded *up*, and from 3 s on the
+//!   preferred lifetime is one second shorter ([`preferred_secs`]). The kernel's
+//!   lifetime worker (one per namespace) may remove an address 20 ms early; it is late
+//!   by two timer-wheel sleeps (measured 24–68 ms with a 3 s lease, IPv4 and IPv6)
+//!   unless the end falls in the last quarter second before a whole second of
+//!   jiffies, where it is rounded up to that second (measured up to 490 ms). Where
+//!   that window lies and how the runtime avoids it: `runtime::lease`.
 //! * **Ownership mark.** Every address added here carries [`VRPD_IFA_PROTO`] in
 //!   `IFA_PROTO` (Linux >= 6.1), and IPv4 addresses also get a label `<ifname>:vr<vrid>`.
 //!   [`VipManager::reconcile_marked`] removes every address with the mark at start-up,

@@ -569,6 +569,19 @@ impl Instance {
         })
     }
 
+    /// Moves a Master's next advert, and the cadence after it, `by` later. The IO layer
+    /// uses it once to move adverts (and the lease refreshes right after them) out of
+    /// the part of the second in which the kernel removes an expired address late. A
+    /// single gap of one interval plus `by` (less than half an interval) is far inside
+    /// any Backup's `Master_Down_Interval`. Does nothing unless Master.
+    pub fn delay_adverts(&mut self, by: Duration) {
+        if self.state == State::Master {
+            if let Some(at) = &mut self.adver_at {
+                *at += by;
+            }
+        }
+    }
+
     fn is_owner(&self) -> bool {
         self.effective_priority() == PRIORITY_OWNER
     }

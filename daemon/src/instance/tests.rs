@@ -1156,6 +1156,29 @@ fn master_resuming_after_its_lease_ran_out_announces_again() {
     assert_eq!(inst.counters().lease_lapses, 1);
 }
 
+#[test]
+fn delay_adverts_moves_the_cadence_of_a_master_only() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(Params {
+        initial_master: true,
+        garp_repeat: 0,
+        ..params(150)
+    });
+    inst.handle_event(t0, Event::Startup);
+    drain(&mut inst);
+    assert_eq!(inst.poll_timeout(), Some(t0 + ms(1000)));
+    inst.delay_adverts(ms(178));
+    assert_eq!(inst.poll_timeout(), Some(t0 + ms(1178)));
+    inst.handle_timeout(t0 + ms(1178));
+    assert!(drain(&mut inst).contains(&Action::SendAdvert { priority: 150 }));
+    assert_eq!(inst.poll_timeout(), Some(t0 + ms(2178)));
+    // A Backup has no advert timer to move.
+    let mut b = started(params(100), t0);
+    let before = b.poll_timeout();
+    b.delay_adverts(ms(178));
+    assert_eq!(b.poll_timeout(), before);
+}
+
 /// Issue 13 item 6: a v3 advert with Max Adver Int 0 (below 10 ms) never steers the
 /// state machine: a Backup keeps its timer, a Master does not yield.
 #[test]

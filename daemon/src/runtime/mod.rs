@@ -4,7 +4,8 @@
 //! # Never a stale VIP
 //!
 //! * Clean stop (SIGTERM/SIGINT): every Master sends priority 0, then removes its VIPs.
-//! * Lease: VIPs carry a kernel lifetime refreshed while Master.
+//! * Lease: VIPs carry a kernel lifetime set right after each advert to end just
+//!   before a peer could take over ([`lease`]).
 //! * Start-up reconcile: before any instance starts, every address carrying vrrpd's
 //!   mark is removed from every configured interface.
 //! * Self-check: every advert interval each non-Master looks for its VIPs on its
@@ -19,9 +20,10 @@
 //! deadlines live in a heap ([`timer::TimerHeap`]), so a wakeup only touches the
 //! routers that are due or received something; the loop sleeps on a `timerfd`
 //! ([`timer::PreciseSleep`]) so deadlines fire at their instant, not rounded up to
-//! tokio's millisecond; lease refreshes are skipped while the
-//! current lifetime still covers the next interval with headroom
-//! ([`router::REFRESH_HEADROOM`]); counters reach the state file at most once a
+//! tokio's millisecond; at sub-second intervals (where a lease cannot end before the
+//! takeover anyway) lease refreshes are skipped while the current lifetime still
+//! covers the next interval with headroom ([`router::REFRESH_HEADROOM`]); counters
+//! reach the state file at most once a
 //! second, state changes at once.
 
 pub mod cli;
@@ -955,10 +957,10 @@ impl Daemon {
     /// Puts router `ri`'s next deadline (protocol timer or probe) in the heap.
     fn rearm(&mut self, ri: usize) {
         if let Some(r) = self.routers.get(ri) {
-            let at = [r.inst.poll_timeout(), r.probe_at, r.refresh_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let at = match (r.inst.poll_timeout(), r.probe_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             self.timers.set(ri, at);
         }
     }
@@ -1097,10 +1099,6 @@ impl Daemon {
 
     async fn run_actions(&mut self, ri: usize, now: Instant) {
         let mut sync = Vec::new();
-        if self.routers[ri].refresh_at.is_some_and(|t| t <= now) {
-            self.routers[ri].refresh_at = None;
-            self.refresh_lease(ri, true).await;
-        }
         while let Some(action) = self.routers[ri].inst.poll_action() {
             self.counters_dirty = true;
             match action {
@@ -1123,7 +1121,7 @@ impl Daemon {
                 Action::RefreshVips { lease } => {
                     let r = &self.routers[ri];
                     if r.lease_plan.tracks_adverts(self.window.is_some()) {
-                        self.refresh_lease(ri, false).await;
+                        self.refresh_lease(ri).await;
                     } else if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
                     {
                         self.vip_op(ri, Some(lease), "refresh").await;
@@ -1146,7 +1144,6 @@ impl Daemon {
                     self.virtual_routes(ri, RouteOp::Remove).await;
                     self.remove_vips(ri).await;
                     self.routers[ri].last_refresh = None;
-                    self.routers[ri].refresh_at = None;
                 }
                 Action::SendGratuitous => self.send_gratuitous(ri),
                 Action::StateChange { from, to } => {
@@ -1252,46 +1249,43 @@ impl Daemon {
         }
     }
 
-    /// The lease for VIPs added on becoming Master (the first advert follows at once).
-    /// When its end would fall in the rounding window, the rounded-safe lease now and
-    /// a full one once the window has passed.
+    /// The lease for VIPs added on becoming Master (the first advert follows at once,
+    /// so it is planned as if that advert were sent now).
     fn first_lease(&mut self, ri: usize, nominal: Duration) -> Duration {
-        let r = &mut self.routers[ri];
-        if !r.lease_plan.tracks_adverts(self.window.is_some()) {
+        if !self.routers[ri]
+            .lease_plan
+            .tracks_adverts(self.window.is_some())
+        {
             return nominal;
         }
         let now = Instant::now();
-        let window = self.window.as_ref().map(|w| (w, &self.clock));
-        match r.lease_plan.refresh(now, now, window, false) {
-            lease::Refresh::Now(n) => n,
-            lease::Refresh::At(at) => {
-                r.refresh_at = Some(at);
-                match r.lease_plan.refresh(now, now, None, true) {
-                    lease::Refresh::Now(n) => n,
-                    lease::Refresh::At(_) => r.lease_plan.floor,
-                }
-            }
-        }
+        self.plan_lease(ri, now, now)
     }
 
     /// Sets the lease right after an advert so that it ends within the router's budget
-    /// after that advert, or defers it out of the kernel's rounding window
-    /// ([`lease::LeasePlan::refresh`]).
-    async fn refresh_lease(&mut self, ri: usize, deferred: bool) {
-        let r = &mut self.routers[ri];
-        if r.inst.state() != State::Master {
-            return;
-        }
+    /// after that advert ([`lease::LeasePlan::refresh`]).
+    async fn refresh_lease(&mut self, ri: usize) {
         let now = Instant::now();
-        let last = r.last_advert.unwrap_or(now);
+        let last = self.routers[ri].last_advert.unwrap_or(now);
+        let lease = self.plan_lease(ri, now, last);
+        self.vip_op(ri, Some(lease), "refresh").await;
+        self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
+        self.routers[ri].last_refresh = Some(now);
+    }
+
+    /// The lease to set at `now` after the advert of `last_advert`; moves the router's
+    /// adverts out of the kernel's rounding window when they are in it.
+    fn plan_lease(&mut self, ri: usize, now: Instant, last_advert: Instant) -> Duration {
+        let r = &mut self.routers[ri];
         let window = self.window.as_ref().map(|w| (w, &self.clock));
-        match r.lease_plan.refresh(now, last, window, deferred) {
-            lease::Refresh::Now(n) => {
-                self.vip_op(ri, Some(n), "refresh").await;
-                self.virtual_routes(ri, RouteOp::Refresh(n)).await;
-                self.routers[ri].last_refresh = Some(now);
+        match r.lease_plan.refresh(now, last_advert, window) {
+            lease::Refresh::Now(n) => n,
+            lease::Refresh::Shift { lease, by } => {
+                tracing::debug!(instance = %r.cfg.name, shift_ms = by.as_millis() as u64,
+                    "adverts moved out of the kernel's lifetime rounding window");
+                r.inst.delay_adverts(by);
+                lease
             }
-            lease::Refresh::At(at) => r.refresh_at = Some(at),
         }
     }
 

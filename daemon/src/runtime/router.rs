@@ -68,8 +68,6 @@ pub struct Router {
     pub lease_plan: LeasePlan,
     /// When its last advert (priority above 0) was sent.
     pub last_advert: Option<Instant>,
-    /// A lease refresh deferred out of the kernel's rounding window.
-    pub refresh_at: Option<Instant>,
     /// When a conflict was last logged and notified (rate limit).
     pub last_conflict_report: Option<Instant>,
     /// Whether this run added its VIPs (keepalived-1.2 control).
@@ -119,6 +117,7 @@ pub fn lease_plan(cfg: &InstanceConfig) -> LeasePlan {
         budget: budget(KERNEL_EXPIRY_LATE),
         budget_rounded: budget(KERNEL_EXPIRY_LATE_ROUNDED),
         floor: lease_floor(cfg.advert_interval),
+        interval: cfg.advert_interval,
     }
 }
 
@@ -212,7 +211,6 @@ impl Router {
             last_refresh: None,
             lease_plan: lease_plan(&cfg),
             last_advert: None,
-            refresh_at: None,
             last_conflict_report: None,
             added_this_run: false,
             tracked,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
-use super::footprint::{clock_ticks, cpu_ticks, percent};
+use super::footprint::{cpu_ns, percent};
 use super::{Target, Verdict};
 use crate::daemons::Daemon;
 use crate::lab::process::ProcessSpec;
@@ -267,7 +267,6 @@ async fn one(d: &Daemon, secs: Duration) -> Result<Vec<FloodRow>> {
     })?;
     let sender = Arc::new(sender);
     let tap = Arc::new(tap);
-    let tck = clock_ticks()?;
     let mut rows = Vec::new();
     for kind in Kind::ALL {
         let packet = kind.datagram()?;
@@ -281,10 +280,10 @@ async fn one(d: &Daemon, secs: Duration) -> Result<Vec<FloodRow>> {
             let (stop, tap) = (stop.clone(), tap.clone());
             std::thread::spawn(move || watch(&tap, node_addr, &stop))
         };
-        let before = cpu_ticks(n1);
+        let before = cpu_ns(n1);
         let started = Instant::now();
         tokio::time::sleep(secs).await;
-        let after = cpu_ticks(n1);
+        let after = cpu_ns(n1);
         let elapsed = started.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
         if let Some(f) = flooder {
@@ -309,7 +308,7 @@ async fn one(d: &Daemon, secs: Duration) -> Result<Vec<FloodRow>> {
             daemon: d.name(),
             kind,
             sent_pps: sent.load(Ordering::Relaxed) as f64 / elapsed,
-            cpu_percent: percent(&before, &after, tck, elapsed),
+            cpu_percent: percent(&before, &after, elapsed),
             adverts: times.len(),
             max_jitter_ms,
             stable,

@@ -4,9 +4,11 @@
 //! Instance *i* (VRID *i*) holds one VIP on eth1: 198.51.100.*i* for VRIDs 1–254 and
 //! 203.0.113.1 for VRID 255. node1 starts first; once it holds all 255 VIPs, node2
 //! starts, and once node2 has run without taking any VIP, the sampling
-//! time is cut into N equal windows; in each, CPU time (utime + stime from
-//! `/proc/<pid>/stat`, summed over every process of the node) is divided by the
-//! window's length: per cent of one core. Peak RSS is the sum of `VmHWM` over the
+//! time is cut into N equal windows; in each, CPU time in nanoseconds (the first
+//! field of `/proc/<pid>/task/<tid>/schedstat`, summed over every thread of every
+//! process of the node; clock ticks of `/proc/<pid>/stat` would be 10 ms steps) is
+//! divided by the window's length: per cent of one core. The spread of a figure is
+//! (largest − smallest window) / median. Peak RSS is the sum of `VmHWM` over the
 //! node's processes at the end.
 
 use std::fmt::Write as _;
@@ -127,6 +129,10 @@ pub struct FootprintRow {
     pub master_cpu: Option<Stats>,
     /// CPU of the BACKUP node, % of one core, per window.
     pub backup_cpu: Option<Stats>,
+    /// Spread of the MASTER's windows, % of its median.
+    pub master_spread: Option<f64>,
+    /// Spread of the BACKUP's windows, % of its median.
+    pub backup_spread: Option<f64>,
     /// Peak RSS summed over the MASTER node's processes, MB.
     pub master_rss_mb: Option<f64>,
     /// Peak RSS summed over the BACKUP node's processes, MB.
@@ -220,6 +226,8 @@ pub async fn run(windows: usize, secs: Duration, daemons: &[Daemon]) -> Result<F
                 converged_s: None,
                 master_cpu: None,
                 backup_cpu: None,
+                master_spread: None,
+                backup_spread: None,
                 master_rss_mb: None,
                 backup_rss_mb: None,
                 processes: (0, 0),
@@ -288,17 +296,16 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
     let converged_s = t0.elapsed().as_secs_f64();
     tokio::time::sleep(WARMUP).await;
     let window = secs / u32::try_from(windows.max(1)).unwrap_or(u32::MAX);
-    let tck = clock_ticks()?;
     let (mut m, mut b) = (Vec::new(), Vec::new());
-    let mut prev = (cpu_ticks(n1), cpu_ticks(n2));
+    let mut prev = (cpu_ns(n1), cpu_ns(n2));
     let mut prev_t = Instant::now();
     for _ in 0..windows.max(1) {
         tokio::time::sleep(window).await;
-        let now = (cpu_ticks(n1), cpu_ticks(n2));
+        let now = (cpu_ns(n1), cpu_ns(n2));
         let dt = prev_t.elapsed().as_secs_f64();
         prev_t = Instant::now();
-        m.push(percent(&prev.0, &now.0, tck, dt));
-        b.push(percent(&prev.1, &now.1, tck, dt));
+        m.push(percent(&prev.0, &now.0, dt));
+        b.push(percent(&prev.1, &now.1, dt));
         prev = now;
     }
     let problem = if n1.processes().is_empty() || n2.processes().is_empty() {
@@ -313,6 +320,8 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
         converged_s: Some(converged_s),
         master_cpu: Stats::of(&m),
         backup_cpu: Stats::of(&b),
+        master_spread: spread(&m),
+        backup_spread: spread(&b),
         master_rss_mb: Some(peak_rss_kb(n1) as f64 / 1024.0),
         backup_rss_mb: Some(peak_rss_kb(n2) as f64 / 1024.0),
         processes: (n1.processes().len(), n2.processes().len()),
@@ -375,30 +384,33 @@ async fn count_held(h: &Host, vips: &[IpAddr]) -> Result<usize> {
         .count())
 }
 
-/// utime + stime of every process of the host, by PID.
-pub(crate) fn cpu_ticks(h: &Host) -> Vec<(Pid, u64)> {
+/// CPU time in ns of every process of the host (all its threads), by PID.
+pub(crate) fn cpu_ns(h: &Host) -> Vec<(Pid, u64)> {
     h.processes()
         .into_iter()
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            Some((p, stat_ticks(&text)?))
-        })
+        .filter_map(|p| Some((p, process_cpu_ns(p)?)))
         .collect()
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name
-/// may hold spaces and parentheses, so fields are counted after the last `)`.
-pub fn stat_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): field k is f[k - 3].
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    Some(utime + stime)
+/// The sum of `schedstat`'s run time over the threads of `pid`.
+fn process_cpu_ns(pid: Pid) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut sum = 0;
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("schedstat")) {
+            sum += schedstat_ns(&text)?;
+        }
+    }
+    Some(sum)
+}
+
+/// The first field of a `schedstat` line: time spent on the CPU, ns.
+pub fn schedstat_ns(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// CPU % of one core between two samples, over processes present in both.
-pub(crate) fn percent(before: &[(Pid, u64)], after: &[(Pid, u64)], tck: f64, secs: f64) -> f64 {
+pub(crate) fn percent(before: &[(Pid, u64)], after: &[(Pid, u64)], secs: f64) -> f64 {
     let used: u64 = after
         .iter()
         .filter_map(|(p, t)| {
@@ -408,7 +420,14 @@ pub(crate) fn percent(before: &[(Pid, u64)], after: &[(Pid, u64)], tck: f64, sec
                 .map(|(_, t0)| t.saturating_sub(*t0))
         })
         .sum();
-    used as f64 / tck / secs * 100.0
+    used as f64 / 1e9 / secs * 100.0
+}
+
+/// (largest − smallest) / median of the windows, in per cent of the median.
+pub fn spread(windows: &[f64]) -> Option<f64> {
+    let st = Stats::of(windows)?;
+    let max = windows.iter().copied().fold(f64::MIN, f64::max);
+    (st.median > 0.0).then(|| (max - st.min) / st.median * 100.0)
 }
 
 /// Sum of `VmHWM` over the host's processes, kB.
@@ -428,16 +447,6 @@ pub fn status_kb(status: &str, key: &str) -> Option<u64> {
         let v = l.strip_prefix(key)?.strip_prefix(':')?;
         v.split_whitespace().next()?.parse().ok()
     })
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`).
-pub(crate) fn clock_ticks() -> Result<f64> {
-    // SAFETY: sysconf reads a constant of the C library; no pointers involved.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t <= 0 {
-        bail!("sysconf(_SC_CLK_TCK) failed");
-    }
-    Ok(t as f64)
 }
 
 /// The last lines of a log, for error messages.
@@ -493,8 +502,8 @@ mod tests {
 
     #[test]
     fn proc_parsing() {
-        let stat = "1234 (keep alived (x)) S 1 1234 1234 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 1 0 100 1000 200";
-        assert_eq!(stat_ticks(stat), Some(22));
+        assert_eq!(schedstat_ns("123456789 2000 31\n"), Some(123_456_789));
+        assert_eq!(schedstat_ns(""), None);
         let status = "Name:\tvrrpd\nVmHWM:\t    4242 kB\nVmRSS:\t 4000 kB\n";
         assert_eq!(status_kb(status, "VmHWM"), Some(4242));
         assert_eq!(status_kb(status, "VmRSS"), Some(4000));
@@ -505,8 +514,14 @@ mod tests {
     fn cpu_percent() {
         let p = Pid::from_raw;
         let before = [(p(1), 100), (p(2), 50)];
-        let after = [(p(1), 110), (p(3), 999)];
-        // 10 ticks at 100 Hz in 2 s = 5 %.
-        assert!((percent(&before, &after, 100.0, 2.0) - 5.0).abs() < 1e-9);
+        let after = [(p(1), 100_000_100), (p(3), 999)];
+        // 100 ms of CPU in 2 s = 5 %; pid 3 was not there before, pid 2 is gone.
+        assert!((percent(&before, &after, 2.0) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn spread_of_windows() {
+        assert_eq!(spread(&[4.0, 5.0, 6.0]), Some(40.0));
+        assert_eq!(spread(&[0.0, 0.0]), None);
     }
 }

@@ -228,17 +228,20 @@ fn footprint(s: &mut String, f: &FootprintSection) {
     );
     let _ = writeln!(
         s,
-        "| daemon | MASTER CPU % of a core | BACKUP CPU % of a core | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
+        "| daemon | MASTER CPU % of a core | spread | BACKUP CPU % of a core | spread | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
     );
-    let _ = writeln!(s, "|---|---|---|---:|---:|---|---:|---|");
+    let _ = writeln!(s, "|---|---|---:|---|---:|---:|---:|---|---:|---|");
     for r in &f.rows {
         let mb = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
+        let pct = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.0} %"));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {}/{} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} |",
             r.daemon,
             opt_cell(r.master_cpu.as_ref(), 2),
+            pct(r.master_spread),
             opt_cell(r.backup_cpu.as_ref(), 2),
+            pct(r.backup_spread),
             mb(r.master_rss_mb),
             mb(r.backup_rss_mb),
             r.processes.0,
