@@ -185,6 +185,22 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
         if (!before.link_up && after.link_up) || kind == FaultKind::Thaw {
             conflict.push((t, t));
         }
+        // A MASTER that dies or freezes while a peer of higher (or equal) priority is
+        // taking over by preemption (the start order can make a lower priority MASTER
+        // for a moment; a reload or a returning node can too) cannot step back: with a
+        // lease its VIP lasts until the lease runs out, since the peer does not wait
+        // for Master_Down_Interval.
+        if d.lease && leaves_stale(kind, caps) {
+            let outranked = st
+                .iter()
+                .enumerate()
+                .any(|(i, o)| i != node && o.eligible() && o.priority >= before.priority);
+            if outranked {
+                let lease = vrrpd::instance::lease_for(adv) + vrrpd::instance::KERNEL_EXPIRY_SLACK;
+                let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+                conflict.push((t, t + ms));
+            }
+        }
         // Stale VIPs a daemon without a lease is known to leave.
         if !d.lease {
             if leaves_stale(kind, caps) && stale_since[node].is_none() {
@@ -249,7 +265,7 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
     let conflict_max = match longest(conflict) {
         Some(w) => {
             why.push(format!(
-                "conflict_max: + {w} ms the faults allow (partition, stale VIP of a daemon without a lease) + one advert interval + {} ms tolerance + {} ms slack",
+                "conflict_max: + {w} ms the faults allow (a partition, a MASTER frozen or killed while outranked, a stale VIP of a daemon without a lease) + one advert interval + {} ms tolerance + {} ms slack",
                 ms(tol),
                 ms(SLACK)
             ));
@@ -306,7 +322,9 @@ fn ceil_ms(d: Duration) -> Duration {
 }
 
 /// Whether the first fault takes down the initial MASTER in a way the failover checker
-/// measures, and nothing else happens for `window` after it.
+/// measures, and nothing else happens for `window` after it. The MASTER must have
+/// advertised before it (a hold of one advert interval after the setup converged), or
+/// the checker finds no master to fail over from.
 fn failover_applies(s: &Schedule, window: Duration) -> bool {
     let Some(first) = s.actions.iter().position(|a| !matches!(a, Action::Hold(_))) else {
         return false;
@@ -325,7 +343,17 @@ fn failover_applies(s: &Schedule, window: Duration) -> bool {
             | FaultKind::Isolate
             | FaultKind::Crash
     );
-    if !takes_down || node != s.initial_master() {
+    let settled: u64 = s.actions[..first]
+        .iter()
+        .map(|a| match a {
+            Action::Hold(ms) => *ms,
+            _ => 0,
+        })
+        .sum();
+    if !takes_down
+        || node != s.initial_master()
+        || Duration::from_millis(settled) < s.advert_interval() + Duration::from_millis(100)
+    {
         return false;
     }
     let quiet: u64 = s.actions[first + 1..]
@@ -457,13 +485,45 @@ mod tests {
 
     #[test]
     fn vrrpd_at_one_second_allows_only_preemption_overlap() {
-        let s = sched(vec![fault(0, F::Sigkill), Action::Hold(5000)]);
+        let s = sched(vec![
+            Action::Hold(1500),
+            fault(0, F::Sigkill),
+            Action::Hold(5000),
+        ]);
         let b = bounds(&s, &declared("vrrpd"));
         assert_eq!(b.conflict_max, PREEMPT_OVERLAP);
         assert!(b.failover, "{b:?}");
         assert!(b.announce);
         // The negative controls are held to vrrpd's declaration.
         assert_eq!(bounds(&s, &declared("vrrpd:no-lease")), b);
+    }
+
+    /// Found by explore (vrrpd, seed 2026, schedule 120): node2 (163) started before
+    /// node3 (180) and was MASTER for 30 ms when it was frozen; node3 preempted at once
+    /// and node2's VIP lasted until its 2 s lease ran out.
+    #[test]
+    fn a_master_frozen_while_outranked_keeps_its_vip_for_the_lease() {
+        let s = sched(vec![fault(1, F::Freeze), Action::Hold(3000)]);
+        let b = bounds(&s, &declared("vrrpd"));
+        assert!(
+            b.conflict_max
+                >= vrrpd::instance::lease_for(Duration::from_secs(1))
+                    + vrrpd::instance::KERNEL_EXPIRY_SLACK,
+            "{b:?}"
+        );
+        assert!(!b.failover);
+        // The top priority killed: no preemption, so the lease protects fully.
+        let top = sched(vec![fault(0, F::Sigkill), Action::Hold(3000)]);
+        assert_eq!(
+            bounds(&top, &declared("vrrpd")).conflict_max,
+            PREEMPT_OVERLAP
+        );
+    }
+
+    #[test]
+    fn failover_needs_a_master_that_advertised() {
+        let s = sched(vec![fault(0, F::Sigkill), Action::Hold(5000)]);
+        assert!(!bounds(&s, &declared("vrrpd")).failover);
     }
 
     #[test]
