@@ -104,7 +104,9 @@ pub struct Bounds {
 fn step_cost(kind: FaultKind) -> u64 {
     match kind {
         FaultKind::Reboot => 1500,
-        FaultKind::Stop | FaultKind::Restart | FaultKind::Sigkill | FaultKind::Crash => 500,
+        // A clean stop, the start's check that the daemon lives, and its start-up.
+        FaultKind::Restart => 1000,
+        FaultKind::Stop | FaultKind::Sigkill | FaultKind::Crash => 500,
         _ => 200,
     }
 }
@@ -168,10 +170,23 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
             Action::Fault { node, kind, change } => (node, kind, change),
             Action::VipChange(_) => continue,
         };
+        let others_eligible = st
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != node && o.eligible());
         let Some(n) = st.get_mut(node) else { continue };
         let before = n.clone();
         n.apply(kind, change);
+        let t0 = t;
         t += step_cost(kind);
+        // A restart or reboot of the only node that could hold the VIP: it comes back
+        // as BACKUP and waits Master_Down_Interval, nobody holding the VIP meanwhile.
+        if matches!(kind, FaultKind::Restart | FaultKind::Reboot)
+            && before.eligible()
+            && !others_eligible
+        {
+            outage.push((t0, t));
+        }
         let after = n.clone();
         // Partitions: split brain while isolated is expected.
         if !before.isolated && after.isolated {
@@ -554,6 +569,24 @@ mod tests {
         assert!(b.outage_max >= mdi + Duration::from_millis(6000), "{b:?}");
         let quiet = sched(vec![fault(1, F::Stop), Action::Hold(6000)]);
         assert!(bounds(&quiet, &declared("vrrpd")).outage_max < mdi + Duration::from_secs(2));
+    }
+
+    /// Found by explore (vrrpd, seed 2026, schedule 66): node2, alone, restarted; it
+    /// comes back as BACKUP and waits Master_Down_Interval after the restart itself.
+    #[test]
+    fn restarting_the_only_eligible_node_allows_the_restart_time() {
+        let alone = sched(vec![
+            fault(0, F::Sigkill),
+            fault(1, F::Restart),
+            Action::Hold(6000),
+        ]);
+        let with_peer = sched(vec![fault(1, F::Restart), Action::Hold(6000)]);
+        let a = bounds(&alone, &declared("vrrpd")).outage_max;
+        let b = bounds(&with_peer, &declared("vrrpd")).outage_max;
+        assert!(
+            a >= b + Duration::from_millis(step_cost(F::Restart)),
+            "{a:?} {b:?}"
+        );
     }
 
     #[test]
