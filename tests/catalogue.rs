@@ -12,9 +12,21 @@ use vrrplab::run::batch;
 use vrrplab::run::{self, RunOptions};
 use vrrplab::scenario::Scenario;
 
-/// Where test runs leave their artifacts (kept for inspection after a failure).
+/// Where test runs leave their artifacts (kept for inspection after a failure): a
+/// folder of this test process's own under `target/tmp/catalogue/`, so two `cargo test`
+/// runs in one checkout never share pid files or artifacts.
 fn out_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("catalogue")
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("catalogue");
+        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        tempfile::Builder::new()
+            .prefix(&format!("run-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+            .keep()
+    })
+    .clone()
 }
 
 #[rstest]

@@ -94,7 +94,7 @@ fn explore_finds_and_shrinks_the_no_lease_conflict() {
         .verdict
         .checks
         .iter()
-        .find(|j| j.result.name == "conflict_max")
+        .find(|j| j.result.name == vrrplab::check::CheckName::ConflictMax)
         .expect("conflict_max judged");
     assert!(
         matches!(check.result.outcome, Outcome::Fail(_)),

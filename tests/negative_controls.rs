@@ -13,6 +13,22 @@ use vrrplab::daemons::Daemon;
 use vrrplab::run::{self, RunOptions, RunResult};
 use vrrplab::scenario::Scenario;
 
+/// This test process's own artifact folder under `target/tmp/negative-controls/`, so
+/// concurrent `cargo test` runs never share one.
+fn out_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("negative-controls");
+        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        tempfile::Builder::new()
+            .prefix(&format!("run-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+            .keep()
+    })
+    .clone()
+}
+
 fn run_control(control: &str, scenario: &str) -> RunResult {
     vrrplab::lab::privilege::require_root();
     common::require_negative_controls();
@@ -20,7 +36,7 @@ fn run_control(control: &str, scenario: &str) -> RunResult {
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let d = Daemon::parse(&format!("vrrpd:{control}")).unwrap();
     let opts = RunOptions {
-        out_dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("negative-controls"),
+        out_dir: out_dir(),
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +54,7 @@ fn failed(r: &RunResult) -> BTreeSet<String> {
         .checks
         .iter()
         .filter(|j| matches!(j.result.outcome, Outcome::Fail(_)))
-        .map(|j| j.result.name.clone())
+        .map(|j| j.result.name.to_string())
         .collect()
 }
 
@@ -46,7 +62,7 @@ fn message(r: &RunResult, check: &str) -> String {
     r.verdict
         .checks
         .iter()
-        .find(|j| j.result.name == check)
+        .find(|j| j.result.name.to_string() == check)
         .map(|j| match &j.result.outcome {
             Outcome::Fail(m) | Outcome::Unknown(m) => m.clone(),
             Outcome::Pass => String::new(),

@@ -205,6 +205,25 @@ pub fn lease_secs(lease: Duration) -> Result<u32, VipError> {
         .min(INFINITY_LIFE_TIME - 1))
 }
 
+/// The preferred lifetime that goes with a valid lifetime of `valid` seconds: one
+/// second less from 3 s on, else the same.
+///
+/// The kernel's lifetime worker sleeps until the next lifetime that ends, on a timer
+/// wheel whose granularity jumps from 32 ms to 256 ms for sleeps above 2.048 s (HZ=250;
+/// `kernel/time/timer.c`, levels of 8× coarser buckets). A 3 s lease in one sleep can
+/// therefore end up to 256 ms late; split by a preferred lifetime, the worker wakes at
+/// 2 s (deprecates) and again 1 s later (removes), each sleep in the 32 ms level.
+/// While the daemon lives it refreshes every advert interval, long before the address
+/// could be deprecated (a lease of 3 s or more only happens at intervals of about 1 s
+/// and above, see `instance::lease_plan`).
+pub fn preferred_secs(valid: u32) -> u32 {
+    if (3..INFINITY_LIFE_TIME).contains(&valid) {
+        valid - 1
+    } else {
+        valid
+    }
+}
+
 /// The default IPv4 label `<ifname>:vr<vrid>`, cut to [`MAX_LABEL_LEN`] bytes at a
 /// character boundary.
 pub fn default_label(ifname: &str, vrid: u8) -> String {
@@ -327,9 +346,12 @@ impl VipManager {
                 prefix_len: vip.prefix_len,
             });
         }
-        let lifetime = match lease {
-            Some(l) => lease_secs(l)?,
-            None => INFINITY_LIFE_TIME,
+        let (valid, preferred) = match lease {
+            Some(l) => {
+                let valid = lease_secs(l)?;
+                (valid, preferred_secs(valid))
+            }
+            None => (INFINITY_LIFE_TIME, INFINITY_LIFE_TIME),
         };
         let label = match (&vip.addr, &vip.label) {
             (IpAddr::V6(_), _) => None,
@@ -360,8 +382,8 @@ impl VipManager {
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
         let mut ci = CacheInfo::default();
-        ci.ifa_valid = lifetime;
-        ci.ifa_preferred = lifetime;
+        ci.ifa_valid = valid;
+        ci.ifa_preferred = preferred;
         msg.attributes.push(AddressAttribute::CacheInfo(ci));
 
         req.execute()

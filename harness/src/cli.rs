@@ -119,7 +119,7 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
 }
 
 /// Arguments of `vrrplab run`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/seed).
     pub paths: Vec<PathBuf>,
@@ -136,16 +136,27 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// Runs at once.
-    #[arg(long, default_value_t = 4)]
+    /// Runs at once (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
-    /// Run every scenario × daemon this many times (a soak against flaky verdicts).
-    #[arg(long, default_value_t = 1)]
+    /// Run every scenario × daemon this many times (a soak against flaky verdicts; at
+    /// least 1).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub repeat: usize,
     /// Keep each lab up after its run, print how to enter its nodes, and tear it down on
     /// Ctrl-C (use with one scenario and one daemon).
     #[arg(long)]
     pub keep: bool,
+}
+
+/// A count that must be at least 1 (`--jobs 0` and `--repeat 0` are mistakes, not
+/// requests for one; clap turns the error into exit status 2).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `vrrplab run`: every scenario × every daemon, in parallel; prints a summary table;
@@ -175,6 +186,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
+    }
+    if let Some(e) = vrrplab::run::batch::duplicate_name(&scenarios) {
+        eprintln!("vrrplab: {e}");
+        return Ok(ExitCode::from(2));
     }
     let mut daemons = Vec::new();
     if args.daemon.is_empty() {
@@ -209,9 +224,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
+    // With --keep, Ctrl-C is how a kept lab is torn down, not an interruption.
+    let interrupt = if args.keep {
+        None
+    } else {
+        Some(rt.block_on(async { vrrplab::run::interrupt::Interrupt::install() })?)
+    };
     let opts = vrrplab::run::RunOptions {
         out_dir: args.out.clone(),
         keep: args.keep,
+        stop: interrupt.as_ref().map(|i| i.receiver()),
         ..Default::default()
     };
     let jobs = if args.keep { 1 } else { args.jobs };
@@ -223,6 +245,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.repeat,
     ));
     let code = vrrplab::run::batch::finish(&results, &args.out, args.junit.as_deref())?;
+    if let Some(signo) = interrupt.as_ref().and_then(|i| i.signal()) {
+        eprintln!(
+            "vrrplab: interrupted: {} run(s) written to {}",
+            results.len(),
+            args.out.display()
+        );
+        return Ok(ExitCode::from(u8::try_from(128 + signo).unwrap_or(130)));
+    }
     Ok(code)
 }
 
@@ -245,8 +275,8 @@ pub struct BenchArgs {
     /// Seconds of CPU/RSS sampling per daemon in the footprint section.
     #[arg(long, default_value_t = 30)]
     pub footprint_secs: u64,
-    /// Scenario runs at once (failover, conflict, catalogue).
-    #[arg(long, default_value_t = 4)]
+    /// Scenario runs at once (failover, conflict, catalogue; at least 1).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
     /// Runs of the whole catalogue.
     #[arg(long, default_value_t = 1)]

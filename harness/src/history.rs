@@ -150,8 +150,8 @@ pub enum EventKind {
     Daemon {
         /// The node.
         node: String,
-        /// started / exited.
-        what: String,
+        /// Started or exited.
+        what: DaemonEvent,
         /// Host PID.
         pid: u32,
         /// Exit status text, when exited.
@@ -163,14 +163,47 @@ pub enum EventKind {
         index: usize,
         /// Human description.
         text: String,
-        /// begin / end / failed.
-        phase: String,
+        /// Began, ended or failed.
+        phase: StepPhase,
     },
     /// Free text from the runner.
     Note {
         /// The text.
         text: String,
     },
+}
+
+/// What happened to a daemon process (serialised `started` / `exited`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonEvent {
+    /// The harness started it.
+    Started,
+    /// It exited (the event's detail says how).
+    Exited,
+}
+
+/// Where a scenario step is (serialised `begin` / `end` / `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepPhase {
+    /// The step began.
+    Begin,
+    /// The step ended as it should.
+    End,
+    /// The step failed (or could not be decided).
+    Failed,
+}
+
+impl StepPhase {
+    /// `begin`, `end` or `failed`, as in the history file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepPhase::Begin => "begin",
+            StepPhase::End => "end",
+            StepPhase::Failed => "failed",
+        }
+    }
 }
 
 /// A decoded frame, as much as the checkers need.

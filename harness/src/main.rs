@@ -34,13 +34,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match args.command {
-        Some(Command::Check(a)) => cli::check(a),
-        Some(Command::Lab(a)) => cli::lab(a),
-        Some(Command::Run(a)) => cli::run(a),
-        Some(Command::Bench(a)) => cli::bench(a),
-        Some(Command::Explore(a)) => cli::explore(a),
-        None => cli::run(cli::RunArgs::default()),
+    // No subcommand means `run` with its documented defaults (clap's, not zeros).
+    let command = match args.command {
+        Some(c) => c,
+        None => match Args::parse_from(["vrrplab", "run"]).command {
+            Some(c) => c,
+            None => return ExitCode::from(2),
+        },
+    };
+    let result = match command {
+        Command::Check(a) => cli::check(a),
+        Command::Lab(a) => cli::lab(a),
+        Command::Run(a) => cli::run(a),
+        Command::Bench(a) => cli::bench(a),
+        Command::Explore(a) => cli::explore(a),
     };
     match result {
         Ok(code) => code,

@@ -10,11 +10,21 @@
 
 mod error;
 mod keepalived;
+mod route;
 mod toml;
+mod track;
 
-pub use self::error::{ConfigError, Diagnostic, Pos, Warning};
+pub use self::error::{
+    escape_controls, json_diagnostics, ConfigError, Diagnostic, DiagnosticKind, JsonDiagnostic,
+    LineIndex, Pos, Warning,
+};
 pub use self::keepalived::{load_keepalived, parse_keepalived};
+pub use self::route::{Route, RouteScope, RouteType, Rule};
 pub use self::toml::{load_toml, parse_toml};
+pub use self::track::{
+    contribution, effective_priority, Check, CheckKind, ProcessCheck, ScriptCheck, Status,
+    SyncGroup, Tracker,
+};
 
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
@@ -23,10 +33,18 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 /// The whole daemon configuration: the virtual routers this node takes part in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Config {
     /// The virtual router instances, in file order.
     pub instances: Vec<InstanceConfig>,
+    /// Health checks the instances' [`InstanceConfig::trackers`] refer to.
+    pub checks: Vec<Check>,
+    /// Groups of instances that change state together.
+    pub sync_groups: Vec<SyncGroup>,
+    /// Routes installed while the daemon runs (keepalived's `static_routes`).
+    pub static_routes: Vec<Route>,
+    /// Rules installed while the daemon runs (keepalived's `static_rules`).
+    pub static_rules: Vec<Rule>,
 }
 
 impl Config {
@@ -142,6 +160,22 @@ pub struct InstanceConfig {
     /// Add VIPs with a finite kernel lifetime refreshed every advert (see ARCHITECTURE,
     /// "the daemon never leaves a stale VIP").
     pub lease: bool,
+    /// Health checks that change the priority or put the instance in FAULT.
+    pub trackers: Vec<Tracker>,
+    /// Addresses added while MASTER but not advertised (keepalived's
+    /// `virtual_ipaddress_excluded`); any family.
+    pub excluded_vips: Vec<Vip>,
+    /// Routes installed while MASTER (`virtual_routes`).
+    pub routes: Vec<Route>,
+    /// Policy rules installed while MASTER (`virtual_rules`).
+    pub rules: Vec<Rule>,
+    /// Accept adverts whose address list differs from ours (keepalived's
+    /// `skip_check_adv_addr`); RFC 5798 §7.1 drops them.
+    pub skip_check_adv_addr: bool,
+    /// Gap between the gratuitous ARP / NA rounds sent on becoming master (keepalived's
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`); zero sends them back to back.
+    #[serde(serialize_with = "ser_duration")]
+    pub garp_interval: Duration,
 }
 
 /// Default gratuitous ARP count on becoming master (keepalived's default too).
@@ -152,6 +186,41 @@ pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_PRIORITY: u8 = 100;
 /// Default advertisement interval (RFC 5798 §5.2.7).
 pub const DEFAULT_ADVERT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The most virtual IPs one instance may have: an advert lists them all, and its
+/// address count field is 8 bits (RFC 5798 §5.2.5). One more and no advert can be sent.
+pub const MAX_VIPS: usize = 255;
+/// The longest IPv4 address label the kernel takes (IFNAMSIZ − 1 bytes).
+pub const MAX_LABEL_LEN: usize = 15;
+/// The shortest `garp_refresh`: a refresh is a burst of gratuitous ARPs for every VIP,
+/// so a tiny period floods the segment and spins the daemon (0.001 ms was 24,000
+/// GARPs/s and 95 % of a core). keepalived's own setting is whole seconds.
+pub const MIN_GARP_REFRESH: Duration = Duration::from_secs(1);
+
+/// What is wrong with the notify programs of `config` on this machine (missing, not a
+/// regular file, not owned by root, writable by group or others): one line each,
+/// naming the instance and the key. vrrpd refuses to run such a program at run time;
+/// `--check` and start-up report it ahead of time.
+pub fn notify_problems(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for inst in &config.instances {
+        for (key, argv) in inst.notify.entries() {
+            let Some(prog) = argv.and_then(|a| a.first()) else {
+                continue;
+            };
+            let verdict = std::fs::metadata(prog)
+                .map_err(|e| e.to_string())
+                .and_then(|m| notify_allowed(&m));
+            if let Err(why) = verdict {
+                out.push(format!(
+                    "instance `{}`: {key} program `{prog}` {why}; it will not be run",
+                    inst.name
+                ));
+            }
+        }
+    }
+    out
+}
 
 /// Checks that a notify command's metadata is safe to execute as root: a regular file
 /// owned by uid 0 and not writable by group or others.
@@ -370,7 +439,7 @@ pub(crate) fn check_ifname(name: &str) -> Result<(), String> {
         || name == ".."
         || name
             .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
     {
         return Err(format!("`{name}` is not a valid interface name"));
     }
@@ -394,6 +463,9 @@ pub(crate) struct Places {
     /// Some VIPs were already rejected, so "no virtual IP" would be a second report
     /// of the same mistake.
     pub vip_errors: bool,
+    /// The file the instance was read from, when not the main one (keepalived
+    /// `include`).
+    pub origin: Option<String>,
 }
 
 impl Places {
@@ -403,6 +475,7 @@ impl Places {
             instance,
             fields: HashMap::new(),
             vip_errors: false,
+            origin: None,
         }
     }
 
@@ -421,9 +494,9 @@ impl Places {
 /// Returns every problem found.
 pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let mut push = |pos: Pos, message: String| {
+    let mut push = |places: &Places, pos: Pos, message: String| {
         diags.push(Diagnostic {
-            origin: origin.to_string(),
+            origin: places.origin.as_deref().unwrap_or(origin).to_string(),
             pos,
             message,
         })
@@ -431,7 +504,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
 
     for (inst, places) in items.iter_mut() {
         for (pos, msg) in validate_instance(inst, places) {
-            push(pos, msg);
+            push(places, pos, msg);
         }
     }
 
@@ -442,6 +515,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
         let name_pos = places.at("name");
         if let Some(first) = names.get(inst.name.as_str()) {
             push(
+                places,
                 name_pos,
                 format!(
                     "instance name `{}` is already used at line {}",
@@ -456,6 +530,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
             // Already reported as an invalid VRID.
         } else if let Some((other, pos)) = vrids.get(&key) {
             push(
+                places,
                 places.at("vrid"),
                 format!(
                     "VRID {} on {} ({}) is already used by instance `{}` at line {}",
@@ -475,6 +550,7 @@ pub(crate) fn validate(origin: &str, items: &mut [(InstanceConfig, Places)]) -> 
         *count += 1;
         if *count == 256 {
             push(
+                places,
                 places.instance,
                 format!(
                     "more than 255 {} instances on {}",
@@ -493,6 +569,23 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
 
     if inst.name.is_empty() {
         out.push((places.at("name"), "instance name is empty".to_string()));
+    }
+    if inst.name.chars().any(char::is_control) {
+        out.push((
+            places.at("name"),
+            "instance name contains a control character (newline, NUL, ...)".to_string(),
+        ));
+    }
+    if inst.vips.len() > MAX_VIPS {
+        out.push((
+            places.at(&format!("vips.{MAX_VIPS}")),
+            format!(
+                "instance `{}` has {} virtual IPs; an advert lists at most {MAX_VIPS} (its count \
+                 field is 8 bits): split them over several instances",
+                inst.name,
+                inst.vips.len()
+            ),
+        ));
     }
     if let Err(e) = check_ifname(&inst.interface) {
         out.push((places.at("interface"), e));
@@ -531,9 +624,25 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
                 out.push((pos, e));
             }
         }
+        if let Some(label) = &vip.label {
+            if label.len() > MAX_LABEL_LEN
+                || label.is_empty()
+                || label.chars().any(char::is_control)
+            {
+                out.push((
+                    pos,
+                    format!(
+                        "label `{label}` must be 1..={MAX_LABEL_LEN} bytes without control \
+                         characters (the kernel refuses longer labels), got {} bytes",
+                        label.len()
+                    ),
+                ));
+            }
+        }
     }
+    let mut seen = std::collections::HashSet::with_capacity(inst.vips.len());
     for (i, w) in inst.vips.iter().enumerate() {
-        if inst.vips[..i].iter().any(|v| v.addr == w.addr) {
+        if !seen.insert(w.addr) {
             out.push((
                 places.at(&format!("vips.{i}")),
                 format!("virtual IP {} is listed twice", w.addr),
@@ -628,14 +737,22 @@ fn validate_instance(inst: &mut InstanceConfig, places: &Places) -> Vec<(Pos, St
                     pos,
                     format!("{key} program `{prog}` must be an absolute path"),
                 )),
+                Some(_) if argv.iter().any(|a| a.chars().any(char::is_control)) => out.push((
+                    pos,
+                    format!("{key} contains a control character (newline, NUL, ...)"),
+                )),
                 Some(_) => {}
             }
         }
     }
-    if inst.garp_refresh == Some(Duration::ZERO) {
+    if let Some(r) = inst.garp_refresh.filter(|r| *r < MIN_GARP_REFRESH) {
         out.push((
             places.at("garp_refresh"),
-            "garp_refresh must be longer than 0s (leave it out to disable refreshes)".to_string(),
+            format!(
+                "garp_refresh must be at least {} (leave it out to disable refreshes), got {}",
+                format_duration(MIN_GARP_REFRESH),
+                format_duration(r)
+            ),
         ));
     }
     out

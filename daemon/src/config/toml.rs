@@ -7,9 +7,9 @@
 
 use super::{
     parse_duration, parse_unicast, parse_vip_addr, priority_from, validate, version_from,
-    vrid_from, Config, ConfigError, Diagnostic, Family, InitialState, InstanceConfig, Notify,
-    Places, Pos, Version, Vip, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_DELAY, DEFAULT_GARP_REPEAT,
-    DEFAULT_PRIORITY,
+    vrid_from, Config, ConfigError, Diagnostic, Family, InitialState, InstanceConfig, LineIndex,
+    Notify, Places, Pos, Version, Vip, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_DELAY,
+    DEFAULT_GARP_REPEAT, DEFAULT_PRIORITY,
 };
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }])
     })?;
     let mut cx = Cx {
-        text,
+        lines: LineIndex::new(text),
         origin,
         diags: Vec::new(),
     };
@@ -59,6 +59,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
     if cx.diags.is_empty() {
         Ok(Config {
             instances: items.into_iter().map(|(i, _)| i).collect(),
+            ..Config::default()
         })
     } else {
         Err(ConfigError::invalid(cx.diags))
@@ -166,14 +167,14 @@ fn garp_repeat_from(n: i64) -> Result<u32, String> {
 
 /// Conversion context: the text (for positions) and the errors found so far.
 struct Cx<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     origin: &'a str,
     diags: Vec<Diagnostic>,
 }
 
 impl Cx<'_> {
     fn pos(&self, span: std::ops::Range<usize>) -> Pos {
-        Pos::from_offset(self.text, span.start)
+        self.lines.pos(span.start)
     }
 
     fn error(&mut self, span: std::ops::Range<usize>, message: String) {
@@ -344,6 +345,12 @@ impl Cx<'_> {
             garp_delay,
             garp_refresh,
             lease: r.lease.unwrap_or(true),
+            trackers: Vec::new(),
+            excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
+            skip_check_adv_addr: false,
+            garp_interval: Duration::ZERO,
         };
         (inst, places)
     }
@@ -545,7 +552,27 @@ vips = ["192.0.2.20/32"]
     #[case::garp_refresh_zero(
         "vrid = 51",
         "vrid = 51\ngarp_refresh = \"0s\"",
-        "t.toml:5:16: garp_refresh must be longer than 0s (leave it out to disable refreshes)"
+        "t.toml:5:16: garp_refresh must be at least 1s (leave it out to disable refreshes), got 0s"
+    )]
+    #[case::garp_refresh_tiny(
+        "vrid = 51",
+        "vrid = 51\ngarp_refresh = \"0.001ms\"",
+        "t.toml:5:16: garp_refresh must be at least 1s (leave it out to disable refreshes), got 0.001ms"
+    )]
+    #[case::label_too_long(
+        "vips = [\"192.0.2.20/32\"]",
+        "vips = [{ addr = \"192.0.2.20\", label = \"eth1:a-long-label\" }]",
+        "t.toml:5:9: label `eth1:a-long-label` must be 1..=15 bytes without control characters (the kernel refuses longer labels), got 17 bytes"
+    )]
+    #[case::ifname_nul(
+        "interface = \"eth1\"",
+        "interface = \"eth\\u0000\"",
+        "t.toml:3:13: `eth\\u{0}` is not a valid interface name"
+    )]
+    #[case::name_newline(
+        "name = \"VI_1\"",
+        "name = \"VI_1\\nvrrpd: forged\"",
+        "t.toml:2:8: instance name contains a control character (newline, NUL, ...)"
     )]
     #[case::garp_repeat_negative(
         "vrid = 51",
@@ -555,6 +582,31 @@ vips = ["192.0.2.20/32"]
     fn semantic_errors(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
         assert!(BASE.contains(from));
         assert_eq!(err(&BASE.replacen(from, to, 1)), expected);
+    }
+
+    /// Item 1 of issue 13: 256 VIPs cannot be advertised (8-bit count); 255 can.
+    #[test]
+    fn more_than_255_vips_is_an_error_at_the_256th() {
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    let net = if i < 256 { "198.51.100" } else { "203.0.113" };
+                    format!("\"{net}.{}\"", i % 256)
+                })
+                .collect::<Vec<_>>()
+                .join(",\n  ")
+        };
+        let text = |n| {
+            format!(
+                "[[instance]]\nname = \"a\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\n  {}\n]\n",
+                list(n)
+            )
+        };
+        assert_eq!(ok(&text(255)).instances[0].vips.len(), 255);
+        assert_eq!(
+            err(&text(256)),
+            "t.toml:261:3: instance `a` has 256 virtual IPs; an advert lists at most 255 (its count field is 8 bits): split them over several instances"
+        );
     }
 
     #[test]

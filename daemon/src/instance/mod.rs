@@ -40,8 +40,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use timers::{
-    lease_for, lease_overlap_bound, master_down_interval, skew_time, ADVERT_JITTER,
-    KERNEL_EXPIRY_SLACK,
+    lease_budget, lease_floor, lease_for, lease_overlap_bound, master_down_interval, skew_time,
+    ADVERT_JITTER, KERNEL_EXPIRY_EARLY, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
+    LEASE_MARGIN,
 };
 
 /// The address owner's priority (RFC 5798 §5.2.4): it owns the VIPs and always preempts.
@@ -247,6 +248,13 @@ pub enum Event {
         /// The other holder's hardware address.
         mac: [u8; 6],
     },
+    /// Health tracking changed the priority (keepalived's weighted `track_*`): used in
+    /// adverts and elections from now on. 0 is read as 1; the owner's 255 is kept.
+    SetPriority(u8),
+    /// Another member of our sync group became Master: a Backup follows at once.
+    SyncMaster,
+    /// Another member of our sync group left Master for Backup: a Master follows.
+    SyncBackup,
 }
 
 /// An effect the caller must carry out, in the order polled.
@@ -303,7 +311,8 @@ pub struct Counters {
     pub adverts_discarded: u64,
     /// Non-owner advertisements dropped because their address list differs from ours.
     pub addr_list_mismatch: u64,
-    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1).
+    /// v2 advertisements dropped because their interval differs from ours (RFC 3768 §7.1),
+    /// and v3 advertisements dropped because their Max Adver Int is below 10 ms (0).
     pub interval_mismatch: u64,
     /// Priority-0 advertisements sent (clean stops as Master).
     pub priority_zero_sent: u64,
@@ -342,6 +351,8 @@ pub struct Instance {
     master_adver_interval: Duration,
     /// Whether the tracked interfaces are up.
     if_up: bool,
+    /// The priority in use: the configured one changed by health tracking.
+    priority: u8,
     /// Until this instant a Backup honours lower-priority Masters (`preempt_delay`).
     preempt_hold_until: Option<Instant>,
     master_down_at: Option<Instant>,
@@ -367,6 +378,7 @@ impl Instance {
         params.garp_refresh = params.garp_refresh.filter(|d| !d.is_zero());
         let master_adver_interval = params.advert_interval;
         Instance {
+            priority: params.priority,
             params,
             state: State::Initialize,
             master: None,
@@ -426,6 +438,24 @@ impl Instance {
             Event::ConflictSeen { mac } => {
                 self.counters.conflicts += 1;
                 self.actions.push_back(Action::Conflict { mac });
+            }
+            Event::SetPriority(p) => {
+                if self.params.priority != PRIORITY_OWNER {
+                    self.priority = p.clamp(1, PRIORITY_OWNER - 1);
+                }
+            }
+            Event::SyncMaster => {
+                if self.state == State::Backup {
+                    self.enter_master(now);
+                }
+            }
+            Event::SyncBackup => {
+                if self.state == State::Master {
+                    self.leave_master();
+                    self.transition(State::Backup);
+                    self.master_adver_interval = self.params.advert_interval;
+                    self.master_down_at = Some(now + self.master_down_interval());
+                }
             }
         }
     }
@@ -499,10 +529,10 @@ impl Instance {
         &self.params
     }
 
-    /// The priority used in adverts and comparisons (the configured one; no tracking
-    /// adjustments yet).
+    /// The priority used in adverts and comparisons: the configured one as changed by
+    /// [`Event::SetPriority`].
     pub fn effective_priority(&self) -> u8 {
-        self.params.priority
+        self.priority
     }
 
     /// The current `Master_Adver_Interval` (v3: learnt from the Master's adverts).
@@ -530,9 +560,13 @@ impl Instance {
 
     /// The lease given to VIPs, when leases are on.
     pub fn lease(&self) -> Option<Duration> {
-        self.params
-            .lease
-            .then(|| lease_for(self.params.advert_interval))
+        self.params.lease.then(|| {
+            lease_for(
+                self.params.version,
+                self.params.priority,
+                self.params.advert_interval,
+            )
+        })
     }
 
     fn is_owner(&self) -> bool {
@@ -576,6 +610,14 @@ impl Instance {
         if self.params.version == ProtoVersion::V2
             && adv.max_advert_interval != self.params.advert_interval
         {
+            self.counters.interval_mismatch += 1;
+            return;
+        }
+        if self.params.version == ProtoVersion::V3
+            && adv.max_advert_interval < MIN_ADVERT_INTERVAL_V3
+        {
+            // Max Adver Int 0 is no valid interval: following it would make
+            // Master_Down_Interval a few milliseconds and flap the Master.
             self.counters.interval_mismatch += 1;
             return;
         }

@@ -98,73 +98,90 @@ fn rfc_timer_values(
     assert_eq!(master_down_interval(version, priority, interval), mdi);
 }
 
+const V2: ProtoVersion = ProtoVersion::V2;
+const V3: ProtoVersion = ProtoVersion::V3;
+
 #[rstest]
-#[case(ms(10), 1)]
-#[case(ms(100), 1)]
-#[case(ms(500), 1)]
-#[case(ms(800), 1)]
-#[case(ms(810), 2)]
-#[case(ms(830), 2)]
-#[case(ms(840), 2)]
-#[case(ms(1000), 2)]
-#[case(ms(1010), 2)]
-#[case(ms(1160), 2)]
-#[case(ms(1170), 3)]
-#[case(ms(1500), 4)]
-#[case(ms(2000), 5)]
-#[case(ms(3000), 8)]
-#[case(ms(10_000), 29)]
-#[case(ms(40_950), 122)]
-#[case(ms(255_000), 764)]
-fn lease_table(#[case] interval: Duration, #[case] secs: u64) {
-    assert_eq!(lease_for(interval), Duration::from_secs(secs));
+#[case(V3, 150, ms(10), 1)]
+#[case(V3, 150, ms(100), 1)]
+#[case(V3, 150, ms(340), 1)]
+#[case(V3, 150, ms(350), 1)]
+#[case(V3, 150, ms(780), 2)]
+#[case(V3, 150, ms(900), 2)]
+#[case(V3, 150, ms(1000), 3)]
+#[case(V2, 150, ms(1000), 3)]
+#[case(V2, 100, ms(1000), 3)]
+// Priority 254: a peer of 254 takes over after 3.008 s; 3 s would be too long.
+#[case(V2, 254, ms(1000), 2)]
+#[case(V3, 254, ms(1000), 2)]
+#[case(V3, 150, ms(2000), 6)]
+#[case(V3, 100, ms(10_000), 35)]
+#[case(V3, 100, ms(40_950), 147)]
+#[case(V2, 100, ms(255_000), 765)]
+fn lease_table(
+    #[case] version: ProtoVersion,
+    #[case] priority: u8,
+    #[case] interval: Duration,
+    #[case] secs: u64,
+) {
+    assert_eq!(
+        lease_for(version, priority, interval),
+        Duration::from_secs(secs)
+    );
 }
 
 #[rstest]
-#[case(ms(10), ms(1270))]
-#[case(ms(100), ms(1000))]
-#[case(ms(300), ms(400))]
-#[case(ms(400), ms(100))]
-#[case(ms(500), Duration::ZERO)]
-#[case(ms(1000), Duration::ZERO)]
-fn lease_overlap_table(#[case] interval: Duration, #[case] bound: Duration) {
-    assert_eq!(lease_overlap_bound(interval), bound);
+#[case(V3, 150, ms(10), ms(1526))]
+#[case(V3, 150, ms(100), ms(1219))]
+#[case(V3, 150, ms(340), ms(399))]
+// From 350 ms on (priority 150) a 1 s lease ends within the budget: no overlap.
+#[case(V3, 150, ms(350), Duration::ZERO)]
+#[case(V3, 150, ms(1000), Duration::ZERO)]
+#[case(V2, 254, ms(1000), Duration::ZERO)]
+fn lease_overlap_table(
+    #[case] version: ProtoVersion,
+    #[case] priority: u8,
+    #[case] interval: Duration,
+    #[case] bound: Duration,
+) {
+    let b = lease_overlap_bound(version, priority, interval);
+    assert!(b.abs_diff(bound) < ms(1), "{b:?}");
 }
 
-/// Every v3 interval: whole seconds, at least 1 s, never lapsing between refreshes even
-/// with jitter; from 1 s on the lease is gone (with kernel slack and jitter) before
-/// 3 × interval, and outside the 1–1.17 s gap it keeps a full second of refresh margin
-/// and is the largest such value.
+/// Every v3 interval and a spread of priorities: whole seconds, at least 1 s, never
+/// lapsing between refreshes even with jitter and early removal; wherever a lease fits
+/// its budget it ends, with the kernel's lateness and the margin, before a peer of the
+/// same priority takes over, and one more second would not.
 #[test]
 fn lease_invariants_every_v3_interval() {
-    for cs in 1..=4095u64 {
-        let adv = ms(cs * 10);
-        let lease = lease_for(adv);
-        assert_eq!(lease.subsec_nanos(), 0, "{adv:?}");
-        assert!(lease >= Duration::from_secs(1), "{adv:?}");
-        assert!(lease >= adv + ADVERT_JITTER, "lease lapses at {adv:?}");
-        if adv >= Duration::from_secs(1) {
+    for priority in [1u8, 100, 150, 254, 255] {
+        for cs in 1..=4095u64 {
+            let adv = ms(cs * 10);
+            let lease = lease_for(V3, priority, adv);
+            let mdi = master_down_interval(V3, priority, adv);
+            assert_eq!(lease.subsec_nanos(), 0, "{adv:?}");
+            assert!(lease >= Duration::from_secs(1), "{adv:?}");
             assert!(
-                lease + KERNEL_EXPIRY_SLACK + ADVERT_JITTER <= adv * 3,
+                lease >= adv + ADVERT_JITTER + KERNEL_EXPIRY_EARLY,
+                "lease lapses at {adv:?}"
+            );
+            let budget = lease_budget(V3, priority, adv, KERNEL_EXPIRY_LATE);
+            if lease <= budget {
+                assert!(lease + KERNEL_EXPIRY_LATE + LEASE_MARGIN <= mdi, "{adv:?}");
+                assert!(lease + Duration::from_secs(1) > budget, "{adv:?}");
+                assert_eq!(lease_overlap_bound(V3, priority, adv), Duration::ZERO);
+            } else {
+                assert_eq!(lease, lease_floor(adv), "{adv:?}");
+                assert!(adv < ms(400), "{adv:?} {priority}");
+            }
+            if adv >= ms(900) {
+                assert!(lease <= budget, "{adv:?} {priority}");
+            }
+            assert!(
+                lease_overlap_bound(V3, priority, adv) <= lease + KERNEL_EXPIRY_LATE_ROUNDED,
                 "{adv:?}"
             );
-            assert_eq!(lease_overlap_bound(adv), Duration::ZERO, "{adv:?}");
         }
-        if adv >= ms(1170) {
-            assert!(lease >= adv + Duration::from_secs(1), "{adv:?}");
-            let more = lease + Duration::from_secs(1);
-            assert!(
-                more + KERNEL_EXPIRY_SLACK + ADVERT_JITTER > adv * 3,
-                "{adv:?}"
-            );
-        }
-        if adv >= ms(500) {
-            assert_eq!(lease_overlap_bound(adv), Duration::ZERO, "{adv:?}");
-        }
-        assert!(
-            lease_overlap_bound(adv) <= Duration::from_secs(1) + KERNEL_EXPIRY_SLACK,
-            "{adv:?}"
-        );
     }
 }
 
@@ -257,7 +274,7 @@ fn startup_owner_or_hint_goes_master_at_once(#[case] p: Params) {
             to: State::Master,
         },
         Action::AddVips {
-            lease: Some(Duration::from_secs(2)),
+            lease: Some(lease_for(ProtoVersion::V3, prio, ms(1000))),
         },
         Action::SendAdvert { priority: prio },
     ]
@@ -309,7 +326,7 @@ fn backup_down_timer_expiry_becomes_master(#[case] priority: u8, #[case] interva
                 to: State::Master
             },
             Action::AddVips {
-                lease: Some(lease_for(interval))
+                lease: Some(lease_for(ProtoVersion::V3, priority, interval))
             },
             Action::SendAdvert { priority },
         ]
@@ -500,7 +517,7 @@ fn master_adverts_every_interval_with_refresh(#[case] interval: Duration) {
         },
         t0,
     );
-    let lease = lease_for(interval);
+    let lease = lease_for(ProtoVersion::V3, 255, interval);
     for k in 1..=3u32 {
         let at = t0 + interval * k;
         assert_eq!(inst.poll_timeout(), Some(at));
@@ -574,7 +591,7 @@ fn master_priority_zero_sends_at_once_and_resets_timer(
         [
             Action::SendAdvert { priority: ours },
             Action::RefreshVips {
-                lease: lease_for(interval)
+                lease: lease_for(ProtoVersion::V3, ours, interval)
             }
         ]
     );
@@ -1137,4 +1154,84 @@ fn master_resuming_after_its_lease_ran_out_announces_again() {
     );
     assert!(actions.contains(&Action::SendGratuitous), "{actions:?}");
     assert_eq!(inst.counters().lease_lapses, 1);
+}
+
+/// Issue 13 item 6: a v3 advert with Max Adver Int 0 (below 10 ms) never steers the
+/// state machine: a Backup keeps its timer, a Master does not yield.
+#[test]
+fn zero_max_adver_int_is_discarded() {
+    let t0 = Instant::now();
+    let mut backup = started(params(100), t0);
+    let before = backup.poll_timeout();
+    backup.handle_event(t0 + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(backup.state(), State::Backup);
+    assert_eq!(backup.poll_timeout(), before);
+    assert_eq!(backup.master(), None);
+
+    let (mut master, at) = master_via_timeout(params(100), t0);
+    master.handle_event(at + ms(10), advert(12, 200, Duration::ZERO));
+    assert_eq!(master.state(), State::Master);
+    assert_eq!(master.counters().interval_mismatch, 1);
+    assert!(drain(&mut master).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Health tracking and sync groups
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn tracked_priority_goes_into_adverts_and_elections() {
+    let t0 = Instant::now();
+    let (mut m, at) = master_via_timeout(params(150), t0);
+    m.handle_event(at, Event::SetPriority(90));
+    assert_eq!(m.effective_priority(), 90);
+    let next = m.poll_timeout().unwrap();
+    m.handle_timeout(next);
+    assert_eq!(
+        drain(&mut m).first(),
+        Some(&Action::SendAdvert { priority: 90 })
+    );
+    // A backup at 100 now beats us: its advert sends us to Backup.
+    m.handle_event(next, advert(12, 100, ms(1000)));
+    assert_eq!(m.state(), State::Backup);
+    // Never 0, and the owner is never changed.
+    m.handle_event(next, Event::SetPriority(0));
+    assert_eq!(m.effective_priority(), 1);
+    let mut owner = Instance::new(params(255));
+    owner.handle_event(t0, Event::SetPriority(50));
+    assert_eq!(owner.effective_priority(), 255);
+}
+
+#[test]
+fn backup_with_lowered_master_takes_over_after_master_down() {
+    // The master lowered its priority to 90 < our 100: we discard its adverts (preempt)
+    // and take over when the down timer runs out.
+    let t0 = Instant::now();
+    let mut b = started(params(100), t0);
+    b.handle_event(t0, advert(12, 150, ms(1000)));
+    let t1 = t0 + ms(1000);
+    b.handle_event(t1, advert(12, 90, ms(1000)));
+    assert_eq!(b.state(), State::Backup);
+    let down = b.poll_timeout().unwrap();
+    assert!(down <= t0 + b.master_down_interval());
+    b.handle_timeout(down);
+    assert_eq!(b.state(), State::Master);
+}
+
+#[test]
+fn sync_events_move_members_together() {
+    let t0 = Instant::now();
+    let mut b = started(params(100), t0);
+    b.handle_event(t0, Event::SyncMaster);
+    assert_eq!(b.state(), State::Master);
+    assert!(drain(&mut b).contains(&Action::AddVips { lease: b.lease() }));
+    b.handle_event(t0, Event::SyncBackup);
+    assert_eq!(b.state(), State::Backup);
+    let acts = drain(&mut b);
+    assert_eq!(acts.first(), Some(&Action::RemoveVips));
+    assert!(b.poll_timeout().is_some());
+    // Fault members ignore both.
+    b.handle_event(t0, Event::InterfaceDown);
+    b.handle_event(t0, Event::SyncMaster);
+    assert_eq!(b.state(), State::Fault);
 }

@@ -7,12 +7,30 @@ use std::time::Duration;
 
 use super::ProtoVersion;
 
-/// How late the kernel removes an address after its valid lifetime ran out
-/// (*verified* on the project's kernels: 0–300 ms).
-pub const KERNEL_EXPIRY_SLACK: Duration = Duration::from_millis(300);
+/// How late the kernel removes an address after its valid lifetime ended, at most,
+/// when the end does not fall in the kernel's rounding window (see
+/// `runtime::lease::RoundingWindow`) and the lease is split by a preferred lifetime
+/// ([`crate::vip::preferred_secs`]). Measured on kernel 6.18, HZ=250
+/// (`vrrplab bench --only expiry`): 24–93 ms over 400 IPv4 and IPv6 addresses with a
+/// 3 s lease, most within 57 ms: two timer-wheel sleeps of 32 ms granularity plus the
+/// worker's scheduling.
+pub const KERNEL_EXPIRY_LATE: Duration = Duration::from_millis(120);
 
-/// Allowance for the jitter between the advert a peer last saw and the lease refresh
-/// that went with it (event loop latency, timer wheel granularity).
+/// The same when the end may fall in the rounding window: the kernel's lifetime worker
+/// rounds its next wake-up up to a whole second of jiffies when that is less than a
+/// quarter second away (`ADDRCONF_TIMER_FUZZ`), and the longer sleep lands in the
+/// 256 ms level of the timer wheel: 250 + 256 ms plus scheduling. Measured up to 474 ms.
+pub const KERNEL_EXPIRY_LATE_ROUNDED: Duration = Duration::from_millis(560);
+
+/// How early the kernel may remove an address: its worker treats an address as
+/// expired up to `ADDRCONF_TIMER_FUZZ_MINUS` (HZ/50 jiffies, 20 ms) before its end.
+pub const KERNEL_EXPIRY_EARLY: Duration = Duration::from_millis(20);
+
+/// Safety margin between the latest kernel removal and the earliest takeover.
+pub const LEASE_MARGIN: Duration = Duration::from_millis(50);
+
+/// Allowance for the jitter between two refreshes of a live master (event loop
+/// latency, a loaded machine): a lease must outlive one interval plus this.
 pub const ADVERT_JITTER: Duration = Duration::from_millis(200);
 
 /// `Skew_Time` for a router of `priority` whose current master advertises every
@@ -40,51 +58,77 @@ pub fn master_down_interval(
     master_adver_interval.saturating_mul(3) + skew_time(version, priority, master_adver_interval)
 }
 
-/// The kernel address lifetime (valid and preferred) a Master gives its VIPs when it
-/// advertises every `advert_interval`, so that a SIGKILLed or frozen daemon's VIPs
-/// vanish before a peer's `Master_Down_Interval` runs out.
+/// How long after a master's last advert its lease may end so that the kernel has
+/// removed the VIP before any peer takes over, when the kernel is at most `late` late:
+/// `Master_Down_Interval − late − LEASE_MARGIN`.
 ///
-/// Kernel lifetimes are whole seconds. The preferred lease `L` is the largest whole
-/// number of seconds such that
-///
-/// * `L + KERNEL_EXPIRY_SLACK + ADVERT_JITTER ≤ 3 × advert_interval`: the VIP is gone
-///   before any peer can take over (a peer waits at least `3 × interval + Skew_Time`
-///   after the last advert, and each advert carries a refresh), and
-/// * `L ≥ advert_interval + 1 s`: a refresh every interval cannot let the lease lapse
-///   while the master is alive, with a full second to spare.
-///
-/// When no such `L` exists (intervals below 0.84 s, and also 1 s < interval < 1.17 s,
-/// where the two bounds straddle a whole second) the lease is the smallest whole number
-/// of seconds, at least 1, with `L ≥ advert_interval + ADVERT_JITTER`: never lapsing
-/// wins over never overlapping, since a lapse is an outage every interval on a healthy
-/// master, while an overlap needs a crash. The VIP may then outlive a crashed master by
-/// up to [`lease_overlap_bound`] beyond the peer's takeover (zero from 0.5 s on).
-///
-/// At 1 s this gives 2 s: the VIP is gone at most 2.3 s after the last refresh, and a
-/// peer takes over no sooner than 3 s + Skew_Time after the last advert: no overlap.
-pub fn lease_for(advert_interval: Duration) -> Duration {
-    let ceiling = advert_interval
-        .saturating_mul(3)
-        .saturating_sub(KERNEL_EXPIRY_SLACK + ADVERT_JITTER);
-    let preferred = Duration::from_secs(ceiling.as_secs());
-    if preferred >= Duration::from_secs(1)
-        && preferred >= advert_interval.saturating_add(Duration::from_secs(1))
-    {
-        return preferred;
-    }
-    let floor = advert_interval.saturating_add(ADVERT_JITTER);
+/// The earliest takeover is by the best backup. With preemption (the default) every
+/// backup has a priority no higher than the master's (a higher one would have taken
+/// over), so the bound uses the master's own priority: the backup with the smallest
+/// `Skew_Time` a live master can have. A peer configured with `preempt = false` and a
+/// *higher* priority breaks this assumption; it takes over up to
+/// `Skew_Time(ours) − Skew_Time(its)` sooner (at most one interval).
+pub fn lease_budget(
+    version: ProtoVersion,
+    priority: u8,
+    advert_interval: Duration,
+    late: Duration,
+) -> Duration {
+    master_down_interval(version, priority, advert_interval).saturating_sub(late + LEASE_MARGIN)
+}
+
+/// The shortest lease that never lapses on a live master refreshing every
+/// `advert_interval`: one interval, jitter and the kernel's early removal, rounded up
+/// to whole seconds, at least 1 s.
+pub fn lease_floor(advert_interval: Duration) -> Duration {
+    let floor = advert_interval + ADVERT_JITTER + KERNEL_EXPIRY_EARLY;
     let secs = floor.as_secs() + u64::from(floor.subsec_nanos() > 0);
     Duration::from_secs(secs.max(1))
 }
 
-/// Worst-case time a SIGKILLed master's VIP may coexist with the peer's copy when the
-/// master advertised every `advert_interval` with the lease [`lease_for`] gives:
-/// `max(0, L + KERNEL_EXPIRY_SLACK − 3 × advert_interval)`. It ignores the peer's
-/// `Skew_Time` (which only shortens the overlap), so it is a bound, not an estimate.
-/// Zero for every interval where [`lease_for`] found a lease under its ceiling.
-pub fn lease_overlap_bound(advert_interval: Duration) -> Duration {
-    (lease_for(advert_interval) + KERNEL_EXPIRY_SLACK)
-        .saturating_sub(advert_interval.saturating_mul(3))
+/// The kernel address lifetime a Master gives its VIPs right after an advert: the
+/// largest whole number of seconds within [`lease_budget`] (with the kernel at most
+/// [`KERNEL_EXPIRY_LATE`] late), so that the VIP is gone just before the peer's takeover.
+/// When even [`lease_floor`] does not fit (intervals below about 0.85 s) the lease is
+/// [`lease_floor`]: never lapsing wins over never overlapping, since a lapse is an
+/// outage every interval on a healthy master, while an overlap needs a crash; the VIP
+/// may then outlive a crashed master by up to [`lease_overlap_bound`].
+///
+/// At 1 s and priority 150 this gives 3 s: the VIP is gone at most 3.12 s after the
+/// last advert, and no peer takes over before 3.41 s.
+pub fn lease_for(version: ProtoVersion, priority: u8, advert_interval: Duration) -> Duration {
+    let budget = lease_budget(version, priority, advert_interval, KERNEL_EXPIRY_LATE);
+    let fit = Duration::from_secs(budget.as_secs());
+    let floor = lease_floor(advert_interval);
+    if fit >= floor {
+        fit
+    } else {
+        floor
+    }
+}
+
+/// Worst-case time a SIGKILLed master's VIP may coexist with the copy of a peer of
+/// equal priority, with the lease [`lease_for`] gives and the kernel up to
+/// [`KERNEL_EXPIRY_LATE_ROUNDED`] late (a refresh between adverts can make the lease
+/// end up to a whole lease after the last advert):
+/// `max(0, L + KERNEL_EXPIRY_LATE_ROUNDED − Master_Down_Interval)`. Zero wherever
+/// [`lease_for`] found a lease within its budget (the runtime then refreshes after every
+/// advert, and only when the end stays out of the kernel's rounding window).
+pub fn lease_overlap_bound(
+    version: ProtoVersion,
+    priority: u8,
+    advert_interval: Duration,
+) -> Duration {
+    let lease = lease_for(version, priority, advert_interval);
+    let budget = lease_budget(version, priority, advert_interval, KERNEL_EXPIRY_LATE);
+    if lease <= budget {
+        return Duration::ZERO;
+    }
+    (lease + KERNEL_EXPIRY_LATE_ROUNDED).saturating_sub(master_down_interval(
+        version,
+        priority,
+        advert_interval,
+    ))
 }
 
 /// `d × num / den` at nanosecond precision, saturating.

@@ -27,6 +27,10 @@ pub struct Cli {
     /// Validate the configuration and exit: 0 if valid, 2 with `file:line:col: message`.
     #[arg(long)]
     pub check: bool,
+    /// Output of `--check`: `text` lines, or `json`, an array of every diagnostic with
+    /// file, line, column, severity and kind (`error`, `out-of-scope`, `adjusted`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, requires = "check")]
+    pub format: LogFormat,
     /// Write the JSON state of every instance here (atomically, on every change).
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,

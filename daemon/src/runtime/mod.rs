@@ -26,14 +26,18 @@
 
 pub mod cli;
 pub mod iface;
+pub mod lease;
+pub mod lock;
 pub mod misbehave;
 pub mod notify;
 pub mod reload;
 pub mod router;
+pub mod routes;
 pub mod rx;
 pub mod sockets;
 pub mod state_file;
 pub mod timer;
+pub mod track;
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -76,6 +80,18 @@ const ADDRESS_PATIENCE: Duration = Duration::from_secs(5);
 const CONFLICT_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How often counters are flushed to the state file at most.
 const STATE_FLUSH: Duration = Duration::from_secs(1);
+/// How often an instance waiting for its interface (missing, or without its address
+/// yet) tries again, besides every link event.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a router could not be built.
+#[derive(Debug)]
+enum BuildError {
+    /// An interface is missing or has no usable address yet: wait for it in FAULT.
+    Waiting(String),
+    /// Anything else.
+    Fatal(anyhow::Error),
+}
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,27 +141,46 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let (config, warnings) = match source.load() {
+    let loaded = source.load();
+    if cli.check && cli.format == LogFormat::Json {
+        let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
+        match serde_json::to_string_pretty(&diags) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("vrrpd: {e}"),
+        }
+        return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
+    }
+    let (config, warnings) = match loaded {
         Ok(x) => x,
         Err(e) => {
+            for w in e.warnings() {
+                eprintln!("{w}");
+            }
             eprintln!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let host = host_warnings(&source, &config);
     if cli.check {
         for w in &warnings {
+            eprintln!("{w}");
+        }
+        for w in &host {
             eprintln!("{w}");
         }
         println!(
             "configuration OK: {} instance(s), {} warning(s)",
             config.instances.len(),
-            warnings.len()
+            warnings.len() + host.len()
         );
         return ExitCode::SUCCESS;
     }
     init_logging(cli.log_format);
     for w in &warnings {
         tracing::warn!(line = w.line, column = w.column, "{w}");
+    }
+    for w in &host {
+        tracing::warn!("{w}");
     }
     if let Some(m) = misbehave {
         tracing::warn!(misbehave = %m, "NEGATIVE CONTROL: misbehaving on purpose");
@@ -173,6 +208,35 @@ where
             ExitCode::from(EXIT_RUNTIME)
         }
     }
+}
+
+/// What `--check` and start-up warn about on this machine, beyond the file itself:
+/// interfaces that do not exist (yet) in this namespace — the daemon waits for them in
+/// FAULT — and notify programs it would refuse to run. The same list both times, so
+/// `--check` predicts what the daemon will do.
+pub fn host_warnings(source: &Source, config: &Config) -> Vec<String> {
+    let origin = match source {
+        Source::Toml(p) | Source::Keepalived(p) => p.display().to_string(),
+    };
+    let mut out = Vec::new();
+    for name in interfaces_of(&config.instances) {
+        if nix::net::if_::if_nametoindex(name.as_str()).is_err() {
+            out.push(format!(
+                "{}: warning: interface `{}` does not exist in this network namespace; its \
+                 instances stay in FAULT until it appears",
+                config::escape_controls(&origin),
+                config::escape_controls(&name)
+            ));
+        }
+    }
+    for p in config::notify_problems(config) {
+        out.push(format!(
+            "{}: warning: {}",
+            config::escape_controls(&origin),
+            config::escape_controls(&p)
+        ));
+    }
+    out
 }
 
 fn init_logging(format: LogFormat) {
@@ -205,6 +269,9 @@ pub struct Options {
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
+    // Before any address is touched: a second vrrpd here would reconcile away the
+    // first one's live VIPs.
+    let _lock = lock::acquire()?;
     let (mut conn, handle, messages) = rtnetlink::new_connection().context("netlink socket")?;
     conn.socket_mut()
         .socket_mut()
@@ -213,7 +280,7 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     tokio::spawn(conn);
     let vips = VipManager::new(handle.clone()).await;
     if let Some(p) = &opts.pid_file {
-        std::fs::write(p, format!("{}\n", std::process::id()))
+        state_file::write_atomic(p, format!("{}\n", std::process::id()).as_bytes())
             .with_context(|| format!("write pid file {}", p.display()))?;
     }
     let result = async {
@@ -226,6 +293,17 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(p);
     }
     result
+}
+
+/// What to do with an instance's virtual routes and rules.
+#[derive(Debug, Clone, Copy)]
+enum RouteOp {
+    /// Install (on becoming Master), IPv6 routes with this expiry.
+    Add(Option<Duration>),
+    /// Renew IPv6 route expiries.
+    Refresh(Duration),
+    /// Remove (on leaving Master).
+    Remove,
 }
 
 type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
@@ -260,10 +338,18 @@ struct Daemon {
     send_errors: u64,
     vip_errors: u64,
     notifier: Notifier,
+    /// Health checks (`vrrp_script`, tracked processes, files, weighted interfaces).
+    tracking: track::Tracking,
+    /// Routes and rules (virtual and static).
+    route_mgr: routes::RouteManager,
+    /// Per sync group: the state all its members last shared (for group notify).
+    group_state: Vec<Option<State>>,
     state_dirty: bool,
     counters_dirty: bool,
     state_flush_at: Instant,
     selfcheck_at: Option<Instant>,
+    /// Next attempt to build the routers waiting for an interface.
+    retry_at: Option<Instant>,
     /// Per router: the earliest of its protocol deadline and its probe.
     timers: TimerHeap,
     /// Routers given an event since their actions last ran.
@@ -271,6 +357,10 @@ struct Daemon {
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     out: Vec<u8>,
+    /// Where in each second a lease must not end (`None`: unknown, so leases assume
+    /// the kernel's rounded lateness).
+    window: Option<lease::RoundingWindow>,
+    clock: lease::MonoClock,
 }
 
 impl Daemon {
@@ -278,11 +368,12 @@ impl Daemon {
         Daemon {
             behaviour: Behaviour::with(opts.misbehave),
             opts,
+            route_mgr: routes::RouteManager::new(handle.clone()),
             handle,
             vips,
-            config: Config {
-                instances: Vec::new(),
-            },
+            tracking: track::Tracking::default(),
+            group_state: Vec::new(),
+            config: Config::default(),
             ifaces: HashMap::new(),
             link_up: HashMap::new(),
             link_names: HashMap::new(),
@@ -299,16 +390,23 @@ impl Daemon {
             counters_dirty: false,
             state_flush_at: Instant::now(),
             selfcheck_at: None,
+            retry_at: None,
             timers: TimerHeap::default(),
             touched: Vec::new(),
             buf: vec![0; 65_536],
             cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
             out: vec![0; 8192],
+            window: None,
+            clock: lease::MonoClock::new(),
         }
     }
 
     /// Reconcile, build the routers, start them.
     async fn start(&mut self, config: Config) -> anyhow::Result<()> {
+        if config.instances.iter().any(|i| i.lease) {
+            self.window = lease::RoundingWindow::probe();
+            tracing::debug!(window = ?self.window, "kernel lifetime rounding window");
+        }
         if self.behaviour.startup_reconcile {
             // Every interface of the namespace, not only those the new configuration
             // names: a VIP whose whole instance was deleted between a crash and this
@@ -316,7 +414,8 @@ impl Daemon {
             // owns the mark, as one keepalived owns its VIPs.
             for name in interfaces_of(&config.instances) {
                 if let Err(e) = self.vips.ifindex(&name).await {
-                    anyhow::bail!("interface {name}: {e}");
+                    tracing::warn!(interface = %config::escape_controls(&name),
+                        "{e}; its instances wait in FAULT until it appears");
                 }
             }
             let removed = self
@@ -330,17 +429,28 @@ impl Daemon {
                     "start-up reconcile: removed an address left by an earlier run"
                 );
             }
+            match self.route_mgr.reconcile_marked().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "start-up reconcile: removed routes and rules left by an earlier run"
+                ),
+                Err(e) => anyhow::bail!("start-up reconcile of routes: {e}"),
+            }
         } else {
             tracing::warn!("start-up reconcile skipped (negative control)");
         }
         let mut routers = Vec::with_capacity(config.instances.len());
         for cfg in &config.instances {
-            routers.push(self.build_router(cfg.clone()).await?);
+            routers.push(self.build_or_wait(cfg.clone(), ADDRESS_PATIENCE).await?);
         }
         self.config = config;
         self.routers = routers;
         self.reindex();
+        self.start_tracking().await;
+        self.static_routes(true).await;
         let now = Instant::now();
+        self.apply_health(now);
         for ri in 0..self.routers.len() {
             self.start_router(ri, now);
         }
@@ -354,7 +464,12 @@ impl Daemon {
         Ok(())
     }
 
-    async fn iface(&mut self, name: &str, family: Option<Family>) -> anyhow::Result<IfInfo> {
+    async fn iface(
+        &mut self,
+        name: &str,
+        family: Option<Family>,
+        patience: Duration,
+    ) -> Result<IfInfo, BuildError> {
         let need_v4 = family == Some(Family::Ipv4);
         let need_ll6 = family == Some(Family::Ipv6);
         if let Some(i) = self.ifaces.get(name) {
@@ -362,16 +477,17 @@ impl Daemon {
                 return Ok(i.clone());
             }
         }
-        let info = iface::lookup_ready(
-            &self.handle,
-            &self.vips,
-            name,
-            need_v4,
-            need_ll6,
-            ADDRESS_PATIENCE,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("interface {name}: {e}"))?;
+        let info = iface::lookup_ready(&self.handle, &self.vips, name, need_v4, need_ll6, patience)
+            .await
+            .map_err(|e| match e {
+                iface::IfError::Missing(_) => BuildError::Waiting(format!(
+                    "interface {} does not exist",
+                    config::escape_controls(name)
+                )),
+                iface::IfError::Netlink(_) => {
+                    BuildError::Fatal(anyhow::anyhow!("interface {name}: {e}"))
+                }
+            })?;
         self.link_names.insert(info.index, name.to_owned());
         self.link_up.insert(name.to_owned(), info.up);
         for a in [info.v4.map(IpAddr::V4), info.ll6.map(IpAddr::V6)]
@@ -396,20 +512,46 @@ impl Daemon {
         Ok(self.pkt.len() - 1)
     }
 
-    async fn build_router(&mut self, cfg: InstanceConfig) -> anyhow::Result<Router> {
-        let info = self.iface(&cfg.interface, Some(cfg.family)).await?;
+    /// Builds a router, or a detached stand-in in FAULT when an interface is missing or
+    /// not ready (issue 13 item 3: at boot VRRP often starts before its interface).
+    async fn build_or_wait(
+        &mut self,
+        cfg: InstanceConfig,
+        patience: Duration,
+    ) -> anyhow::Result<Router> {
+        match self.build_router(cfg.clone(), patience).await {
+            Ok(r) => Ok(r),
+            Err(BuildError::Fatal(e)) => Err(e),
+            Err(BuildError::Waiting(why)) => {
+                tracing::warn!(instance = %config::escape_controls(&cfg.name),
+                    "{why}; FAULT until it is there");
+                self.retry_at = Some(Instant::now() + RETRY_EVERY);
+                Ok(Router::detached(cfg, &self.behaviour))
+            }
+        }
+    }
+
+    async fn build_router(
+        &mut self,
+        cfg: InstanceConfig,
+        patience: Duration,
+    ) -> Result<Router, BuildError> {
+        let fatal = BuildError::Fatal;
+        let info = self
+            .iface(&cfg.interface, Some(cfg.family), patience)
+            .await?;
         let family = cfg.family;
         let src = match (cfg.unicast_src, family) {
             (Some(s), _) => s,
-            (None, Family::Ipv4) => info.v4.map(IpAddr::V4).ok_or_else(|| {
-                anyhow::anyhow!("instance {}: {} has no IPv4 address", cfg.name, info.name)
-            })?,
+            (None, Family::Ipv4) => info
+                .v4
+                .map(IpAddr::V4)
+                .ok_or_else(|| BuildError::Waiting(format!("{} has no IPv4 address", info.name)))?,
             (None, Family::Ipv6) => info.ll6.map(IpAddr::V6).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "instance {}: {} has no usable IPv6 link-local address",
-                    cfg.name,
+                BuildError::Waiting(format!(
+                    "{} has no usable IPv6 link-local address",
                     info.name
-                )
+                ))
             })?,
         };
         if !self.own.contains(&src) {
@@ -422,8 +564,17 @@ impl Daemon {
         {
             Some(i) => i,
             None => {
-                let s = VrrpSocket::open(&info.name, info.index, family)
-                    .map_err(|e| anyhow::anyhow!("VRRP socket on {} ({family}): {e}", info.name))?;
+                let s = VrrpSocket::open(&info.name, info.index, family).map_err(|e| {
+                    // Gone again between the lookup and the socket: wait for it.
+                    if nix::net::if_::if_nametoindex(info.name.as_str()) != Ok(info.index) {
+                        BuildError::Waiting(format!("interface {} vanished", info.name))
+                    } else {
+                        fatal(anyhow::anyhow!(
+                            "VRRP socket on {} ({family}): {e}",
+                            info.name
+                        ))
+                    }
+                })?;
                 self.vrrp.push(s);
                 self.vrrp.len() - 1
             }
@@ -431,7 +582,7 @@ impl Daemon {
         let mut slots = Vec::with_capacity(cfg.vips.len());
         for v in &cfg.vips {
             let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
-            let di = self.iface(&dev, None).await?;
+            let di = self.iface(&dev, None, patience).await?;
             let label = match v.addr {
                 IpAddr::V4(_) => Some(
                     v.label
@@ -447,23 +598,238 @@ impl Daemon {
                     prefix_len: v.prefix_len,
                     label,
                 },
-                pkt: self.packet_socket(di.index)?,
+                pkt: self.packet_socket(di.index).map_err(fatal)?,
                 mac: di.mac,
                 ll6: di.ll6,
             });
         }
         for t in &cfg.track_interfaces {
             if !self.link_up.contains_key(t) {
-                match self.iface(t, None).await {
+                match self.iface(t, None, patience).await {
                     Ok(_) => {}
                     Err(e) => {
+                        let e = match e {
+                            BuildError::Waiting(w) => w,
+                            BuildError::Fatal(f) => format!("{f:#}"),
+                        };
                         tracing::warn!(instance = %cfg.name, "track_interface {t}: {e}; treated as down");
                         self.link_up.insert(t.clone(), false);
                     }
                 }
             }
         }
-        Ok(Router::new(cfg, sock, src, slots, &self.behaviour))
+        for v in &cfg.excluded_vips {
+            // Added and removed with the VIPs, never advertised (keepalived's
+            // virtual_ipaddress_excluded).
+            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let di = self.iface(&dev, None, patience).await?;
+            let label = match v.addr {
+                IpAddr::V4(_) => Some(
+                    v.label
+                        .clone()
+                        .unwrap_or_else(|| vip::default_label(&dev, cfg.vrid)),
+                ),
+                IpAddr::V6(_) => None,
+            };
+            slots.push(VipSlot {
+                ifindex: di.index,
+                vip: vip::Vip {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    label,
+                },
+                pkt: self.packet_socket(di.index).map_err(fatal)?,
+                mac: di.mac,
+                ll6: di.ll6,
+            });
+        }
+        let mut route_oifs = Vec::with_capacity(cfg.routes.len());
+        for r in &cfg.routes {
+            route_oifs.push(match &r.dev {
+                Some(d) => Some(self.iface(d, None, patience).await?.index),
+                None => None,
+            });
+        }
+        let mut router = Router::new(cfg, sock, src, slots, &self.behaviour);
+        router.route_oifs = route_oifs;
+        Ok(router)
+    }
+
+    /// Builds the health checks of the configuration and looks up tracked interfaces.
+    async fn start_tracking(&mut self) {
+        self.tracking.stop();
+        let names: Vec<String> = self
+            .config
+            .checks
+            .iter()
+            .filter(|c| c.kind == config::CheckKind::Interface)
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            if !self.link_up.contains_key(&name) {
+                if let Err(e) = self.iface(&name, None, Duration::ZERO).await {
+                    let e = match e {
+                        BuildError::Waiting(w) => w,
+                        BuildError::Fatal(f) => format!("{f:#}"),
+                    };
+                    tracing::warn!("track_interface {name}: {e}; treated as down");
+                    self.link_up.insert(name, false);
+                }
+            }
+        }
+        let link_up = &self.link_up;
+        self.tracking = track::Tracking::new(&self.config.checks, Instant::now(), |n| {
+            link_up.get(n).copied().unwrap_or(false)
+        });
+        let now = Instant::now();
+        self.tracking.poll(now);
+    }
+
+    /// Installs (`add`) or removes the static routes and rules.
+    async fn static_routes(&mut self, add: bool) {
+        let routes = self.config.static_routes.clone();
+        let rules = self.config.static_rules.clone();
+        for r in &routes {
+            let oif = match &r.dev {
+                Some(d) => self.vips.ifindex(d).await.ok(),
+                None => None,
+            };
+            let res = if add {
+                self.route_mgr.add(r, oif, None).await
+            } else {
+                self.route_mgr.remove(r, oif).await
+            };
+            if let Err(e) = res {
+                self.vip_errors += 1;
+                tracing::error!(dest = %r.dest, prefix = r.prefix_len, add, "static route: {e}");
+            }
+        }
+        for r in &rules {
+            let res = if add {
+                self.route_mgr.add_rule(r).await
+            } else {
+                self.route_mgr.remove_rule(r).await
+            };
+            if let Err(e) = res {
+                self.vip_errors += 1;
+                tracing::error!(table = r.table, add, "static rule: {e}");
+            }
+        }
+    }
+
+    /// Installs (`lease` given) / refreshes or removes router `ri`'s virtual routes and
+    /// rules (`remove`).
+    async fn virtual_routes(&mut self, ri: usize, op: RouteOp) {
+        let r = &self.routers[ri];
+        if r.cfg.routes.is_empty() && r.cfg.rules.is_empty() {
+            return;
+        }
+        let (lease, remove) = match op {
+            RouteOp::Add(l) => (l, false),
+            RouteOp::Refresh(l) => {
+                if !r.cfg.routes.iter().any(|x| x.dest.is_ipv6()) {
+                    return;
+                }
+                (Some(l), false)
+            }
+            RouteOp::Remove => (None, true),
+        };
+        let refresh_only = matches!(op, RouteOp::Refresh(_));
+        let name = r.cfg.name.clone();
+        let routes: Vec<_> = r
+            .cfg
+            .routes
+            .iter()
+            .cloned()
+            .zip(r.route_oifs.iter().copied())
+            .collect();
+        let rules = r.cfg.rules.clone();
+        let mut errors = 0;
+        for (route, oif) in &routes {
+            if refresh_only && !route.dest.is_ipv6() {
+                continue;
+            }
+            let res = if remove {
+                self.route_mgr.remove(route, *oif).await
+            } else {
+                self.route_mgr.add(route, *oif, lease).await
+            };
+            if let Err(e) = res {
+                errors += 1;
+                tracing::error!(instance = %name, dest = %route.dest, prefix = route.prefix_len, remove, "virtual route: {e}");
+            }
+        }
+        for rule in rules.iter().filter(|_| !refresh_only) {
+            let res = if remove {
+                self.route_mgr.remove_rule(rule).await
+            } else {
+                self.route_mgr.add_rule(rule).await
+            };
+            if let Err(e) = res {
+                errors += 1;
+                tracing::error!(instance = %name, table = rule.table, remove, "virtual rule: {e}");
+            }
+        }
+        self.vip_errors += errors;
+    }
+
+    /// Feeds every router the priority and fault its health checks, tracked interfaces
+    /// and sync group give it. Members of a sync group use every tracker as weight 0
+    /// (failure = FAULT), as keepalived does, and are FAULT together.
+    fn apply_health(&mut self, now: Instant) {
+        let own: Vec<(bool, u8)> = self
+            .routers
+            .iter()
+            .map(|r| {
+                let mut delta = 0i64;
+                let mut fault = false;
+                for t in &r.cfg.trackers {
+                    let w = if r.group.is_some() { 0 } else { t.weight };
+                    let (d, f) = config::contribution(w, t.reverse, self.tracking.status(t.check));
+                    delta += d;
+                    fault |= f;
+                }
+                (
+                    !r.detached && self.tracked_up(r) && !fault,
+                    config::effective_priority(r.cfg.priority, delta),
+                )
+            })
+            .collect();
+        for ri in 0..self.routers.len() {
+            let mut ok = own[ri].0;
+            if let Some(g) = self.routers[ri].group {
+                ok = self
+                    .routers
+                    .iter()
+                    .zip(&own)
+                    .filter(|(r, _)| r.group == Some(g))
+                    .all(|(_, o)| o.0);
+            }
+            let prio = own[ri].1;
+            let r = &mut self.routers[ri];
+            let mut changed = false;
+            if r.inst.effective_priority() != prio {
+                tracing::info!(instance = %r.cfg.name, from = r.inst.effective_priority(), to = prio, "priority changed by tracking");
+                r.inst.handle_event(now, Event::SetPriority(prio));
+                changed = true;
+            }
+            if ok != r.links_up {
+                r.links_up = ok;
+                r.inst.handle_event(
+                    now,
+                    if ok {
+                        Event::InterfaceUp
+                    } else {
+                        Event::InterfaceDown
+                    },
+                );
+                changed = true;
+            }
+            if changed {
+                self.state_dirty = true;
+                self.touched.push(ri);
+            }
+        }
     }
 
     /// Rebuilds the VRID lookup tables after the router list changed.
@@ -474,6 +840,13 @@ impl Daemon {
                 table[usize::from(r.cfg.vrid)] = v;
             }
         }
+        let groups = &self.config.sync_groups;
+        for r in &mut self.routers {
+            r.group = groups
+                .iter()
+                .position(|g| g.members.len() > 1 && g.members.contains(&r.cfg.name));
+        }
+        self.group_state = vec![None; groups.len()];
         // Indices changed: every caller follows with run_all_actions, which re-arms all.
         self.timers.reset(self.routers.len());
         self.touched.clear();
@@ -482,10 +855,10 @@ impl Daemon {
     /// Puts router `ri`'s next deadline (protocol timer or probe) in the heap.
     fn rearm(&mut self, ri: usize) {
         if let Some(r) = self.routers.get(ri) {
-            let at = match (r.inst.poll_timeout(), r.probe_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let at = [r.inst.poll_timeout(), r.probe_at, r.refresh_at]
+                .into_iter()
+                .flatten()
+                .min();
             self.timers.set(ri, at);
         }
     }
@@ -496,13 +869,16 @@ impl Daemon {
             .all(|t| self.link_up.get(t).copied().unwrap_or(false))
     }
 
+    /// Starts router `ri`; [`Daemon::apply_health`] has told it about its health.
     fn start_router(&mut self, ri: usize, now: Instant) {
-        let up = self.tracked_up(&self.routers[ri]);
-        let r = &mut self.routers[ri];
-        if !up {
-            r.inst.handle_event(now, Event::InterfaceDown);
+        if self.routers[ri].detached && self.routers[ri].links_up {
+            // A detached stand-in waits in FAULT until it is rebuilt.
+            self.routers[ri].links_up = false;
+            self.routers[ri]
+                .inst
+                .handle_event(now, Event::InterfaceDown);
         }
-        r.links_up = up;
+        let r = &mut self.routers[ri];
         r.inst.handle_event(now, Event::Startup);
         self.state_dirty = true;
     }
@@ -556,16 +932,25 @@ impl Daemon {
     /// The loop's next wakeup: the earliest router deadline, self-check, or state flush.
     fn next_deadline(&mut self) -> Option<Instant> {
         let flush = (self.counters_dirty || self.state_dirty).then_some(self.state_flush_at);
-        [self.timers.peek(), self.selfcheck_at, flush]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.peek(),
+            self.selfcheck_at,
+            flush,
+            self.retry_at,
+            self.tracking.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires what is due and runs the actions of every router that was due or got an
     /// event since the last pass (the others have nothing queued).
     async fn on_time(&mut self) {
         let now = Instant::now();
+        if !self.tracking.is_empty() && self.tracking.poll(now) {
+            self.apply_health(now);
+        }
         while let Some(ri) = self.timers.pop_due(now) {
             let Some(r) = self.routers.get_mut(ri) else {
                 continue;
@@ -598,6 +983,9 @@ impl Daemon {
         if self.selfcheck_at.is_some_and(|t| t <= now) {
             self.self_check(now).await;
         }
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.rebuild_detached(now).await;
+        }
         self.flush_state(now);
     }
 
@@ -608,6 +996,11 @@ impl Daemon {
     }
 
     async fn run_actions(&mut self, ri: usize, now: Instant) {
+        let mut sync = Vec::new();
+        if self.routers[ri].refresh_at.is_some_and(|t| t <= now) {
+            self.routers[ri].refresh_at = None;
+            self.refresh_lease(ri, true).await;
+        }
         while let Some(action) = self.routers[ri].inst.poll_action() {
             self.counters_dirty = true;
             match action {
@@ -620,15 +1013,21 @@ impl Daemon {
                     self.send_advert(ri, priority);
                 }
                 Action::AddVips { lease } => {
+                    let lease = lease.map(|nominal| self.first_lease(ri, nominal));
                     self.vip_op(ri, lease, "add").await;
+                    self.virtual_routes(ri, RouteOp::Add(lease)).await;
                     let r = &mut self.routers[ri];
                     r.added_this_run = true;
                     r.last_refresh = Some(now);
                 }
                 Action::RefreshVips { lease } => {
                     let r = &self.routers[ri];
-                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
+                    if r.lease_plan.tracks_adverts(self.window.is_some()) {
+                        self.refresh_lease(ri, false).await;
+                    } else if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
+                    {
                         self.vip_op(ri, Some(lease), "refresh").await;
+                        self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
                         self.routers[ri].last_refresh = Some(now);
                     }
                 }
@@ -644,16 +1043,22 @@ impl Daemon {
                             "VIPs not added by this run are not removed (keepalived-1.2 control)");
                         continue;
                     }
+                    self.virtual_routes(ri, RouteOp::Remove).await;
                     self.remove_vips(ri).await;
                     self.routers[ri].last_refresh = None;
+                    self.routers[ri].refresh_at = None;
                 }
                 Action::SendGratuitous => self.send_gratuitous(ri),
                 Action::StateChange { from, to } => {
                     self.state_dirty = true;
                     let r = &mut self.routers[ri];
+                    // `master` names the router we now follow: when a Master yields,
+                    // the sender of the advert that made it yield.
                     tracing::info!(instance = %r.cfg.name, vrid = r.cfg.vrid,
                         interface = %r.cfg.interface, %from, %to,
-                        priority = r.inst.effective_priority(), "state change");
+                        priority = r.inst.effective_priority(),
+                        master = r.inst.master().map(tracing::field::display),
+                        "state change");
                     r.probe_at = (to == State::Master).then(|| now + r.cfg.advert_interval);
                     if to != State::Master && to != State::Stopped && self.selfcheck_at.is_none() {
                         self.selfcheck_at = Some(now + r.cfg.advert_interval);
@@ -661,6 +1066,9 @@ impl Daemon {
                     if let Some(argv) = notify::command_for(&r.cfg.notify, to) {
                         let what = format!("notify_{}", to.as_str().to_lowercase());
                         self.notifier.run(argv, &[], &what, &r.cfg.name);
+                    }
+                    if r.group.is_some() && !r.sync_induced {
+                        sync.push((from, to));
                     }
                 }
                 Action::Conflict { mac } => {
@@ -683,6 +1091,108 @@ impl Daemon {
             }
         }
         self.rearm(ri);
+        for (from, to) in sync {
+            self.sync_group(ri, from, to, now).await;
+        }
+        if let Some(g) = self.routers.get(ri).and_then(|r| r.group) {
+            self.group_notify(g);
+        }
+    }
+
+    /// keepalived's sync group: when member `ri` goes Backup -> Master the other Backups
+    /// follow, when it goes Master -> Backup the other Masters follow (FAULT is shared
+    /// through [`Daemon::apply_health`]).
+    async fn sync_group(&mut self, ri: usize, from: State, to: State, now: Instant) {
+        let Some(g) = self.routers[ri].group else {
+            return;
+        };
+        let ev = match (from, to) {
+            (State::Backup, State::Master) => Event::SyncMaster,
+            (State::Master, State::Backup) => Event::SyncBackup,
+            _ => return,
+        };
+        let members: Vec<usize> = (0..self.routers.len())
+            .filter(|&j| j != ri && self.routers[j].group == Some(g))
+            .collect();
+        for j in members {
+            self.routers[j].sync_induced = true;
+            self.routers[j].inst.handle_event(now, ev);
+            Box::pin(self.run_actions(j, now)).await;
+            self.routers[j].sync_induced = false;
+        }
+    }
+
+    /// Runs the group's notify command when all its members share a new state.
+    fn group_notify(&mut self, g: usize) {
+        let mut states = self
+            .routers
+            .iter()
+            .filter(|r| r.group == Some(g))
+            .map(|r| r.inst.state());
+        let Some(first) = states.next() else {
+            return;
+        };
+        if !states.all(|s| s == first) || self.group_state.get(g) == Some(&Some(first)) {
+            return;
+        }
+        if let Some(slot) = self.group_state.get_mut(g) {
+            *slot = Some(first);
+        }
+        let Some(group) = self.config.sync_groups.get(g) else {
+            return;
+        };
+        tracing::info!(group = %group.name, state = %first, "sync group state change");
+        if let Some(argv) = notify::command_for(&group.notify, first) {
+            let what = format!("group notify_{}", first.as_str().to_lowercase());
+            self.notifier.run(argv, &[], &what, &group.name);
+        }
+        if let Some(argv) = &group.notify_generic {
+            let args = notify::group_args(&group.name, first);
+            self.notifier.run(argv, &args, "group notify", &group.name);
+        }
+    }
+
+    /// The lease for VIPs added on becoming Master (the first advert follows at once).
+    /// When its end would fall in the rounding window, the rounded-safe lease now and
+    /// a full one once the window has passed.
+    fn first_lease(&mut self, ri: usize, nominal: Duration) -> Duration {
+        let r = &mut self.routers[ri];
+        if !r.lease_plan.tracks_adverts(self.window.is_some()) {
+            return nominal;
+        }
+        let now = Instant::now();
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, now, window, false) {
+            lease::Refresh::Now(n) => n,
+            lease::Refresh::At(at) => {
+                r.refresh_at = Some(at);
+                match r.lease_plan.refresh(now, now, None, true) {
+                    lease::Refresh::Now(n) => n,
+                    lease::Refresh::At(_) => r.lease_plan.floor,
+                }
+            }
+        }
+    }
+
+    /// Sets the lease right after an advert so that it ends within the router's budget
+    /// after that advert, or defers it out of the kernel's rounding window
+    /// ([`lease::LeasePlan::refresh`]).
+    async fn refresh_lease(&mut self, ri: usize, deferred: bool) {
+        let r = &mut self.routers[ri];
+        if r.inst.state() != State::Master {
+            return;
+        }
+        let now = Instant::now();
+        let last = r.last_advert.unwrap_or(now);
+        let window = self.window.as_ref().map(|w| (w, &self.clock));
+        match r.lease_plan.refresh(now, last, window, deferred) {
+            lease::Refresh::Now(n) => {
+                self.vip_op(ri, Some(n), "refresh").await;
+                self.virtual_routes(ri, RouteOp::Refresh(n)).await;
+                self.routers[ri].last_refresh = Some(now);
+            }
+            lease::Refresh::At(at) => r.refresh_at = Some(at),
+        }
     }
 
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
@@ -710,6 +1220,9 @@ impl Daemon {
         for slot in &r.vips {
             match self.vips.remove(slot.ifindex, &slot.vip).await {
                 Ok(()) => tracing::info!(instance = %r.cfg.name, vip = %slot.vip, "VIP removed"),
+                // Its interface was deleted, and the address with it.
+                Err(vip::VipError::NoSuchInterface(i)) => tracing::info!(instance = %r.cfg.name,
+                    vip = %slot.vip, ifindex = i, "VIP gone with its deleted interface"),
                 Err(e) => {
                     errors += 1;
                     tracing::error!(instance = %r.cfg.name, vip = %slot.vip, "remove VIP failed: {e}");
@@ -721,6 +1234,10 @@ impl Daemon {
 
     fn send_advert(&mut self, ri: usize, priority: u8) {
         let r = &mut self.routers[ri];
+        if priority != 0 {
+            // Before the send: a peer starts its Master_Down timer no sooner.
+            r.last_advert = Some(Instant::now());
+        }
         r.template.priority = priority;
         let n = r.template.buffer_len();
         let Some(sock) = self.vrrp.get(r.sock) else {
@@ -729,6 +1246,7 @@ impl Daemon {
         if self.out.len() < n {
             self.out.resize(n, 0);
         }
+        let now = Instant::now();
         for dst in &r.dsts {
             let buf = &mut self.out[..n];
             let sent = r
@@ -736,9 +1254,24 @@ impl Daemon {
                 .emit(&mut vrrp::Packet::new_unchecked(&mut buf[..]), r.src, *dst)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
                 .and_then(|()| sock.send(buf, r.src, *dst));
-            if let Err(e) = sent {
-                self.send_errors += 1;
-                tracing::debug!(instance = %r.cfg.name, %dst, "advert not sent: {e}");
+            match sent {
+                // A Master that cannot advertise is the two-masters failure vrrpd
+                // exists to prevent: say so at once, then every few seconds.
+                Err(e) => {
+                    self.send_errors += 1;
+                    if r.send_error_logged
+                        .is_none_or(|t| now >= t + CONFLICT_REPORT_EVERY)
+                    {
+                        r.send_error_logged = Some(now);
+                        tracing::error!(instance = %r.cfg.name, %dst, errors = self.send_errors,
+                            "advert not sent: {e}");
+                    }
+                }
+                Ok(()) if r.send_error_logged.is_some() => {
+                    r.send_error_logged = None;
+                    tracing::info!(instance = %r.cfg.name, %dst, "adverts are sent again");
+                }
+                Ok(()) => {}
             }
         }
     }
@@ -825,7 +1358,11 @@ impl Daemon {
             return;
         };
         match rx::check_for_instance(&repr, &meta, &r.expect()) {
-            Ok(adv) => {
+            Ok(mut adv) => {
+                if r.cfg.skip_check_adv_addr {
+                    // keepalived's skip_check_adv_addr: accept any address list.
+                    adv.addrs_match = true;
+                }
                 if !adv.addrs_match && adv.priority != PRIORITY_OWNER {
                     r.drops.bump(DropReason::AddressMismatch);
                     self.drops.bump(DropReason::AddressMismatch);
@@ -942,6 +1479,7 @@ impl Daemon {
     async fn on_netlink(&mut self, msg: NetlinkMessage<RouteNetlinkMessage>) {
         match msg.payload {
             NetlinkPayload::InnerMessage(m) => {
+                self.on_link_identity(&m).await;
                 if let Some((index, name, up)) = iface::link_event(&m) {
                     let name = name.or_else(|| self.link_names.get(&index).cloned());
                     if let Some(name) = name {
@@ -951,6 +1489,7 @@ impl Daemon {
             }
             NetlinkPayload::Overrun(_) => {
                 tracing::warn!("netlink link events lost; re-reading link states");
+                self.check_interfaces().await;
                 let names: Vec<String> = self.link_up.keys().cloned().collect();
                 for n in names {
                     let up = iface::lookup(&self.handle, &self.vips, &n)
@@ -971,23 +1510,8 @@ impl Daemon {
             _ => return,
         }
         tracing::info!(interface = name, up, "link state changed");
-        let now = Instant::now();
-        for ri in 0..self.routers.len() {
-            if !self.routers[ri].tracked.iter().any(|t| t == name) {
-                continue;
-            }
-            let all = self.tracked_up(&self.routers[ri]);
-            let r = &mut self.routers[ri];
-            if all != r.links_up {
-                r.links_up = all;
-                let ev = if all {
-                    Event::InterfaceUp
-                } else {
-                    Event::InterfaceDown
-                };
-                r.inst.handle_event(now, ev);
-            }
-        }
+        self.tracking.set_interface(name, up);
+        self.apply_health(Instant::now());
     }
 
     async fn stop_router(&mut self, ri: usize, now: Instant) {
@@ -1001,6 +1525,8 @@ impl Daemon {
         for ri in 0..self.routers.len() {
             self.stop_router(ri, now).await;
         }
+        self.tracking.stop();
+        self.static_routes(false).await;
         self.state_dirty = true;
         self.write_state(true);
         tracing::info!("vrrpd stopped");
@@ -1021,7 +1547,10 @@ impl Daemon {
             }
         };
         let plan = reload::plan(&self.config.instances, &new.instances);
-        if plan.is_noop() && self.config.instances.len() == new.instances.len() {
+        // An interface deleted and re-created keeps its name but not its index: that
+        // is a change even when the file is not.
+        let moved = self.check_interfaces().await;
+        if self.config == new && !moved {
             tracing::info!("reload: nothing changed");
             return;
         }
@@ -1033,7 +1562,10 @@ impl Daemon {
             .copied()
             .chain(plan.replace.iter().map(|&(_, n)| n));
         for ni in to_build {
-            match self.build_router(new.instances[ni].clone()).await {
+            match self
+                .build_or_wait(new.instances[ni].clone(), ADDRESS_PATIENCE)
+                .await
+            {
                 Ok(r) => {
                     fresh.insert(ni, r);
                 }
@@ -1060,8 +1592,9 @@ impl Daemon {
             .collect();
         let mut routers = Vec::with_capacity(new.instances.len());
         let mut started = Vec::new();
+        let kept: HashMap<usize, usize> = plan.keep.iter().map(|&(o, n)| (n, o)).collect();
         for ni in 0..new.instances.len() {
-            if let Some(&(oi, _)) = plan.keep.iter().find(|&&(_, n)| n == ni) {
+            if let Some(&oi) = kept.get(&ni) {
                 if let Some(r) = old.get_mut(oi).and_then(Option::take) {
                     routers.push(r);
                     continue;
@@ -1073,8 +1606,12 @@ impl Daemon {
             }
         }
         self.routers = routers;
+        self.static_routes(false).await;
         self.config = new;
         self.reindex();
+        self.static_routes(true).await;
+        self.start_tracking().await;
+        self.apply_health(now);
         for ri in started {
             tracing::info!(instance = %self.routers[ri].cfg.name, "reload: starting");
             self.start_router(ri, now);
@@ -1090,6 +1627,184 @@ impl Daemon {
             replaced = plan.replace.len(),
             "reload done"
         );
+    }
+
+    /// Link identity changes: a deleted link we use, or a link of a name we use that
+    /// now has another index (deleted and re-created; the delete may have been missed).
+    async fn on_link_identity(&mut self, m: &RouteNetlinkMessage) {
+        match m {
+            RouteNetlinkMessage::DelLink(l) if self.link_names.contains_key(&l.header.index) => {
+                self.interface_gone(l.header.index).await;
+            }
+            RouteNetlinkMessage::NewLink(l) => {
+                let (index, name, _) = iface::link_state(l);
+                let Some(name) = name else { return };
+                if let Some(old) = self.ifaces.get(&name).map(|i| i.index) {
+                    if old != index {
+                        self.interface_gone(old).await;
+                    }
+                }
+                if self.routers.iter().any(|r| r.detached) {
+                    let now = Instant::now();
+                    self.retry_at = Some(self.retry_at.map_or(now, |t| t.min(now)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Interface `index` is gone (issue 13 item 2): its addresses went with it, the
+    /// sockets bound to it are dead. Every router using it goes to FAULT (notify_fault,
+    /// its other VIPs removed) and is replaced by a detached stand-in that is rebuilt —
+    /// new index, new sockets — when the interface is back.
+    async fn interface_gone(&mut self, index: u32) {
+        let Some(name) = self.link_names.remove(&index) else {
+            return;
+        };
+        let shown = config::escape_controls(&name).into_owned();
+        tracing::warn!(interface = %shown, ifindex = index,
+            "interface deleted; its instances are in FAULT until it is back");
+        let current = self.ifaces.get(&name).is_some_and(|i| i.index == index);
+        if current {
+            self.ifaces.remove(&name);
+            self.set_link(&name, false);
+        }
+        let now = Instant::now();
+        let affected: Vec<usize> = (0..self.routers.len())
+            .filter(|&ri| {
+                let r = &self.routers[ri];
+                !r.detached
+                    && (self.vrrp.get(r.sock).is_some_and(|s| s.ifindex == index)
+                        || r.vips.iter().any(|v| v.ifindex == index))
+            })
+            .collect();
+        for &ri in &affected {
+            let r = &mut self.routers[ri];
+            r.vips.retain(|v| v.ifindex != index);
+            if r.links_up {
+                r.links_up = false;
+                r.inst.handle_event(now, Event::InterfaceDown);
+            }
+            self.run_actions(ri, now).await;
+            let mut stand_in = Router::detached(self.routers[ri].cfg.clone(), &self.behaviour);
+            stand_in.links_up = false;
+            stand_in.inst.handle_event(now, Event::InterfaceDown);
+            stand_in.inst.handle_event(now, Event::Startup);
+            while stand_in.inst.poll_action().is_some() {}
+            self.routers[ri] = stand_in;
+        }
+        self.compact_sockets();
+        self.reindex();
+        self.state_dirty = true;
+        self.retry_at = Some(now + RETRY_EVERY);
+        self.run_all_actions(now).await;
+    }
+
+    /// Drops the sockets of interfaces no longer known and renumbers the routers'
+    /// socket indices; recomputes our own addresses.
+    fn compact_sockets(&mut self) {
+        let live = |ifindex: u32| self.link_names.contains_key(&ifindex);
+        let mut vmap = vec![usize::MAX; self.vrrp.len()];
+        let mut kept = Vec::new();
+        for (i, sock) in std::mem::take(&mut self.vrrp).into_iter().enumerate() {
+            if live(sock.ifindex) {
+                vmap[i] = kept.len();
+                kept.push(sock);
+            }
+        }
+        self.vrrp = kept;
+        let mut pmap = vec![usize::MAX; self.pkt.len()];
+        let mut kept = Vec::new();
+        for (i, sock) in std::mem::take(&mut self.pkt).into_iter().enumerate() {
+            if live(sock.ifindex) {
+                pmap[i] = kept.len();
+                kept.push(sock);
+            }
+        }
+        self.pkt = kept;
+        let mut own = Vec::new();
+        for r in &mut self.routers {
+            r.sock = vmap.get(r.sock).copied().unwrap_or(usize::MAX);
+            for v in &mut r.vips {
+                v.pkt = pmap.get(v.pkt).copied().unwrap_or(usize::MAX);
+            }
+            if !r.detached && !own.contains(&r.src) {
+                own.push(r.src);
+            }
+        }
+        for i in self.ifaces.values() {
+            for a in [i.v4.map(IpAddr::V4), i.ll6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+            {
+                if !own.contains(&a) {
+                    own.push(a);
+                }
+            }
+        }
+        self.own = own;
+    }
+
+    /// Tries to build every detached router (its interface may be back); the ones that
+    /// build start from INIT like a fresh start.
+    async fn rebuild_detached(&mut self, now: Instant) {
+        self.retry_at = None;
+        let mut rebuilt = Vec::new();
+        for ri in 0..self.routers.len() {
+            if !self.routers[ri].detached {
+                continue;
+            }
+            let cfg = self.routers[ri].cfg.clone();
+            match self.build_router(cfg, Duration::ZERO).await {
+                Ok(r) => {
+                    tracing::info!(instance = %config::escape_controls(&r.cfg.name),
+                        interface = %config::escape_controls(&r.cfg.interface),
+                        "interface is there: instance starts");
+                    self.routers[ri] = r;
+                    rebuilt.push(ri);
+                }
+                Err(BuildError::Waiting(_)) => self.retry_at = Some(now + RETRY_EVERY),
+                Err(BuildError::Fatal(e)) => {
+                    tracing::error!(instance = %config::escape_controls(&self.routers[ri].cfg.name),
+                        "cannot start the instance: {e:#}");
+                    self.retry_at = Some(now + RETRY_EVERY);
+                }
+            }
+        }
+        if rebuilt.is_empty() {
+            return;
+        }
+        self.reindex();
+        self.apply_health(now);
+        for ri in rebuilt {
+            self.start_router(ri, now);
+        }
+        self.run_all_actions(now).await;
+    }
+
+    /// Checks every interface resolved so far against the kernel: one that vanished or
+    /// changed index is handled as deleted; then waiting routers try again. Returns
+    /// whether an interface had changed.
+    async fn check_interfaces(&mut self) -> bool {
+        let known: Vec<(u32, String)> = self
+            .link_names
+            .iter()
+            .map(|(i, n)| (*i, n.clone()))
+            .collect();
+        let mut moved = false;
+        for (index, name) in known {
+            let now_index = nix::net::if_::if_nametoindex(name.as_str()).ok();
+            if now_index != Some(index) {
+                tracing::warn!(interface = %config::escape_controls(&name), old_ifindex = index,
+                    new_ifindex = ?now_index, "interface changed since it was resolved");
+                self.interface_gone(index).await;
+                moved = true;
+            }
+        }
+        if self.routers.iter().any(|r| r.detached) {
+            self.rebuild_detached(Instant::now()).await;
+        }
+        moved
     }
 
     fn flush_state(&mut self, now: Instant) {
@@ -1148,11 +1863,12 @@ impl Daemon {
 /// Every interface a configuration puts VIPs on or sends adverts on.
 fn interfaces_of(instances: &[InstanceConfig]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for i in instances {
         let names =
             std::iter::once(&i.interface).chain(i.vips.iter().filter_map(|v| v.dev.as_ref()));
         for n in names {
-            if !out.contains(n) {
+            if seen.insert(n.as_str()) {
                 out.push(n.clone());
             }
         }

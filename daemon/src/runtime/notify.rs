@@ -36,6 +36,17 @@ pub fn generic_args(name: &str, state: State, priority: u8) -> [String; 4] {
     ]
 }
 
+/// keepalived's arguments for a sync group's generic `notify` script (the priority of
+/// a group is always 0).
+pub fn group_args(group: &str, state: State) -> [String; 4] {
+    [
+        "GROUP".to_owned(),
+        group.to_owned(),
+        state.as_str().to_owned(),
+        "0".to_owned(),
+    ]
+}
+
 /// The arguments appended to `notify_conflict`.
 pub fn conflict_args(name: &str, mac: &str) -> [String; 4] {
     [

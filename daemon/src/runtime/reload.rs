@@ -34,20 +34,26 @@ impl Plan {
     }
 }
 
-/// Compares two configurations.
+/// Compares two configurations, in time linear in their sizes.
 pub fn plan(old: &[InstanceConfig], new: &[InstanceConfig]) -> Plan {
     let mut p = Plan::default();
+    fn by_key(list: &[InstanceConfig]) -> std::collections::HashMap<(&str, Family, u8), usize> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| ((c.interface.as_str(), c.family, c.vrid), i))
+            .collect()
+    }
+    let old_keys = by_key(old);
+    let new_keys = by_key(new);
     for (ni, n) in new.iter().enumerate() {
-        let k = key(n);
-        match old.iter().position(|o| key(o) == k) {
-            Some(oi) if old[oi] == *n => p.keep.push((oi, ni)),
-            Some(oi) => p.replace.push((oi, ni)),
+        match old_keys.get(&(n.interface.as_str(), n.family, n.vrid)) {
+            Some(&oi) if old[oi] == *n => p.keep.push((oi, ni)),
+            Some(&oi) => p.replace.push((oi, ni)),
             None => p.start.push(ni),
         }
     }
     for (oi, o) in old.iter().enumerate() {
-        let k = key(o);
-        if !new.iter().any(|n| key(n) == k) {
+        if !new_keys.contains_key(&(o.interface.as_str(), o.family, o.vrid)) {
             p.stop.push(oi);
         }
     }

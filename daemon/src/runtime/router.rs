@@ -4,11 +4,14 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use super::lease::LeasePlan;
 use super::misbehave::Behaviour;
 use super::reload::{key, Key};
 use super::rx::{DropCounters, Expect};
 use crate::config::{InitialState, InstanceConfig, Version};
-use crate::instance::{Instance, Params};
+use crate::instance::{
+    lease_budget, lease_floor, Instance, Params, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
+};
 use crate::vip;
 use crate::wire::{vrrp, Mac};
 
@@ -61,6 +64,12 @@ pub struct Router {
     pub probe_at: Option<Instant>,
     /// Last time the VIP lifetimes were set.
     pub last_refresh: Option<Instant>,
+    /// How long its lease may run after an advert (see [`super::lease`]).
+    pub lease_plan: LeasePlan,
+    /// When its last advert (priority above 0) was sent.
+    pub last_advert: Option<Instant>,
+    /// A lease refresh deferred out of the kernel's rounding window.
+    pub refresh_at: Option<Instant>,
     /// When a conflict was last logged and notified (rate limit).
     pub last_conflict_report: Option<Instant>,
     /// Whether this run added its VIPs (keepalived-1.2 control).
@@ -71,6 +80,17 @@ pub struct Router {
     pub links_up: bool,
     /// Shutting down (clean stop or removed by a reload).
     pub stopping: bool,
+    /// When a failed advert send was last logged; `None` while sends succeed.
+    pub send_error_logged: Option<Instant>,
+    /// Its interface (or a VIP's) is missing or not ready: no socket, no VIPs, held in
+    /// FAULT until the daemon can build it (issue 13 items 2 and 3).
+    pub detached: bool,
+    /// Index of its sync group in the configuration, if any.
+    pub group: Option<usize>,
+    /// Its state changes come from its sync group: do not propagate them back.
+    pub sync_induced: bool,
+    /// Output interface index of each `cfg.routes` entry with a `dev`.
+    pub route_oifs: Vec<Option<u32>>,
 }
 
 /// The state machine's parameters for `cfg`.
@@ -84,12 +104,22 @@ pub fn params(cfg: &InstanceConfig, own_addr: IpAddr, behaviour: &Behaviour) -> 
     p.initial_master = cfg.initial_state == Some(InitialState::Master);
     p.garp_repeat = cfg.garp_repeat;
     // The configured garp_delay is keepalived's garp_master_delay: the pause before a
-    // *second* burst, which the state machine does not send. One burst of garp_repeat
-    // rounds goes out back to back on becoming MASTER.
-    p.garp_delay = Duration::ZERO;
+    // *second* burst, which the state machine does not send. The garp_repeat rounds go
+    // out on becoming MASTER, `garp_interval` apart (keepalived's vrrp_garp_interval).
+    p.garp_delay = cfg.garp_interval;
     p.garp_refresh = cfg.garp_refresh;
     p.lease = cfg.lease && behaviour.lease;
     p
+}
+
+/// The lease budgets of `cfg`'s instance.
+pub fn lease_plan(cfg: &InstanceConfig) -> LeasePlan {
+    let budget = |late| lease_budget(cfg.version, cfg.priority, cfg.advert_interval, late);
+    LeasePlan {
+        budget: budget(KERNEL_EXPIRY_LATE),
+        budget_rounded: budget(KERNEL_EXPIRY_LATE_ROUNDED),
+        floor: lease_floor(cfg.advert_interval),
+    }
 }
 
 /// The advert template for `cfg`.
@@ -180,13 +210,33 @@ impl Router {
             drops: DropCounters::default(),
             probe_at: None,
             last_refresh: None,
+            lease_plan: lease_plan(&cfg),
+            last_advert: None,
+            refresh_at: None,
             last_conflict_report: None,
             added_this_run: false,
             tracked,
             links_up: true,
             stopping: false,
+            send_error_logged: None,
+            detached: false,
+            group: None,
+            sync_induced: false,
+            route_oifs: Vec::new(),
             cfg,
         }
+    }
+
+    /// A stand-in for a router whose interface is missing: no socket (`sock` points
+    /// nowhere), no VIPs, and it never leaves FAULT ([`Router::detached`]).
+    pub fn detached(cfg: InstanceConfig, behaviour: &Behaviour) -> Router {
+        let src = match cfg.family {
+            crate::config::Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            crate::config::Family::Ipv6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut r = Router::new(cfg, usize::MAX, src, Vec::new(), behaviour);
+        r.detached = true;
+        r
     }
 }
 

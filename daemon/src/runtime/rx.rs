@@ -37,11 +37,14 @@ pub enum DropReason {
     AddressMismatch,
     /// One of our own packets (sent from our own address).
     OwnPacket,
+    /// An interval field of 0 (v3 Max Adver Int or v2 Adver Int): no valid router sends
+    /// it, and following it would shrink Master_Down_Interval to nothing.
+    BadInterval,
 }
 
 impl DropReason {
     /// Every reason, in the order the counters are listed.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::Truncated,
         DropReason::BadTtl,
         DropReason::BadChecksum,
@@ -52,6 +55,7 @@ impl DropReason {
         DropReason::BadAuth,
         DropReason::AddressMismatch,
         DropReason::OwnPacket,
+        DropReason::BadInterval,
     ];
 
     /// The counter's name in logs and in the state file.
@@ -67,6 +71,7 @@ impl DropReason {
             DropReason::BadAuth => "bad_auth",
             DropReason::AddressMismatch => "address_mismatch",
             DropReason::OwnPacket => "own_packet",
+            DropReason::BadInterval => "bad_interval",
         }
     }
 
@@ -121,6 +126,8 @@ pub struct DropCounters {
     pub address_mismatch: u64,
     /// See [`DropReason::OwnPacket`].
     pub own_packet: u64,
+    /// See [`DropReason::BadInterval`].
+    pub bad_interval: u64,
 }
 
 impl DropCounters {
@@ -152,6 +159,7 @@ impl DropCounters {
             DropReason::BadAuth => &mut self.bad_auth,
             DropReason::AddressMismatch => &mut self.address_mismatch,
             DropReason::OwnPacket => &mut self.own_packet,
+            DropReason::BadInterval => &mut self.bad_interval,
         }
     }
 }
@@ -203,6 +211,9 @@ pub fn check_for_instance(
     }
     if repr.version == vrrp::Version::V2 && repr.auth != expect.auth {
         return Err(DropReason::BadAuth);
+    }
+    if repr.max_advert_int == 0 {
+        return Err(DropReason::BadInterval);
     }
     let max_advert_interval = match repr.version {
         vrrp::Version::V3 => Duration::from_millis(u64::from(repr.max_advert_int) * 10),
@@ -273,6 +284,29 @@ mod tests {
         assert_eq!(adv.priority, 100);
         assert_eq!(adv.max_advert_interval, Duration::from_secs(1));
         assert!(adv.addrs_match);
+    }
+
+    /// Issue 13 item 6: Max Adver Int 0 is dropped with its own counter, never handed
+    /// to the state machine.
+    #[test]
+    fn zero_interval_is_dropped_as_bad_interval() {
+        let addrs = [ip("192.0.2.20")];
+        for version in [Version::V3, Version::V2] {
+            let mut r = repr(version, None);
+            r.max_advert_int = 0;
+            let expect = Expect {
+                version,
+                auth: None,
+                addrs: &addrs,
+            };
+            assert_eq!(
+                check_for_instance(&r, &meta(Some(255)), &expect),
+                Err(DropReason::BadInterval)
+            );
+        }
+        let mut c = DropCounters::default();
+        c.bump(DropReason::BadInterval);
+        assert_eq!((c.bad_interval, c.total()), (1, 1));
     }
 
     #[test]
@@ -370,7 +404,7 @@ mod tests {
         }
         c.bump(DropReason::BadTtl);
         assert_eq!(c.get(DropReason::BadTtl), 2);
-        assert_eq!(c.total(), 11);
+        assert_eq!(c.total(), 12);
         let json = serde_json::to_value(c).unwrap();
         for r in DropReason::ALL {
             assert!(json.get(r.as_str()).is_some(), "{r} missing in {json}");

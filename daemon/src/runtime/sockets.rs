@@ -12,7 +12,7 @@
 //! each in a small function that says why it is sound.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{
@@ -494,14 +494,87 @@ impl PacketSocket {
 /// diagnostic for tests and the harness, which use it to inject hostile packets; the
 /// daemon never calls it. Blocking; needs `CAP_NET_RAW`.
 pub fn send_raw_ipv4(datagram: &[u8], ifname: &str) -> io::Result<()> {
-    let p = ipv4::Packet::new_checked(datagram)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let dst: Ipv4Addr = p.dst_addr();
-    let fd = new_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
-    bind_to_device(fd.as_fd(), ifname)?;
-    let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-    nix::sys::socket::sendto(fd.as_raw_fd(), datagram, &to, MsgFlags::empty())?;
-    Ok(())
+    RawIpv4Sender::open(ifname)?.send(datagram)
+}
+
+/// A reusable [`send_raw_ipv4`]: one raw IPv4 socket bound to an interface, for
+/// sending hostile traffic at a high rate (the harness's flood benchmark). Non-blocking
+/// (a full queue is `WouldBlock`) and with multicast loop off, so what it sends is not
+/// delivered back to its own namespace. The daemon never uses it.
+#[derive(Debug)]
+pub struct RawIpv4Sender {
+    fd: OwnedFd,
+}
+
+impl RawIpv4Sender {
+    /// Opens the socket in the calling thread's namespace, bound to `ifname`.
+    pub fn open(ifname: &str) -> io::Result<RawIpv4Sender> {
+        let fd = new_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+        bind_to_device(fd.as_fd(), ifname)?;
+        set_int(fd.as_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)
+            .map_err(|e| with_context(e, "IP_MULTICAST_LOOP"))?;
+        Ok(RawIpv4Sender { fd })
+    }
+
+    /// Sends one complete IPv4 datagram (see [`send_raw_ipv4`]).
+    pub fn send(&self, datagram: &[u8]) -> io::Result<()> {
+        let p = ipv4::Packet::new_checked(datagram)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let to = SockaddrIn::from(SocketAddrV4::new(p.dst_addr(), 0));
+        nix::sys::socket::sendto(self.fd.as_raw_fd(), datagram, &to, MsgFlags::empty())?;
+        Ok(())
+    }
+}
+
+/// A blocking listener for VRRP over IPv4 on one interface (joined to 224.0.0.18,
+/// `IP_MULTICAST_ALL` off), for observers such as the harness's flood benchmark that
+/// time the adverts of a daemon. The daemon never uses it.
+#[derive(Debug)]
+pub struct VrrpTap {
+    fd: OwnedFd,
+}
+
+impl VrrpTap {
+    /// Opens the tap in the calling thread's namespace on `ifname` (`ifindex`); a read
+    /// waits at most `timeout`.
+    pub fn open(ifname: &str, ifindex: u32, timeout: std::time::Duration) -> io::Result<VrrpTap> {
+        let fd = new_socket(libc::AF_INET, libc::SOCK_RAW, i32::from(vrrp::PROTOCOL))?;
+        let b = fd.as_fd();
+        set_int(b, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)
+            .map_err(|e| with_context(e, "IP_MULTICAST_ALL"))?;
+        bind_to_device(b, ifname)?;
+        let mreq = libc::ip_mreqn {
+            imr_multiaddr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(vrrp::GROUP_V4.octets()),
+            },
+            imr_address: libc::in_addr { s_addr: 0 },
+            imr_ifindex: i32::try_from(ifindex)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        };
+        set_opt(b, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)
+            .map_err(|e| with_context(e, "join 224.0.0.18"))?;
+        let tv = libc::timeval {
+            tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_usec: libc::suseconds_t::from(timeout.subsec_micros().max(1)),
+        };
+        set_opt(b, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
+            .map_err(|e| with_context(e, "SO_RCVTIMEO"))?;
+        // Blocking reads with the timeout above.
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) & !nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        Ok(VrrpTap { fd })
+    }
+
+    /// Waits for the next packet: its IP source and the VRRP message's range in `buf`;
+    /// `Ok(None)` when the timeout passed or the packet was unusable.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match nix::sys::socket::recv(self.fd.as_raw_fd(), buf, MsgFlags::empty()) {
+            Ok(n) => Ok(buf.get(..n).and_then(|d| split_ipv4(d, None))),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -71,18 +71,42 @@ pub fn render(state: &StateFile) -> Result<Vec<u8>, serde_json::Error> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically, without ever writing through a link.
+///
+/// The temporary file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (a planted
+/// symlink or file at `<path>.tmp` is unlinked — which removes the link, not its
+/// target — and creation retried once; if something is planted again the write fails),
+/// then renamed over `path`; `rename` replaces a symlink at `path` instead of following
+/// it. vrrpd runs as root, so this is what keeps a state or pid file path in a
+/// writable directory from overwriting another file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = tmp_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
+    let mut file = match create_exclusive(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp)?;
+            create_exclusive(&tmp)?
+        }
+        other => other?,
+    };
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates `path` as a new regular file (mode 0644), refusing to follow or reuse
+/// anything already there.
+fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -141,6 +165,26 @@ mod tests {
         write_atomic(&path, b"one\n").unwrap();
         write_atomic(&path, b"two\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+        assert!(!tmp_path(&path).exists());
+    }
+
+    /// Issue 13 item 4: links planted at the temporary and at the final path are
+    /// replaced, never written through.
+    #[test]
+    fn planted_symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious\n").unwrap();
+        let path = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, tmp_path(&path)).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomic(&path, b"state\n").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&path).unwrap(), b"state\n");
         assert!(!tmp_path(&path).exists());
     }
 

@@ -26,6 +26,10 @@ use crate::scenario::Scenario;
 /// The priority of the BACKUP whose timers the RFC values are computed for.
 pub const BACKUP_PRIORITY: u8 = 100;
 
+/// The priority of the MASTER that gets the fault (its lease budget assumes a peer of
+/// this priority).
+pub const MASTER_PRIORITY: u8 = 150;
+
 /// A fault and timer combination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Case {
@@ -35,6 +39,8 @@ pub struct Case {
     pub version: u8,
     /// Advertisement interval, ms.
     pub interval_ms: u64,
+    /// IPv6 lab and VIP instead of IPv4.
+    pub ipv6: bool,
 }
 
 impl Case {
@@ -66,9 +72,24 @@ impl Case {
         }
     }
 
-    /// `sigkill, v2, 1000 ms`.
+    /// `sigkill, v2, 1000 ms` (`, IPv6` for an IPv6 case).
     pub fn label(&self) -> String {
-        format!("{}, v{}, {} ms", self.fault, self.version, self.interval_ms)
+        format!("{}, {}", self.fault, self.timer_label())
+    }
+
+    /// `v2, 1000 ms` (`, IPv6` for an IPv6 case).
+    pub fn timer_label(&self) -> String {
+        let v6 = if self.ipv6 { ", IPv6" } else { "" };
+        format!("v{}, {} ms{v6}", self.version, self.interval_ms)
+    }
+
+    /// The start of the scenario names of this case's runs.
+    fn name_prefix(&self) -> String {
+        let v6 = if self.ipv6 { "-v6" } else { "" };
+        format!(
+            "bench-{}-v{}-{}ms{v6}-r",
+            self.fault, self.version, self.interval_ms
+        )
     }
 
     /// The scenario text of run `run`: node1 priority 150 starts as MASTER, node2 100;
@@ -76,21 +97,27 @@ impl Case {
     /// two more seconds (longer than any vrrpd lease overlap) so a conflict that closes
     /// is seen closing.
     pub fn scenario_text(&self, run: usize) -> String {
+        let (ipv6, vip) = if self.ipv6 {
+            ("true", "2001:db8::20/128")
+        } else {
+            ("false", "192.0.2.20/32")
+        };
         format!(
-            r#"name = "bench-{fault}-v{v}-{ms}ms-r{run}"
+            r#"name = "{prefix}{run}"
 description = "bench: {fault} of the MASTER, VRRPv{v} at {ms} ms"
 [topology]
 nodes = 2
+ipv6 = {ipv6}
 
 [vrrp]
 version = {v}
 vrid = 51
 priority = {BACKUP_PRIORITY}
 advert_interval = "{ms}ms"
-vips = ["192.0.2.20/32"]
+vips = ["{vip}"]
 
 [nodes.node1]
-priority = 150
+priority = {MASTER_PRIORITY}
 initial_state = "master"
 
 [[steps]]
@@ -118,6 +145,7 @@ hold = "2s"
 [expect]
 failover = "rfc"
 "#,
+            prefix = self.name_prefix(),
             fault = self.fault,
             v = self.version,
             ms = self.interval_ms,
@@ -125,19 +153,28 @@ failover = "rfc"
     }
 }
 
-/// The cases of section 2 (both faults) or only those section 3 needs (SIGKILL).
-pub fn cases(failover: bool) -> Vec<Case> {
+/// The cases of section 2 (both faults, v2 at 1 s and v3 at 100 ms) and those of
+/// section 3 (SIGKILL at v2 1 s, v3 1 s, v3 1 s over IPv6 and v3 100 ms).
+pub fn cases(failover: bool, conflict: bool) -> Vec<Case> {
     let mut out = Vec::new();
-    for (version, interval_ms) in [(2, 1000), (3, 100)] {
+    let timers = [
+        (2, 1000, false),
+        (3, 1000, false),
+        (3, 1000, true),
+        (3, 100, false),
+    ];
+    for (version, interval_ms, ipv6) in timers {
+        let in_failover = version == 2 || interval_ms == 100;
         for fault in ["sigkill", "stop"] {
-            if fault == "stop" && !failover {
-                continue;
+            let wanted = (failover && in_failover) || (conflict && fault == "sigkill");
+            if wanted {
+                out.push(Case {
+                    fault,
+                    version,
+                    interval_ms,
+                    ipv6,
+                });
             }
-            out.push(Case {
-                fault,
-                version,
-                interval_ms,
-            });
         }
     }
     out
@@ -173,6 +210,8 @@ pub struct ConflictRow {
     pub holders: Vec<Sample>,
     /// Per run: longest window in which the client saw two MACs, ms.
     pub client: Vec<Sample>,
+    /// Per run: longest window with no holder after the fault, ms.
+    pub outage: Vec<Sample>,
     /// Runs where a window could not be measured, with why.
     pub unknown: Vec<String>,
     /// vrrpd's documented bound for this interval, ms.
@@ -188,6 +227,11 @@ impl ConflictRow {
     /// Statistics of the client's two-MAC windows.
     pub fn client_stats(&self) -> Option<Stats> {
         Stats::of_samples(&self.client)
+    }
+
+    /// Statistics of the outages.
+    pub fn outage_stats(&self) -> Option<Stats> {
+        Stats::of_samples(&self.outage)
     }
 }
 
@@ -273,10 +317,33 @@ impl FailoverSection {
                     },
                 });
             }
+            if r.case.interval_ms >= 1000 {
+                let what = format!(
+                    "outage {}: vrrpd median ≤ {OUTAGE_TARGET_MS} ms",
+                    r.case.label()
+                );
+                out.push(match r.outage_stats() {
+                    Some(st) => Target {
+                        what,
+                        measured: format!("{:.1} ms", st.median),
+                        verdict: Verdict::from_bool(
+                            !st.median_open && st.median <= OUTAGE_TARGET_MS,
+                        ),
+                    },
+                    None => Target {
+                        what,
+                        measured: "no measurement".into(),
+                        verdict: Verdict::Unknown,
+                    },
+                });
+            }
         }
         out
     }
 }
+
+/// Target for the median outage after SIGKILL at 1 s adverts, ms.
+pub const OUTAGE_TARGET_MS: f64 = 700.0;
 
 /// `12.5 ms` or `open ≥ 12.5 ms`.
 pub fn sample_str(s: &Sample) -> String {
@@ -305,7 +372,7 @@ pub async fn run(
     want_failover: bool,
     want_conflict: bool,
 ) -> Result<FailoverSection> {
-    let cases = cases(want_failover);
+    let cases = cases(want_failover, want_conflict);
     let mut scenarios = Vec::new();
     for c in &cases {
         for i in 0..runs {
@@ -332,12 +399,12 @@ pub async fn run(
     };
     for c in &cases {
         for d in &daemons {
-            let prefix = format!("bench-{}-v{}-{}ms-r", c.fault, c.version, c.interval_ms);
+            let prefix = c.name_prefix();
             let mine: Vec<&RunResult> = results
                 .iter()
                 .filter(|r| r.daemon == d.name() && r.scenario.starts_with(&prefix))
                 .collect();
-            if want_failover {
+            if want_failover && (c.version == 2 || c.interval_ms == 100) {
                 section.failover.push(failover_row(c, &d.name(), &mine));
             }
             if want_conflict && c.fault == "sigkill" {
@@ -379,8 +446,11 @@ fn conflict_row(c: &Case, daemon: &str, runs: &[&RunResult]) -> ConflictRow {
         case: *c,
         holders: Vec::new(),
         client: Vec::new(),
+        outage: Vec::new(),
         unknown: Vec::new(),
-        bound_ms: lease_overlap_bound(c.interval()).as_secs_f64() * 1e3,
+        bound_ms: (lease_overlap_bound(c.proto(), MASTER_PRIORITY, c.interval()).as_secs_f64()
+            * 1e3)
+            .round(),
     };
     for r in runs {
         if let Some(e) = &r.error {
@@ -391,6 +461,10 @@ fn conflict_row(c: &Case, daemon: &str, runs: &[&RunResult]) -> ConflictRow {
         match figure_sample(&rec.conflict) {
             Ok(s) => row.holders.push(s),
             Err(why) => row.unknown.push(format!("{}: holders: {why}", r.scenario)),
+        }
+        match figure_sample(&rec.outage) {
+            Ok(s) => row.outage.push(s),
+            Err(why) => row.unknown.push(format!("{}: outage: {why}", r.scenario)),
         }
         match client_sample(r) {
             Ok(s) => row.client.push(s),
@@ -508,13 +582,21 @@ mod tests {
 
     #[test]
     fn generated_scenarios_parse() {
-        for c in cases(true) {
+        for c in cases(true, true) {
             let s = Scenario::parse(&c.scenario_text(3), Path::new("bench/x.toml")).unwrap();
             assert_eq!(s.nodes.len(), 2);
             assert!(s.name.ends_with("-r3"), "{}", s.name);
         }
-        assert_eq!(cases(true).len(), 4);
-        assert_eq!(cases(false).len(), 2);
+        assert_eq!(cases(true, false).len(), 4);
+        assert_eq!(cases(false, true).len(), 4);
+        assert_eq!(cases(true, true).len(), 6);
+        let v6 = cases(false, true).into_iter().find(|c| c.ipv6).unwrap();
+        let s = Scenario::parse(&v6.scenario_text(0), Path::new("bench/x.toml")).unwrap();
+        assert!(
+            s.name.starts_with("bench-sigkill-v3-1000ms-v6-r"),
+            "{}",
+            s.name
+        );
     }
 
     #[test]
@@ -523,12 +605,14 @@ mod tests {
             fault: "sigkill",
             version: 2,
             interval_ms: 1000,
+            ipv6: false,
         };
         assert_eq!(c.rfc().0, Duration::from_nanos(3_609_375_000));
         let c = Case {
             fault: "stop",
             version: 3,
             interval_ms: 100,
+            ipv6: false,
         };
         assert_eq!(c.rfc().0, Duration::from_nanos(60_937_500));
     }

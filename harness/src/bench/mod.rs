@@ -9,12 +9,15 @@
 //! 3. `conflict`: two-holder and two-MAC windows after SIGKILL (same runs as 2);
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
-//!    keepalived.
+//!    keepalived;
+//! 6. `expiry`: how late the kernel removes an address after its lifetime ends.
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
 
+pub mod expiry;
 pub mod failover;
+pub mod flood;
 pub mod footprint;
 pub mod iproute;
 pub mod labbuild;
@@ -41,16 +44,19 @@ pub enum Section {
     Catalogue,
     /// CPU and memory of 255 instances.
     Footprint,
+    /// How late the kernel removes an address after its lifetime.
+    Expiry,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
         Section::Catalogue,
         Section::Footprint,
+        Section::Expiry,
     ];
 
     /// The name `--only` uses.
@@ -61,6 +67,7 @@ impl Section {
             Section::Conflict => "conflict",
             Section::Catalogue => "catalogue",
             Section::Footprint => "footprint",
+            Section::Expiry => "expiry",
         }
     }
 
@@ -261,6 +268,8 @@ pub struct BenchReport {
     pub catalogue: Option<failover::CatalogueSection>,
     /// Section 5.
     pub footprint: Option<footprint::FootprintSection>,
+    /// Section 6.
+    pub expiry: Option<expiry::ExpirySection>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
     /// Wall time of the whole invocation, seconds.
@@ -310,6 +319,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         None
     };
+    let expiry = if want(Section::Expiry) {
+        Some(rt.block_on(expiry::run(expiry::SAMPLES))?)
+    } else {
+        None
+    };
     let mut targets = Vec::new();
     if let Some(l) = &lab {
         targets.extend(l.targets());
@@ -323,6 +337,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(f) = &footprint {
         targets.extend(f.targets());
     }
+    if let Some(e) = &expiry {
+        targets.extend(e.targets());
+    }
     Ok(BenchReport {
         machine,
         runs,
@@ -330,6 +347,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         failover,
         catalogue,
         footprint,
+        expiry,
         targets,
         wall_s: started.elapsed().as_secs_f64(),
     })

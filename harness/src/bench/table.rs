@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::expiry::ExpirySection;
 use super::failover::{sample_str, CatalogueSection, FailoverSection};
 use super::footprint::FootprintSection;
 use super::labbuild::LabSection;
@@ -62,6 +63,9 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(f) = &r.footprint {
         footprint(&mut s, f);
+    }
+    if let Some(e) = &r.expiry {
+        expiry(&mut s, e);
     }
     if !r.targets.is_empty() {
         let _ = writeln!(s, "\n## Targets\n");
@@ -133,9 +137,9 @@ fn failover(s: &mut String, f: &FailoverSection) {
         );
         let _ = writeln!(
             s,
-            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | vrrpd lease bound | unmeasured |"
+            "| version, interval | daemon | two holders | worst | client sees two MACs | worst | outage (no holder) | vrrpd lease bound | unmeasured |"
         );
-        let _ = writeln!(s, "|---|---|---|---|---|---|---:|---:|");
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---:|---:|");
         let worst = |v: &[super::Sample]| {
             v.iter()
                 .copied()
@@ -145,14 +149,14 @@ fn failover(s: &mut String, f: &FailoverSection) {
         for r in &f.conflict {
             let _ = writeln!(
                 s,
-                "| v{}, {} ms | {} | {} | {} | {} | {} | {} | {} |",
-                r.case.version,
-                r.case.interval_ms,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.case.timer_label(),
                 r.daemon,
                 opt_cell(r.holders_stats().as_ref(), 1),
                 worst(&r.holders),
                 opt_cell(r.client_stats().as_ref(), 1),
                 worst(&r.client),
+                opt_cell(r.outage_stats().as_ref(), 1),
                 r.bound_ms,
                 r.unknown.len()
             );
@@ -182,6 +186,34 @@ fn catalogue(s: &mut String, c: &CatalogueSection) {
         stats_cell(&c.wall_s, 1),
         ok.join(", ")
     );
+}
+
+fn expiry(s: &mut String, e: &ExpirySection) {
+    let _ = writeln!(
+        s,
+        "\n## 6. Kernel address expiry: removal − lease end, ms (median / min / p95)\n"
+    );
+    let _ = writeln!(s, "Rounding window found by vrrpd: {}\n", e.window);
+    let _ = writeln!(
+        s,
+        "| family | lease s | samples | all | worst | end outside the window | worst | end inside: worst |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---|---:|---|---:|---:|");
+    let ms = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
+    for r in &e.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.family,
+            r.lease_s,
+            r.samples.len(),
+            opt_cell(r.all.as_ref(), 1),
+            ms(r.max_ms),
+            opt_cell(r.outside.as_ref(), 1),
+            ms(r.outside_max_ms),
+            ms(r.inside_max_ms)
+        );
+    }
 }
 
 fn footprint(s: &mut String, f: &FootprintSection) {
@@ -265,6 +297,7 @@ mod tests {
             fault: "sigkill",
             version: 2,
             interval_ms: 1000,
+            ipv6: false,
         };
         let fo = failover::FailoverSection {
             runs: 1,
@@ -284,6 +317,7 @@ mod tests {
                 case,
                 holders: vec![Sample::at_least(2000.0)],
                 client: vec![Sample::exact(0.0)],
+                outage: vec![Sample::exact(0.0)],
                 unknown: vec![],
                 bound_ms: 0.0,
             }],
@@ -295,6 +329,7 @@ mod tests {
             failover: Some(fo),
             catalogue: None,
             footprint: None,
+            expiry: None,
             targets: vec![Target {
                 what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),
                 measured: "20.0×".into(),

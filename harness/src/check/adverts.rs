@@ -14,9 +14,10 @@ use serde::Serialize;
 
 use super::timeline::holders;
 use super::{
-    capture_missing, dur_ns, ms_str, node_ips, t_str, CheckResult, Ctx, Findings, Outcome,
+    capture_missing, dur_ns, ms_str, node_ips, t_str, CheckName, CheckResult, Ctx, Findings,
+    Outcome,
 };
-use crate::history::{Event, EventKind, FrameSummary};
+use crate::history::{DaemonEvent, Event, EventKind, FrameSummary};
 
 /// How a failover is expected to happen, which decides the RFC value it is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,7 +119,7 @@ fn src_label(ctx: &Ctx, ips: &BTreeMap<IpAddr, String>, a: &Advert) -> String {
 /// the fault. A failover that never completed fails once it has overrun the limit by the
 /// end of the run, and is unknown if the run ended before the limit.
 pub fn failover(ctx: &Ctx, events: &[Event], kind: FailoverKind) -> CheckResult {
-    const NAME: &str = "failover";
+    const NAME: CheckName = CheckName::Failover;
     let unknown =
         |why: String| CheckResult::new(NAME, Outcome::Unknown(format!("{NAME}: {why}")), "");
     let fail = |why: String, detail: String| {
@@ -272,7 +273,7 @@ pub fn failover(ctx: &Ctx, events: &[Event], kind: FailoverKind) -> CheckResult 
 /// if no exit was recorded). The search starts at the daemon's last start, since the
 /// advert's capture timestamp may precede the moment the fault was recorded.
 pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "priority_zero_on_stop";
+    const NAME: CheckName = CheckName::PriorityZeroOnStop;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     let capture = capture_missing(events);
@@ -319,10 +320,10 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
         let since = events[..i]
             .iter()
             .rev()
-            .find(|d| matches!(&d.kind, EventKind::Daemon { node: n, what, .. } if n == node && what == "started"))
+            .find(|d| matches!(&d.kind, EventKind::Daemon { node: n, what: DaemonEvent::Started, .. } if n == node))
             .map_or(0, |d| d.t_ns);
         let exit = events[i..].iter().find(
-            |d| matches!(&d.kind, EventKind::Daemon { node: n, what, .. } if n == node && what == "exited"),
+            |d| matches!(&d.kind, EventKind::Daemon { node: n, what: DaemonEvent::Exited, .. } if n == node),
         );
         let until = exit.map_or(ctx.end_ns, |d| d.t_ns);
         let found = adverts(ctx, events).into_iter().find(|a| {
@@ -369,7 +370,7 @@ pub fn priority_zero_on_stop(ctx: &Ctx, events: &[Event]) -> CheckResult {
 /// Every VRRP frame on the segment has IP TTL / hop limit 255 (RFC 5798 §5.1.1.3) and
 /// decoded without error.
 pub fn ttl_255(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "ttl_255";
+    const NAME: CheckName = CheckName::Ttl255;
     let mut f = Findings::default();
     let ips = node_ips(ctx, events);
     let mut count = 0usize;
@@ -583,7 +584,7 @@ mod tests {
 
     fn stop_run(with_prio0: bool) -> Vec<Event> {
         let mut ev = vec![
-            daemon(ms(10), "node1", "started"),
+            daemon(ms(10), "node1", DaemonEvent::Started),
             addr(ms(100), "node1", AddrChange::Initial, ip(IP1)),
             addr(ms(100), "node2", AddrChange::Initial, ip(IP2)),
             addr(ms(1000), "node1", AddrChange::Added, vip4()),
@@ -594,7 +595,7 @@ mod tests {
             ev.push(advert(ms(5199), MAC1, IP1, 0));
         }
         ev.push(addr(ms(5205), "node1", AddrChange::Removed, vip4()));
-        ev.push(daemon(ms(5300), "node1", "exited"));
+        ev.push(daemon(ms(5300), "node1", DaemonEvent::Exited));
         ev.push(note(ms(7000)));
         sorted(ev)
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::timeline::holders;
-use super::{capture_missing, dur_ns, t_str, CheckResult, Ctx, Findings};
+use super::{capture_missing, dur_ns, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind, FrameSummary};
 
 /// How far from the moment a node took a VIP its announcement may be (either side: the
@@ -44,7 +44,7 @@ fn announces(e: &Event, vip: IpAddr, mac: &str) -> bool {
 /// its own MAC (gratuitous ARP for IPv4, unsolicited NA for IPv6) within
 /// [`ANNOUNCE_WINDOW`] of taking the address.
 pub fn garp_on_takeover(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "garp_on_takeover";
+    const NAME: CheckName = CheckName::GarpOnTakeover;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     let Some(since) = ctx.first_fault_ns else {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::timeline::Window;
-use super::{t_str, CheckResult, Ctx, Findings};
+use super::{t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::{Event, EventKind};
 
 /// One client probe for a VIP.
@@ -120,7 +120,7 @@ fn answered_by(ctx: &Ctx, macs: &[String]) -> String {
 
 /// The last client probe for each VIP was answered by exactly one MAC.
 pub fn client_single_mac_at_end(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "client_single_mac_at_end";
+    const NAME: CheckName = CheckName::ClientSingleMacAtEnd;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     for vip in &ctx.vips {
@@ -167,7 +167,7 @@ pub fn client_single_mac_at_end(ctx: &Ctx, events: &[Event]) -> CheckResult {
 /// The first client probe for each VIP at or after `t_ns` was answered by exactly `n`
 /// MACs.
 pub fn expect_client_macs(ctx: &Ctx, events: &[Event], t_ns: u64, n: usize) -> CheckResult {
-    const NAME: &str = "expect_client_macs";
+    const NAME: CheckName = CheckName::ExpectClientMacs;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     for vip in &ctx.vips {

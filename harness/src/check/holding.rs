@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::timeline::{holders, Timeline, Window};
-use super::{dur_ns, join_nodes, ms_str, t_str, CheckResult, Ctx, Findings};
+use super::{dur_ns, join_nodes, ms_str, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::Event;
 
 /// Why the holders of `tl` over `[from_ns, to_ns]` are not known, if they are not.
@@ -138,7 +138,7 @@ fn longest(windows: &[Window], end_ns: u64) -> String {
 
 /// No conflict window (two or more holders of a VIP) is still open at the end of the run.
 pub fn no_conflict_at_end(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "no_conflict_at_end";
+    const NAME: CheckName = CheckName::NoConflictAtEnd;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     for vip in &ctx.vips {
@@ -165,7 +165,7 @@ pub fn no_conflict_at_end(ctx: &Ctx, events: &[Event]) -> CheckResult {
 /// fault) is at most `bound` long. Conflicts that ended before the first fault (start-up)
 /// are not judged.
 pub fn conflict_max(ctx: &Ctx, events: &[Event], bound: Duration) -> CheckResult {
-    const NAME: &str = "conflict_max";
+    const NAME: CheckName = CheckName::ConflictMax;
     let since = ctx.first_fault_ns.unwrap_or(0);
     let mut f = Findings::default();
     let mut detail = Vec::new();
@@ -192,7 +192,7 @@ pub fn conflict_max(ctx: &Ctx, events: &[Event], bound: Duration) -> CheckResult
 /// Every outage window (nobody holds a VIP), after the VIP was first held, is at most
 /// `bound` long. A VIP nobody ever held is an outage of the whole run.
 pub fn outage_max(ctx: &Ctx, events: &[Event], bound: Duration) -> CheckResult {
-    const NAME: &str = "outage_max";
+    const NAME: CheckName = CheckName::OutageMax;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     for vip in &ctx.vips {
@@ -225,7 +225,7 @@ pub fn outage_max(ctx: &Ctx, events: &[Event], bound: Duration) -> CheckResult {
 
 /// At the end of the run, each VIP is held by exactly one node.
 pub fn single_holder_at_end(ctx: &Ctx, events: &[Event]) -> CheckResult {
-    const NAME: &str = "single_holder_at_end";
+    const NAME: CheckName = CheckName::SingleHolderAtEnd;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     for vip in &ctx.vips {
@@ -257,7 +257,7 @@ pub fn expect_holders(
     t_ns: u64,
     expected: &BTreeSet<String>,
 ) -> CheckResult {
-    const NAME: &str = "expect_holders";
+    const NAME: CheckName = CheckName::ExpectHolders;
     let mut f = Findings::default();
     let mut detail = Vec::new();
     if t_ns > ctx.end_ns {

@@ -25,6 +25,7 @@ pub mod adverts;
 pub mod announce;
 pub mod client;
 pub mod holding;
+pub mod names;
 pub mod timeline;
 pub mod verdict;
 
@@ -43,6 +44,7 @@ pub use client::{client_single_mac_at_end, client_view, expect_client_macs, Clie
 pub use holding::{
     conflict_max, expect_holders, no_conflict_at_end, outage_max, single_holder_at_end,
 };
+pub use names::CheckName;
 pub use timeline::{
     conflict_windows, holders, holders_at, outage_windows, AddrHole, Interval, Timeline, Window,
 };
@@ -78,11 +80,88 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// What happened to one scenario step: the one step outcome, from the runner (which
+/// records it) through the verdict (which may excuse a known failure) to every report.
+///
+/// Serialises as `{"index", "text", "outcome"}` with `outcome` one of `ok`,
+/// `failed: <why>` or `unknown: <why>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The step's 1-based index in the scenario.
+    pub index: usize,
+    /// The step's human description.
+    pub text: String,
+    /// Pass (`ok`), fail or unknown, with why.
+    #[serde(serialize_with = "step_outcome_text")]
+    pub outcome: Outcome,
+}
+
+impl StepOutcome {
+    /// A step that succeeded.
+    pub fn ok(index: usize, text: impl Into<String>) -> StepOutcome {
+        StepOutcome {
+            index,
+            text: text.into(),
+            outcome: Outcome::Pass,
+        }
+    }
+
+    /// A step that failed, and why.
+    pub fn failed(index: usize, text: impl Into<String>, why: &str) -> StepOutcome {
+        StepOutcome {
+            index,
+            text: text.into(),
+            outcome: Outcome::Fail(why.to_string()),
+        }
+    }
+
+    /// A step whose outcome is not known, and why.
+    pub fn unknown(index: usize, text: impl Into<String>, why: &str) -> StepOutcome {
+        StepOutcome {
+            index,
+            text: text.into(),
+            outcome: Outcome::Unknown(why.to_string()),
+        }
+    }
+
+    /// `ok`, `failed` or `unknown`, without the explanation.
+    pub fn word(&self) -> &'static str {
+        step_word(&self.outcome)
+    }
+
+    /// `ok`, `failed: <why>` or `unknown: <why>`.
+    pub fn outcome_text(&self) -> String {
+        step_text(&self.outcome)
+    }
+}
+
+/// A step outcome's word: `ok`, `failed` or `unknown`.
+fn step_word(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "ok",
+        Outcome::Fail(_) => "failed",
+        Outcome::Unknown(_) => "unknown",
+    }
+}
+
+/// A step outcome as text: `ok`, `failed: <why>` or `unknown: <why>`.
+fn step_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Pass => "ok".to_string(),
+        Outcome::Fail(why) | Outcome::Unknown(why) => format!("{}: {why}", step_word(o)),
+    }
+}
+
+fn step_outcome_text<S: serde::Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&step_text(o))
+}
+
 /// One check's name, outcome and what it measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
-    /// The check's name (`conflict_max`, `failover`...), the key of known failures.
-    pub name: String,
+    /// The check's name (`conflict_max`, `failover`, `step:3`...), the key of known
+    /// failures.
+    pub name: CheckName,
     /// Pass, fail or unknown.
     pub outcome: Outcome,
     /// What was measured, whatever the outcome (for reports).
@@ -94,9 +173,9 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// A result named `name`.
-    pub fn new(name: &str, outcome: Outcome, detail: impl Into<String>) -> CheckResult {
+    pub fn new(name: CheckName, outcome: Outcome, detail: impl Into<String>) -> CheckResult {
         CheckResult {
-            name: name.to_string(),
+            name,
             outcome,
             detail: detail.into(),
             measured_ns: None,
@@ -111,8 +190,8 @@ impl CheckResult {
 
     /// The same result under another name (for instance to tell two in-run expectations
     /// apart in a known-failures list).
-    pub fn renamed(mut self, name: impl Into<String>) -> CheckResult {
-        self.name = name.into();
+    pub fn renamed(mut self, name: CheckName) -> CheckResult {
+        self.name = name;
         self
     }
 }
@@ -264,7 +343,7 @@ pub(crate) struct Findings {
 }
 
 impl Findings {
-    pub(crate) fn outcome(self, name: &str) -> Outcome {
+    pub(crate) fn outcome(self, name: CheckName) -> Outcome {
         if !self.fails.is_empty() {
             let n = self.fails.len();
             let mut listed: Vec<String> = self.fails.into_iter().take(MAX_LISTED).collect();
@@ -418,10 +497,10 @@ mod tests {
             },
         ];
         let results = run_checks(&ctx, &ev, &checks);
-        let failed: Vec<&str> = results
+        let failed: Vec<String> = results
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
-            .map(|r| r.name.as_str())
+            .map(|r| r.name.to_string())
             .collect();
         assert_eq!(
             failed,
@@ -446,7 +525,10 @@ mod tests {
             "conflict_max: node1+node2 both held 192.0.2.20, open since t=8.650s, at least 3350 ms at the end of the run (t=12.000s) > 0 ms"
         );
 
-        let known: BTreeSet<String> = failed.iter().map(|s| s.to_string()).collect();
+        let known: BTreeSet<CheckName> = failed
+            .iter()
+            .map(|s| CheckName::parse(s).expect("a check name"))
+            .collect();
         let v = judge(results.clone(), &known);
         assert!(v.ok, "{v}");
         assert!(v.to_string().contains("expected failure reproduced"), "{v}");

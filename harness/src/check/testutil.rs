@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::check::Ctx;
-use crate::history::{AddrChange, Event, EventKind, FrameSummary};
+use crate::history::{AddrChange, DaemonEvent, Event, EventKind, FrameSummary};
 
 pub const MAC1: &str = "02:00:00:00:00:01";
 pub const MAC2: &str = "02:00:00:00:00:02";
@@ -130,12 +130,12 @@ pub fn fault(t_ns: u64, node: &str, fault: &str) -> Event {
     )
 }
 
-pub fn daemon(t_ns: u64, node: &str, what: &str) -> Event {
+pub fn daemon(t_ns: u64, node: &str, what: DaemonEvent) -> Event {
     ev(
         t_ns,
         EventKind::Daemon {
             node: node.into(),
-            what: what.into(),
+            what,
             pid: 42,
             detail: String::new(),
         },

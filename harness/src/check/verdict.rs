@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{CheckResult, Outcome};
+use super::{CheckName, CheckResult, Outcome};
 
 /// How a check's outcome counts, given the known failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -72,19 +72,19 @@ pub struct Verdict {
     pub checks: Vec<Judged>,
     /// Known failures that name no check that ran (a typo, or a check that was dropped):
     /// they make the verdict not ok, since they would otherwise hide nothing silently.
-    pub unmatched_known_failures: Vec<String>,
+    pub unmatched_known_failures: Vec<CheckName>,
     /// Whether the run passes: every check is pass or expected failure, and every known
     /// failure matched a check.
     pub ok: bool,
 }
 
 /// Classifies `results` against the names in `known_failures`.
-pub fn judge(results: Vec<CheckResult>, known_failures: &BTreeSet<String>) -> Verdict {
-    let names: BTreeSet<&str> = results.iter().map(|r| r.name.as_str()).collect();
-    let unmatched_known_failures: Vec<String> = known_failures
+pub fn judge(results: Vec<CheckResult>, known_failures: &BTreeSet<CheckName>) -> Verdict {
+    let names: BTreeSet<CheckName> = results.iter().map(|r| r.name).collect();
+    let unmatched_known_failures: Vec<CheckName> = known_failures
         .iter()
-        .filter(|k| !names.contains(k.as_str()))
-        .cloned()
+        .filter(|k| !names.contains(k))
+        .copied()
         .collect();
     let checks: Vec<Judged> = results
         .into_iter()
@@ -104,7 +104,7 @@ pub fn judge(results: Vec<CheckResult>, known_failures: &BTreeSet<String>) -> Ve
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for j in &self.checks {
-            write!(f, "{:<24} {}", j.result.name, j.class)?;
+            write!(f, "{:<24} {}", j.result.name.to_string(), j.class)?;
             match &j.result.outcome {
                 Outcome::Pass => {}
                 Outcome::Fail(why) | Outcome::Unknown(why) => write!(f, ": {why}")?,
@@ -112,7 +112,11 @@ impl fmt::Display for Verdict {
             writeln!(f)?;
         }
         for k in &self.unmatched_known_failures {
-            writeln!(f, "{k:<24} known failure names no check that ran")?;
+            writeln!(
+                f,
+                "{:<24} known failure names no check that ran",
+                k.to_string()
+            )?;
         }
         write!(f, "verdict: {}", if self.ok { "ok" } else { "NOT OK" })
     }
@@ -122,28 +126,38 @@ impl fmt::Display for Verdict {
 mod tests {
     use super::*;
 
-    fn r(name: &str, outcome: Outcome) -> CheckResult {
-        CheckResult::new(name, outcome, "")
+    fn name(s: &str) -> CheckName {
+        CheckName::parse(s).expect("a check name")
     }
 
-    fn known(names: &[&str]) -> BTreeSet<String> {
-        names.iter().map(|s| s.to_string()).collect()
+    fn r(n: &str, outcome: Outcome) -> CheckResult {
+        CheckResult::new(name(n), outcome, "")
+    }
+
+    fn known(names: &[&str]) -> BTreeSet<CheckName> {
+        names.iter().map(|s| name(s)).collect()
     }
 
     #[test]
     fn plain_results() {
         let v = judge(
-            vec![r("a", Outcome::Pass), r("b", Outcome::Pass)],
+            vec![r("ttl_255", Outcome::Pass), r("failover", Outcome::Pass)],
             &known(&[]),
         );
         assert!(v.ok);
         let v = judge(
-            vec![r("a", Outcome::Pass), r("b", Outcome::Fail("b: x".into()))],
+            vec![
+                r("ttl_255", Outcome::Pass),
+                r("failover", Outcome::Fail("b: x".into())),
+            ],
             &known(&[]),
         );
         assert!(!v.ok);
         assert_eq!(v.checks[1].class, Classification::Fail);
-        let v = judge(vec![r("a", Outcome::Unknown("a: y".into()))], &known(&[]));
+        let v = judge(
+            vec![r("ttl_255", Outcome::Unknown("a: y".into()))],
+            &known(&[]),
+        );
         assert!(!v.ok);
         assert_eq!(v.checks[0].class, Classification::Unknown);
     }
@@ -185,24 +199,21 @@ mod tests {
 
     #[test]
     fn unmatched_known_failure_is_not_ok() {
-        let v = judge(vec![r("a", Outcome::Pass)], &known(&["no_such_check"]));
+        let v = judge(vec![r("ttl_255", Outcome::Pass)], &known(&["step:9"]));
         assert!(!v.ok);
-        assert_eq!(
-            v.unmatched_known_failures,
-            vec!["no_such_check".to_string()]
-        );
-        assert!(v.to_string().contains("no_such_check"), "{v}");
+        assert_eq!(v.unmatched_known_failures, vec![CheckName::Step(9)]);
+        assert!(v.to_string().contains("step:9"), "{v}");
     }
 
     #[test]
     fn serializes() {
         let v = judge(
-            vec![r("a", Outcome::Fail("a: broke".into()))],
-            &known(&["a"]),
+            vec![r("ttl_255", Outcome::Fail("a: broke".into()))],
+            &known(&["ttl_255"]),
         );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["ok"], true);
-        assert_eq!(json["checks"][0]["name"], "a");
+        assert_eq!(json["checks"][0]["name"], "ttl_255");
         assert_eq!(json["checks"][0]["class"], "expected_fail");
         assert_eq!(json["checks"][0]["outcome"]["status"], "fail");
         assert_eq!(json["checks"][0]["outcome"]["reason"], "a: broke");

@@ -259,7 +259,17 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let mut why = Vec::new();
     let lease_overlap = if d.lease {
-        vrrpd::instance::lease_overlap_bound(adv)
+        let version = if s.version == 2 {
+            vrrpd::instance::ProtoVersion::V2
+        } else {
+            vrrpd::instance::ProtoVersion::V3
+        };
+        // The worst case over the nodes' priorities (a peer of equal priority).
+        s.priorities
+            .iter()
+            .map(|&p| vrrpd::instance::lease_overlap_bound(version, p, adv))
+            .max()
+            .unwrap_or_default()
     } else {
         Duration::ZERO
     };
@@ -452,7 +462,7 @@ pub fn judge(r: &RunResult) -> Judgement {
     for j in &r.verdict.checks {
         match (&j.result.outcome, j.class) {
             (Outcome::Fail(m), Classification::Fail) => {
-                fails.push((Target::Check(j.result.name.clone()), m.clone()))
+                fails.push((Target::Check(j.result.name.to_string()), m.clone()))
             }
             (Outcome::Unknown(m), _) => unknown.push(m.clone()),
             _ => {}
@@ -598,7 +608,16 @@ mod tests {
         assert_eq!(
             b.conflict_max,
             ceil_ms(
-                PREEMPT_OVERLAP + vrrpd::instance::lease_overlap_bound(Duration::from_millis(100))
+                PREEMPT_OVERLAP
+                    + s.priorities
+                        .iter()
+                        .map(|&p| vrrpd::instance::lease_overlap_bound(
+                            vrrpd::instance::ProtoVersion::V3,
+                            p,
+                            Duration::from_millis(100)
+                        ))
+                        .max()
+                        .unwrap_or_default()
             )
         );
         assert!(!b.failover, "no hold after the fault: nothing to measure");

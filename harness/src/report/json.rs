@@ -53,7 +53,7 @@ fn class_name(c: Classification) -> &'static str {
 pub fn normalized_verdict(record: &RunRecord) -> Value {
     let mut checks = Map::new();
     for j in &record.verdict.checks {
-        let mut key = j.result.name.clone();
+        let mut key = j.result.name.to_string();
         let mut n = 1;
         while checks.contains_key(&key) {
             n += 1;
@@ -68,7 +68,7 @@ pub fn normalized_verdict(record: &RunRecord) -> Value {
             json!({
                 "index": s.index,
                 "text": s.text,
-                "outcome": s.class().as_str(),
+                "outcome": s.word(),
             })
         })
         .collect();
@@ -86,7 +86,7 @@ pub fn normalized_verdict(record: &RunRecord) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{judge, CheckResult, Outcome};
+    use crate::check::{judge, CheckName, CheckResult, Outcome};
     use crate::report::testdata::*;
     use crate::report::{Figure, StepOutcome};
 
@@ -194,17 +194,17 @@ mod tests {
     fn duplicate_check_names_are_kept_apart() {
         let verdict = judge(
             vec![
-                CheckResult::new("expect_holders", Outcome::Pass, ""),
-                CheckResult::new("expect_holders", Outcome::Fail("x".into()), ""),
-                CheckResult::new("expect_holders", Outcome::Pass, ""),
+                CheckResult::new(CheckName::ExpectHolders, Outcome::Pass, ""),
+                CheckResult::new(CheckName::ExpectHolders, Outcome::Fail("x".into()), ""),
+                CheckResult::new(CheckName::ExpectHolders, Outcome::Pass, ""),
             ],
-            &["no_such_check".to_string()].into(),
+            &[CheckName::Step(9)].into(),
         );
         let v = normalized_verdict(&record("s", "d", verdict));
         assert_eq!(
             v["checks"],
             json!({"expect_holders": "pass", "expect_holders #2": "fail", "expect_holders #3": "pass"})
         );
-        assert_eq!(v["unmatched_known_failures"], json!(["no_such_check"]));
+        assert_eq!(v["unmatched_known_failures"], json!(["step:9"]));
     }
 }

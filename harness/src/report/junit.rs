@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::xml::{escape, escape_text};
-use super::{RunRecord, Status, StepClass};
+use super::{RunRecord, Status};
 use crate::check::{Classification, Outcome};
 
 /// What a run's report has to say, sorted by how much it matters.
@@ -30,7 +30,7 @@ fn named(name: &str, msg: &str) -> String {
 fn findings(r: &RunRecord) -> Findings {
     let mut f = Findings::default();
     for j in &r.verdict.checks {
-        let name = &j.result.name;
+        let name = &j.result.name.to_string();
         let msg = match &j.result.outcome {
             Outcome::Pass => String::new(),
             Outcome::Fail(m) | Outcome::Unknown(m) => m.clone(),
@@ -50,11 +50,11 @@ fn findings(r: &RunRecord) -> Findings {
             .push(format!("{k}: known failure names no check that ran"));
     }
     for s in &r.steps {
-        let line = format!("step {} ({}): {}", s.index, s.text, s.outcome);
-        match s.class() {
-            StepClass::Ok => {}
-            StepClass::Failed => f.fails.push(line),
-            StepClass::Unknown => f.unknowns.push(line),
+        let line = format!("step {} ({}): {}", s.index, s.text, s.outcome_text());
+        match s.outcome {
+            Outcome::Pass => {}
+            Outcome::Fail(_) => f.fails.push(line),
+            Outcome::Unknown(_) => f.unknowns.push(line),
         }
     }
     f
@@ -191,7 +191,7 @@ fn summary(what: &str, lines: &[String], fallback: &str) -> String {
 mod tests {
     use super::super::xml::wellformed;
     use super::*;
-    use crate::check::{judge, CheckResult};
+    use crate::check::{judge, CheckName, CheckResult};
     use crate::report::testdata::*;
     use crate::report::StepOutcome;
 
@@ -273,8 +273,8 @@ mod tests {
     #[test]
     fn stale_known_failures_and_failed_steps_fail() {
         let v = judge(
-            vec![CheckResult::new("ttl_255", Outcome::Pass, "")],
-            &["ttl_255".to_string(), "typo_check".to_string()].into(),
+            vec![CheckResult::new(CheckName::Ttl255, Outcome::Pass, "")],
+            &[CheckName::Ttl255, CheckName::Step(7)].into(),
         );
         let mut r = record("s", "d", v);
         r.steps.push(StepOutcome::failed(
@@ -289,7 +289,7 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains("typo_check: known failure names no check that ran"),
+            xml.contains("step:7: known failure names no check that ran"),
             "{xml}"
         );
         assert!(

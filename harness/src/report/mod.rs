@@ -18,146 +18,17 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::check::{Classification, Verdict};
-use crate::history::{Event, EventKind};
-use crate::scenario::Step;
+pub use crate::check::StepOutcome;
+use crate::check::{Classification, Outcome, Verdict};
+use crate::history::Event;
 
 pub use figure::{figures, Figure};
 pub use json::{normalized_verdict, write_verdict_json};
 pub use junit::junit_xml;
 pub use svg::timeline_svg;
 pub use table::summary_table;
-
-/// What happened to one scenario step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepOutcome {
-    /// The step's 1-based index in the scenario.
-    pub index: usize,
-    /// The step's human description.
-    pub text: String,
-    /// `ok`, `failed: <why>` or `unknown: <why>`.
-    pub outcome: String,
-}
-
-/// The three kinds of [`StepOutcome::outcome`], without the explanation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepClass {
-    /// The step did what it should.
-    Ok,
-    /// The step failed (a wait timed out, an action errored).
-    Failed,
-    /// Whether the step did its job is not known (never reached, never finished, or an
-    /// outcome string this module does not recognise).
-    Unknown,
-}
-
-impl StepClass {
-    /// `ok`, `failed` or `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepClass::Ok => "ok",
-            StepClass::Failed => "failed",
-            StepClass::Unknown => "unknown",
-        }
-    }
-}
-
-impl StepOutcome {
-    /// A step that succeeded.
-    pub fn ok(index: usize, text: impl Into<String>) -> StepOutcome {
-        StepOutcome {
-            index,
-            text: text.into(),
-            outcome: "ok".to_string(),
-        }
-    }
-
-    /// A step that failed, and why.
-    pub fn failed(index: usize, text: impl Into<String>, why: &str) -> StepOutcome {
-        StepOutcome {
-            index,
-            text: text.into(),
-            outcome: format!("failed: {why}"),
-        }
-    }
-
-    /// A step whose outcome is not known, and why.
-    pub fn unknown(index: usize, text: impl Into<String>, why: &str) -> StepOutcome {
-        StepOutcome {
-            index,
-            text: text.into(),
-            outcome: format!("unknown: {why}"),
-        }
-    }
-
-    /// The kind of outcome. Anything that is neither `ok` nor starts with `failed` is
-    /// unknown: an outcome string nobody can read is not a success.
-    pub fn class(&self) -> StepClass {
-        if self.outcome == "ok" {
-            StepClass::Ok
-        } else if self.outcome.starts_with("failed") {
-            StepClass::Failed
-        } else {
-            StepClass::Unknown
-        }
-    }
-}
-
-/// The outcome of each scenario step as the history recorded it
-/// ([`EventKind::Step`] with phase `begin` / `end` / `failed`).
-///
-/// Every step of the scenario gets an outcome: a step with no event is
-/// unknown ("not reached"), one that began but never ended is unknown ("never
-/// finished"). For a failed step, the failing event's text is the reason when it differs
-/// from the step's description.
-pub fn step_outcomes(steps: &[Step], events: &[Event]) -> Vec<StepOutcome> {
-    steps
-        .iter()
-        .map(|step| {
-            let (index, text) = (&step.index, &step.text);
-            let mut began = false;
-            let mut result: Option<StepOutcome> = None;
-            for e in events {
-                let EventKind::Step {
-                    index: i,
-                    text: etext,
-                    phase,
-                } = &e.kind
-                else {
-                    continue;
-                };
-                if i != index {
-                    continue;
-                }
-                match phase.as_str() {
-                    "begin" => began = true,
-                    "end" if result.is_none() => {
-                        result = Some(StepOutcome::ok(*index, text.clone()));
-                    }
-                    "failed" => {
-                        let why = if etext == text || etext.is_empty() {
-                            "the step failed"
-                        } else {
-                            etext.as_str()
-                        };
-                        result = Some(StepOutcome::failed(*index, text.clone(), why));
-                    }
-                    _ => {}
-                }
-            }
-            result.unwrap_or_else(|| {
-                let why = if began {
-                    "began but never finished"
-                } else {
-                    "not reached"
-                };
-                StepOutcome::unknown(*index, text.clone(), why)
-            })
-        })
-        .collect()
-}
 
 /// Everything a report needs to know about one finished (or broken) run.
 ///
@@ -260,12 +131,18 @@ impl RunRecord {
         let failed = classes()
             .any(|c| matches!(c, Classification::Fail | Classification::UnexpectedPass))
             || !self.verdict.unmatched_known_failures.is_empty()
-            || self.steps.iter().any(|s| s.class() == StepClass::Failed);
+            || self
+                .steps
+                .iter()
+                .any(|s| matches!(s.outcome, Outcome::Fail(_)));
         if failed {
             return Status::Fail;
         }
         let unknown = classes().any(|c| c == Classification::Unknown)
-            || self.steps.iter().any(|s| s.class() == StepClass::Unknown);
+            || self
+                .steps
+                .iter()
+                .any(|s| matches!(s.outcome, Outcome::Unknown(_)));
         if unknown {
             return Status::Unknown;
         }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use super::xml::escape;
 use crate::check::{client_view, holders, t_str, Timeline};
-use crate::history::{Event, EventKind};
+use crate::history::{Event, EventKind, StepPhase};
 
 /// Total width in pixels.
 const WIDTH: f64 = 1000.0;
@@ -451,19 +451,23 @@ pub fn timeline_svg(
         else {
             continue;
         };
-        let (class, color) = match phase.as_str() {
-            "begin" => ("step", "#555555"),
-            "failed" => ("step step-failed", COLOR_CONFLICT),
-            _ => continue,
+        let (class, color) = match phase {
+            StepPhase::Begin => ("step", "#555555"),
+            StepPhase::Failed => ("step step-failed", COLOR_CONFLICT),
+            StepPhase::End => continue,
         };
         let x = scale.x(e.t_ns);
         let _ = writeln!(
             out,
             "<line class=\"{class}\" x1=\"{x:.1}\" y1=\"{STEPS_Y:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"><title>{}</title></line>",
             STEPS_Y + 10.0,
-            escape(&format!("step {index} {phase} at {}: {what}", t_str(e.t_ns)))
+            escape(&format!(
+                "step {index} {} at {}: {what}",
+                phase.as_str(),
+                t_str(e.t_ns)
+            ))
         );
-        if phase == "begin" {
+        if *phase == StepPhase::Begin {
             text(
                 &mut out,
                 "step-label",
@@ -612,13 +616,13 @@ mod tests {
     use crate::check::testutil::*;
     use crate::history::AddrChange;
 
-    fn step(t_ns: u64, index: usize, text: &str, phase: &str) -> Event {
+    fn step(t_ns: u64, index: usize, text: &str, phase: StepPhase) -> Event {
         ev(
             t_ns,
             EventKind::Step {
                 index,
                 text: text.into(),
-                phase: phase.into(),
+                phase,
             },
         )
     }
@@ -627,26 +631,31 @@ mod tests {
     /// to the end; an earlier short conflict at start-up closes.
     fn story() -> Vec<Event> {
         sorted(vec![
-            step(ms(0), 1, "start node1 node2", "begin"),
+            step(ms(0), 1, "start node1 node2", StepPhase::Begin),
             addr(ms(100), "node1", AddrChange::Initial, ip(IP1)),
             addr(ms(1000), "node1", AddrChange::Added, vip4()),
             addr(ms(1200), "node2", AddrChange::Added, vip4()),
             addr(ms(1500), "node2", AddrChange::Removed, vip4()),
-            step(ms(2000), 1, "start node1 node2", "end"),
+            step(ms(2000), 1, "start node1 node2", StepPhase::End),
             probe(ms(4000), 1, &[MAC1]),
-            step(ms(5200), 2, "sigkill node1", "begin"),
+            step(ms(5200), 2, "sigkill node1", StepPhase::Begin),
             fault(ms(5200), "node1", "sigkill"),
-            step(ms(5200), 2, "sigkill node1", "end"),
+            step(ms(5200), 2, "sigkill node1", StepPhase::End),
             probe(ms(6000), 2, &[MAC1]),
             probe(ms(7000), 3, &[]),
             addr(ms(8650), "node2", AddrChange::Added, vip4()),
             probe(ms(9000), 4, &[MAC1, MAC2]),
-            step(ms(9500), 3, "wait until <node1> & \"node2\" agree", "begin"),
+            step(
+                ms(9500),
+                3,
+                "wait until <node1> & \"node2\" agree",
+                StepPhase::Begin,
+            ),
             step(
                 ms(11_500),
                 3,
                 "wait until <node1> & \"node2\" agree",
-                "failed",
+                StepPhase::Failed,
             ),
             note(ms(12_000)),
         ])

@@ -3,18 +3,18 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::check::{judge, CheckResult, Outcome, Verdict};
+use crate::check::{judge, CheckName, CheckResult, Outcome, Verdict};
 use crate::report::{Figure, RunRecord, StepOutcome};
 
-fn known(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
+fn known(names: &[CheckName]) -> BTreeSet<CheckName> {
+    names.iter().copied().collect()
 }
 
 pub fn passing() -> Verdict {
     judge(
         vec![
-            CheckResult::new("no_conflict_at_end", Outcome::Pass, "none"),
-            CheckResult::new("ttl_255", Outcome::Pass, "12 adverts"),
+            CheckResult::new(CheckName::NoConflictAtEnd, Outcome::Pass, "none"),
+            CheckResult::new(CheckName::Ttl255, Outcome::Pass, "12 adverts"),
         ],
         &known(&[]),
     )
@@ -23,17 +23,15 @@ pub fn passing() -> Verdict {
 pub fn failing() -> Verdict {
     judge(
         vec![
-            CheckResult::new(
-                "conflict_max",
+            CheckResult::new(CheckName::ConflictMax,
                 Outcome::Fail(
                     "conflict_max: node1+node2 both held 192.0.2.20 from t=8.650s to t=10.338s (1688 ms > 0 ms)"
                         .into(),
                 ),
                 "1 window(s), longest 1688 ms from t=8.650s",
             ),
-            CheckResult::new("ttl_255", Outcome::Pass, "12 adverts"),
-            CheckResult::new(
-                "garp_on_takeover",
+            CheckResult::new(CheckName::Ttl255, Outcome::Pass, "12 adverts"),
+            CheckResult::new(CheckName::GarpOnTakeover,
                 Outcome::Unknown("garp_on_takeover: the capture lost 3 frame(s)".into()),
                 "",
             ),
@@ -46,23 +44,23 @@ pub fn expected_failure() -> Verdict {
     judge(
         vec![
             CheckResult::new(
-                "no_conflict_at_end",
+                CheckName::NoConflictAtEnd,
                 Outcome::Fail(
                     "no_conflict_at_end: node1+node2 both held 192.0.2.20, open since t=8.650s"
                         .into(),
                 ),
                 "",
             ),
-            CheckResult::new("ttl_255", Outcome::Pass, ""),
+            CheckResult::new(CheckName::Ttl255, Outcome::Pass, ""),
         ],
-        &known(&["no_conflict_at_end"]),
+        &known(&[CheckName::NoConflictAtEnd]),
     )
 }
 
 pub fn unknown() -> Verdict {
     judge(
         vec![CheckResult::new(
-            "client_single_mac_at_end",
+            CheckName::ClientSingleMacAtEnd,
             Outcome::Unknown("client_single_mac_at_end: the client never probed 192.0.2.20".into()),
             "",
         )],

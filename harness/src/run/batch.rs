@@ -8,11 +8,30 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::check::Outcome;
+use crate::check::{CheckName, Outcome};
 use crate::daemons::Daemon;
 use crate::report::{self, RunRecord, StepOutcome};
 use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
+
+/// Two scenarios of one invocation with the same name would share
+/// `<out>/<name>/<daemon>/` and mix their artifacts: the first such pair, as an error
+/// message naming both files.
+pub fn duplicate_name(scenarios: &[Scenario]) -> Option<String> {
+    let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
+    for sc in scenarios {
+        if let Some(first) = seen.insert(&sc.name, &sc.path) {
+            return Some(format!(
+                "{} and {} are both named {:?}; scenario names must be unique in one run \
+                 (each names its artifact folder)",
+                first.display(),
+                sc.path.display(),
+                sc.name
+            ));
+        }
+    }
+    None
+}
 
 /// Runs every scenario against every daemon, at most `jobs` at once. Results come back
 /// in scenario × daemon order.
@@ -49,6 +68,10 @@ pub async fn run_repeated(
                 let (sem, done) = (sem.clone(), done.clone());
                 handles.push(tokio::spawn(async move {
                     let _permit = sem.acquire_owned().await;
+                    if run::interrupt::requested(&opts.stop) {
+                        // Interrupted before it started: nothing to judge or keep.
+                        return None;
+                    }
                     let r = run::run(&sc, &d, &opts).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     eprintln!(
@@ -58,16 +81,22 @@ pub async fn run_repeated(
                         short_verdict(&r),
                         r.duration.as_secs_f64()
                     );
-                    r
+                    Some(r)
                 }));
             }
         }
     }
     let mut out = Vec::with_capacity(total);
     for h in handles {
-        if let Ok(r) = h.await {
+        if let Ok(Some(r)) = h.await {
             out.push(r);
         }
+    }
+    if out.len() < total {
+        eprintln!(
+            "{} of {total} run(s) not started: interrupted",
+            total - out.len()
+        );
     }
     out
 }
@@ -88,7 +117,7 @@ pub fn record(r: &RunResult) -> RunRecord {
         .verdict
         .checks
         .iter()
-        .find(|j| j.result.name == "failover")
+        .find(|j| j.result.name == CheckName::Failover)
         .and_then(|j| j.result.measured_ns)
         .map(|ns| ns as f64 / 1e6);
     let steps = r
@@ -99,7 +128,7 @@ pub fn record(r: &RunResult) -> RunRecord {
                 .verdict
                 .checks
                 .iter()
-                .find(|j| j.result.name == format!("step:{}", s.index));
+                .find(|j| j.result.name == CheckName::Step(s.index));
             match (judged.map(|j| j.class), &s.outcome) {
                 (Some(C::Pass) | Some(C::ExpectedFail), _) | (None, Outcome::Pass) => {
                     StepOutcome::ok(s.index, s.text.clone())

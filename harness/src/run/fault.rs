@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
 
 use super::live::Runner;
-use crate::history::EventKind;
+use crate::history::{AddrChange, DaemonEvent, EventKind};
 use crate::observe::addr;
 use crate::scenario::{FaultKind, NodeVrrp};
 
@@ -30,7 +30,7 @@ pub(crate) async fn start(rt: &mut Runner<'_>, node: &str) -> Result<()> {
     rt.rt(node)?.pid = Some(pid);
     rt.history.record(EventKind::Daemon {
         node: node.to_string(),
-        what: "started".into(),
+        what: DaemonEvent::Started,
         pid,
         detail: format!("{} ({})", rt.daemon.name(), dir.display()),
     });
@@ -64,7 +64,7 @@ async fn reap(rt: &mut Runner<'_>, node: &str, limit: Duration) -> Result<bool> 
             rt.rt(node)?.pid = None;
             rt.history.record(EventKind::Daemon {
                 node: node.to_string(),
-                what: "exited".into(),
+                what: DaemonEvent::Exited,
                 pid,
                 detail: st.to_string(),
             });
@@ -168,7 +168,7 @@ pub(crate) async fn apply(
                     rt.history.record(EventKind::Addr {
                         node: node.to_string(),
                         ifname: "eth1".into(),
-                        change: crate::history::AddrChange::Removed,
+                        change: AddrChange::Removed,
                         addr: vip,
                         prefix_len,
                         valid_lft: 0,
@@ -234,6 +234,26 @@ async fn gone_within(pids: &[nix::unistd::Pid], limit: Duration) -> bool {
 
 /// A clean stop: SIGTERM, then wait for the exit. A daemon that does not exit in time is
 /// killed and the step fails.
+/// Stops every running daemon cleanly (SIGTERM, then SIGKILL after the stop
+/// deadline), as a `stop` fault on each node; the first failure is returned after all
+/// were tried.
+pub(crate) async fn stop_all(rt: &mut Runner<'_>) -> Result<()> {
+    let nodes: Vec<(String, NodeVrrp)> = rt
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.pid.is_some())
+        .map(|(k, n)| (k.clone(), n.cfg.clone()))
+        .collect();
+    let mut first = Ok(());
+    for (node, cfg) in nodes {
+        let r = stop(rt, &node, &cfg).await;
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
+
 async fn stop(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp) -> Result<()> {
     if rt.rt(node)?.pid.is_none() {
         return Ok(());

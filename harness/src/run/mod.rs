@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod fault;
+pub mod interrupt;
 mod live;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::check::{self, Check, CheckResult, Ctx, FailoverKind, Outcome, Verdict};
+use crate::check::{
+    self, Check, CheckName, CheckResult, Ctx, FailoverKind, Outcome, StepOutcome, Verdict,
+};
 use crate::daemons::Daemon;
-use crate::history::{Event, EventKind, History};
+use crate::history::{Event, EventKind, History, StepPhase};
 use crate::lab::Lab;
 use crate::observe::addr;
 use crate::observe::{capture, probe};
@@ -34,6 +37,9 @@ pub struct RunOptions {
     /// Keep the lab up after the run (daemons still running), print how to enter each
     /// node, and tear it down on Ctrl-C.
     pub keep: bool,
+    /// Set to `true` to stop the run in flight (see [`interrupt`]): it is judged
+    /// interrupted, its artifacts are written and its daemons stopped.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
@@ -42,19 +48,9 @@ impl Default for RunOptions {
             out_dir: PathBuf::from("out"),
             probe_interval: probe::DEFAULT_INTERVAL,
             keep: false,
+            stop: None,
         }
     }
-}
-
-/// What one step did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StepResult {
-    /// Step number (1-based, as in the file).
-    pub index: usize,
-    /// Human description.
-    pub text: String,
-    /// What happened.
-    pub outcome: Outcome,
 }
 
 /// The result of one scenario × daemon run.
@@ -68,8 +64,8 @@ pub struct RunResult {
     pub daemon: String,
     /// The judged checks (empty when the run itself broke).
     pub verdict: Verdict,
-    /// Per-step outcomes.
-    pub steps: Vec<StepResult>,
+    /// Per-step outcomes, as the steps themselves went (before known failures).
+    pub steps: Vec<StepOutcome>,
     /// The whole history.
     pub events: Vec<Event>,
     /// The run broke before it could be judged (lab or daemon failure).
@@ -153,6 +149,9 @@ async fn run_inner(
     result: &mut RunResult,
 ) -> Result<()> {
     daemon.binary()?;
+    // The name is one path component of `out`; never let it climb out of `--out`.
+    crate::scenario::check_name(&sc.name)
+        .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
@@ -188,13 +187,18 @@ async fn run_inner(
         stopped_holder: false,
     };
     let mut step_checks: Vec<CheckResult> = Vec::new();
-    let mut deferred: Vec<(String, Check)> = Vec::new();
+    let mut deferred: Vec<(CheckName, Check)> = Vec::new();
+    let mut interrupted: Option<String> = None;
     for step in &sc.steps {
-        let name = format!("step:{}", step.index);
+        if interrupt::requested(&opts.stop) {
+            interrupted = Some(format!("before step {} ({})", step.index, step.text));
+            break;
+        }
+        let name = CheckName::Step(step.index);
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: "begin".into(),
+            phase: StepPhase::Begin,
         });
         let outcome = match &step.kind {
             StepKind::Expect(e) => {
@@ -206,40 +210,47 @@ async fn run_inner(
                     },
                     ExpectNow::ClientMacs(n) => Check::ExpectClientMacs { t_ns, n: *n },
                 };
-                deferred.push((name.clone(), check));
+                deferred.push((name, check));
                 None
             }
-            kind => Some(rt.step(kind).await),
+            kind => tokio::select! {
+                o = rt.step(kind) => Some(o),
+                _ = interrupt::wait(&opts.stop) => {
+                    interrupted = Some(format!("during step {} ({})", step.index, step.text));
+                    break;
+                }
+            },
         };
         let phase = match &outcome {
-            None | Some(Outcome::Pass) => "end",
-            Some(_) => "failed",
+            None | Some(Outcome::Pass) => StepPhase::End,
+            Some(_) => StepPhase::Failed,
         };
         history.record(EventKind::Step {
             index: step.index,
             text: step.text.clone(),
-            phase: phase.into(),
+            phase,
         });
         if let Some(o) = outcome {
             // Steps that only act (start, fault, hold) are part of the setup; only waits
             // are judged, since they state a condition of the scenario.
             if matches!(step.kind, StepKind::Wait { .. }) {
-                step_checks.push(CheckResult::new(&name, o.clone(), step.text.clone()));
+                step_checks.push(CheckResult::new(name, o.clone(), step.text.clone()));
             } else if let Outcome::Fail(why) = &o {
                 bail!("step {} ({}) failed: {why}", step.index, step.text);
             }
-            result.steps.push(StepResult {
+            result.steps.push(StepOutcome {
                 index: step.index,
                 text: step.text.clone(),
                 outcome: o,
             });
         } else {
-            result.steps.push(StepResult {
-                index: step.index,
-                text: step.text.clone(),
-                outcome: Outcome::Pass,
-            });
+            result
+                .steps
+                .push(StepOutcome::ok(step.index, step.text.clone()));
         }
+    }
+    if let Some(when) = &interrupted {
+        return finish_interrupted(rt, when, out, prb, cap, step_checks, result).await;
     }
     // Let the last step settle before judging the end state: one advert interval, so a
     // takeover the last step triggered is announced and the client's view catches up.
@@ -334,6 +345,51 @@ async fn run_inner(
     result.first_fault_ns = ctx.first_fault_ns;
     result.end_ns = ctx.end_ns;
     result.events = events;
+    Ok(())
+}
+
+/// The end of a run stopped by a signal: the daemons are stopped cleanly, the evidence
+/// is written (addresses, capture, history), and the verdict holds the waits judged so
+/// far plus an `interrupted` check that is unknown — an interrupted run never passes.
+async fn finish_interrupted(
+    mut rt: Runner<'_>,
+    when: &str,
+    out: &Path,
+    prb: probe::Probe,
+    cap: capture::Capture,
+    mut results: Vec<CheckResult>,
+    result: &mut RunResult,
+) -> Result<()> {
+    let why = format!("interrupted by a signal {when}");
+    rt.history.record(EventKind::Note {
+        text: format!("{why}; stopping the daemons"),
+    });
+    let stopped = fault::stop_all(&mut rt).await;
+    for n in rt.lab.nodes() {
+        if let Ok(snap) = n.addresses().await {
+            let dir = out.join(n.name());
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("addresses.txt"), snap.render())?;
+        }
+    }
+    prb.stop()?;
+    cap.stop()?;
+    rt.monitors.clear();
+    let history = rt.history.clone();
+    history.write_jsonl(&out.join("history.jsonl"))?;
+    drop(rt);
+    let detail = match stopped {
+        Ok(()) => format!("{why}; daemons stopped with SIGTERM"),
+        Err(e) => format!("{why}; stopping the daemons: {e:#}"),
+    };
+    results.push(CheckResult::new(
+        CheckName::Interrupted,
+        Outcome::Unknown(detail.clone()),
+        detail,
+    ));
+    result.verdict = check::judge(results, &Default::default());
+    result.events = history.events();
+    result.end_ns = history.clock().now_ns();
     Ok(())
 }
 

@@ -27,6 +27,7 @@ use anyhow::{bail, Context};
 use thiserror::Error;
 use vrrpd::wire::vrrp::Version;
 
+use crate::check::CheckName;
 use crate::lab::topology::Topology;
 
 pub use time::{fmt_duration, parse_duration, TimeExpr, Timer, Timers, AUTO_SLACK};
@@ -41,21 +42,6 @@ pub const DAEMONS: &[&str] = &[
     "vrrpd:no-release-on-stop",
     "vrrpd:no-priority-zero",
     "vrrpd:keepalived-1.2",
-];
-
-/// Names of the end-of-run checks, as `[expect]` keys and `known_failures` entries.
-///
-/// A `known_failures` entry may also be `step:N`, naming wait or expect step N (1-based).
-pub const CHECK_NAMES: &[&str] = &[
-    "no_conflict_at_end",
-    "single_holder_at_end",
-    "conflict_max",
-    "outage_max",
-    "failover",
-    "priority_zero_on_stop",
-    "garp_on_takeover",
-    "ttl_255",
-    "client_single_mac_at_end",
 ];
 
 /// A scenario file that could not be read or is not valid: one line,
@@ -90,9 +76,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// End-of-run expectations.
     pub expect: Expectations,
-    /// Per daemon (a [`DAEMONS`] name): the checks expected to fail for it, by
-    /// [`CHECK_NAMES`] name or `step:N`.
-    pub known_failures: BTreeMap<String, BTreeSet<String>>,
+    /// Per daemon (a [`DAEMONS`] name): the checks expected to fail for it, an
+    /// end-of-run check or a wait or expect step.
+    pub known_failures: BTreeMap<String, BTreeSet<CheckName>>,
 }
 
 /// One node's complete VRRP settings.
@@ -422,25 +408,44 @@ impl Scenario {
         self.nodes.iter().find(|n| n.name == name)
     }
 
-    /// Whether `check` (a [`CHECK_NAMES`] name or `step:N`) is expected to fail for
-    /// `daemon`.
-    pub fn is_known_failure(&self, daemon: &str, check: &str) -> bool {
+    /// Whether `check` is expected to fail for `daemon`.
+    pub fn is_known_failure(&self, daemon: &str, check: CheckName) -> bool {
         self.known_failures
             .get(daemon)
-            .is_some_and(|s| s.contains(check))
+            .is_some_and(|s| s.contains(&check))
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut off = offset.min(text.len());
-    while !text.is_char_boundary(off) {
-        off -= 1;
+/// The longest scenario name: it is one path component of every artifact folder.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Checks that a scenario name is a safe single path component: letters, digits, `-`,
+/// `_` and `.`, at most [`MAX_NAME_LEN`] bytes, not starting with `.` (so never `.`,
+/// `..` or a hidden folder). The name becomes `<out>/<name>/`, and a name like `..`
+/// once made `vrrplab run --out X` delete and write a folder beside X.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!("must be 1..={MAX_NAME_LEN} bytes long"));
     }
-    let before = &text[..off];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[start..].chars().count() + 1)
+    if name.starts_with('.') {
+        return Err("must not start with '.' (it names the run's artifact folder)".into());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(
+            "must be letters, digits, '-', '_' or '.' (it names the run's artifact folder)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of a byte offset. For one lookup; many
+/// lookups in one text use [`vrrpd::config::LineIndex`].
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let p = vrrpd::config::Pos::from_offset(text, offset);
+    (p.line, p.column)
 }
 
 /// The scenario files named by `paths`: files as given, directories searched

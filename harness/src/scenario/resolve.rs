@@ -15,8 +15,9 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond, CHECK_NAMES, DAEMONS,
+    Scenario, Step, StepKind, VrrpState, WaitCond, DAEMONS,
 };
+use crate::check::CheckName;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
 
 /// A problem at a byte offset.
@@ -50,25 +51,26 @@ pub(crate) fn parse(text: &str, path: &Path) -> Res<Scenario> {
     })?;
     let name = match &raw.name {
         Some(n) => {
-            let ok = !n.get_ref().is_empty()
-                && n.get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !ok {
-                return err(
-                    n.span(),
-                    format!(
-                        "name {:?} must be letters, digits, '-', '_' or '.' (it names the run's artifact folder)",
-                        n.get_ref()
-                    ),
-                );
+            if let Err(why) = super::check_name(n.get_ref()) {
+                return err(n.span(), format!("name {:?} {why}", n.get_ref()));
             }
             n.get_ref().clone()
         }
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Err(why) = super::check_name(&stem) {
+                return err(
+                    0..0,
+                    format!(
+                        "the file name gives the scenario name {stem:?}, which {why}; set `name`"
+                    ),
+                );
+            }
+            stem
+        }
     };
     let description = raw
         .description
@@ -585,6 +587,9 @@ fn steps(
     }
     let mut current = initial.to_vec();
     let mut out = Vec::new();
+    // Built once: finding each step's line by rescanning the text made 20k steps
+    // take seconds (quadratic).
+    let lines = vrrpd::config::LineIndex::new(text);
     for (i, step) in all.get_ref().iter().enumerate() {
         let index = i + 1;
         let s = step.get_ref();
@@ -628,7 +633,7 @@ fn steps(
         };
         out.push(Step {
             index,
-            line: super::line_col(text, offset).0,
+            line: lines.pos(offset).line,
             kind,
             text: description,
         });
@@ -710,7 +715,7 @@ fn step_kind(
             Some(x) if x.get_ref() == "auto" => timers.auto_deadline(),
             Some(x) => {
                 let e = TimeExpr::parse(x.get_ref()).map_err(|m| at(x.span(), m))?;
-                let d = e.eval(&timers);
+                let d = e.eval_capped(&timers).map_err(|m| at(x.span(), m))?;
                 if d.is_zero() {
                     return err(x.span(), "`within` must be longer than 0");
                 }
@@ -826,7 +831,9 @@ fn step_kind(
     if let Some(h) = &s.hold {
         reject_extra(s, "hold", &[])?;
         let e = TimeExpr::parse(h.get_ref()).map_err(|m| at(h.span(), m))?;
-        let d = e.eval(&Timers::max_over(current));
+        let d = e
+            .eval_capped(&Timers::max_over(current))
+            .map_err(|m| at(h.span(), m))?;
         if d.is_zero() {
             return err(h.span(), "`hold` must be longer than 0");
         }
@@ -879,7 +886,7 @@ fn step_kind(
     err(0..0, "empty step")
 }
 
-type KnownFailures = BTreeMap<String, BTreeSet<String>>;
+type KnownFailures = BTreeMap<String, BTreeSet<CheckName>>;
 
 fn expectations(
     raw: Option<&RawExpect>,
@@ -904,7 +911,7 @@ fn expectations(
             Some(s) if s.get_ref() == "off" => Ok(None),
             Some(s) => {
                 let x = TimeExpr::parse(s.get_ref()).map_err(|m| at(s.span(), m))?;
-                Ok(Some(x.eval(timers)))
+                Ok(Some(x.eval_capped(timers).map_err(|m| at(s.span(), m))?))
             }
         }
     };
@@ -930,47 +937,56 @@ fn expectations(
         }
         let mut set = BTreeSet::new();
         for c in d.known_failures.iter().flat_map(|k| k.get_ref()) {
-            check_name(c, steps)?;
-            set.insert(c.get_ref().clone());
+            set.insert(check_name(c, steps)?);
         }
         known.insert(daemon.get_ref().clone(), set);
     }
     Ok((e, known))
 }
 
-fn check_name(c: &Spanned<String>, steps: &[Step]) -> Res<()> {
+fn check_name(c: &Spanned<String>, steps: &[Step]) -> Res<CheckName> {
     let name = c.get_ref();
-    if CHECK_NAMES.contains(&name.as_str()) {
-        return Ok(());
-    }
-    if let Some(n) = name.strip_prefix("step:") {
-        let step = n
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| steps.iter().find(|s| s.index == i));
-        return match step {
-            Some(s) if matches!(s.kind, StepKind::Wait { .. } | StepKind::Expect(_)) => Ok(()),
-            Some(s) => err(
-                c.span(),
-                format!(
-                    "{name:?}: step {} is not a wait or expect step, so it cannot fail",
-                    s.index
-                ),
-            ),
-            None => err(
+    let Some(check) = CheckName::parse(name) else {
+        if let Some(n) = name.strip_prefix("step:") {
+            return err(
                 c.span(),
                 format!(
                     "{name:?}: there is no step {n} (steps are 1 to {})",
                     steps.len()
                 ),
+            );
+        }
+        let known: Vec<String> = CheckName::END_OF_RUN
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        return err(
+            c.span(),
+            format!(
+                "unknown check {name:?} (known: {}, or step:N for a wait or expect step)",
+                list(&known)
             ),
-        };
-    }
-    err(
-        c.span(),
-        format!(
-            "unknown check {name:?} (known: {}, or step:N for a wait or expect step)",
-            list(CHECK_NAMES)
+        );
+    };
+    let CheckName::Step(i) = check else {
+        return Ok(check);
+    };
+    match steps.iter().find(|s| s.index == i) {
+        Some(s) if matches!(s.kind, StepKind::Wait { .. } | StepKind::Expect(_)) => Ok(check),
+        Some(s) => err(
+            c.span(),
+            format!(
+                "{name:?}: step {} is not a wait or expect step, so it cannot fail",
+                s.index
+            ),
         ),
-    )
+        None => err(
+            c.span(),
+            format!(
+                "{name:?}: there is no step {i} (steps are 1 to {})",
+                steps.len()
+            ),
+        ),
+    }
 }

@@ -295,9 +295,9 @@ known_failures = []
     assert_eq!(s.expect.outage_max, None);
     assert_eq!(s.expect.failover, FailoverCheck::Rfc);
     assert!(!s.expect.ttl_255 && s.expect.garp_on_takeover);
-    assert!(s.is_known_failure("keepalived", "step:4"));
-    assert!(s.is_known_failure("keepalived", "no_conflict_at_end"));
-    assert!(!s.is_known_failure("vrrpd", "no_conflict_at_end"));
+    assert!(s.is_known_failure("keepalived", CheckName::Step(4)));
+    assert!(s.is_known_failure("keepalived", CheckName::NoConflictAtEnd));
+    assert!(!s.is_known_failure("vrrpd", CheckName::NoConflictAtEnd));
     assert!(s.known_failures["vrrpd:no-lease"].is_empty());
 }
 
@@ -526,5 +526,5 @@ fn readme_worked_example() {
         matches!(s.steps[1].kind, StepKind::Wait { deadline, .. } if deadline == down * 3 + Duration::from_secs(2))
     );
     assert_eq!(s.expect.outage_max, Some(down + Duration::from_secs(1)));
-    assert!(s.is_known_failure("keepalived", "step:6"));
+    assert!(s.is_known_failure("keepalived", CheckName::Step(6)));
 }

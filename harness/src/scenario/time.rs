@@ -151,6 +151,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     nanos_to_duration(total).ok_or_else(bad)
 }
 
+/// The longest time a scenario may name: a day.
+pub const MAX_TIME: Duration = Duration::from_secs(86_400);
+
 /// One term of a timer expression.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Term {
@@ -209,6 +212,23 @@ impl TimeExpr {
     /// Whether the expression names any timer.
     pub fn uses_timers(&self) -> bool {
         self.terms.iter().any(|t| matches!(t, Term::Scaled(..)))
+    }
+
+    /// The value for these timers, refused when longer than a day — the same cap as a
+    /// plain duration, so `99999999999999999999 master_down` cannot hold forever.
+    pub fn eval_capped(&self, timers: &Timers) -> Result<Duration, String> {
+        let d = self.eval(timers);
+        if d > MAX_TIME {
+            return Err(format!(
+                "this time expression is {} here, longer than a day",
+                if d >= MAX_TIME * 1000 {
+                    "practically forever".to_string()
+                } else {
+                    fmt_duration(d)
+                }
+            ));
+        }
+        Ok(d)
     }
 
     /// The value for these timers (saturating at about a day's worth of nanoseconds).
