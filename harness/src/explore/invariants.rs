@@ -211,7 +211,8 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
                 .enumerate()
                 .any(|(i, o)| i != node && o.eligible() && o.priority >= before.priority);
             if outranked {
-                let lease = vrrpd::instance::lease_for(adv) + vrrpd::instance::KERNEL_EXPIRY_SLACK;
+                let lease = vrrpd::instance::lease_for(s.proto(), before.priority, adv)
+                    + vrrpd::instance::KERNEL_EXPIRY_LATE_ROUNDED;
                 let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
                 conflict.push((t, t + ms));
             }
@@ -532,8 +533,8 @@ mod tests {
         let b = bounds(&s, &declared("vrrpd"));
         assert!(
             b.conflict_max
-                >= vrrpd::instance::lease_for(Duration::from_secs(1))
-                    + vrrpd::instance::KERNEL_EXPIRY_SLACK,
+                >= vrrpd::instance::lease_for(s.proto(), 100, Duration::from_secs(1))
+                    + vrrpd::instance::KERNEL_EXPIRY_LATE_ROUNDED,
             "{b:?}"
         );
         assert!(!b.failover);
