@@ -383,13 +383,18 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     let dest: IpAddr = "198.51.100.0".parse()?;
     // `src` is the VIP: the kernel removes the route with the VIP when its lease ends.
     let routes =
-        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n    }\n";
+        "    virtual_routes {\n        src 192.0.2.20 198.51.100.0/24 via 192.0.2.1\n        src 192.0.2.20 203.0.113.0/24 via 192.0.2.1 or 192.0.2.2\n    }\n";
+    let multipath = ("203.0.113.0".parse::<IpAddr>()?, 24);
+    let statics = "static_ipaddress {\n    198.51.100.7/32 dev eth1 scope link\n}\n";
     let n1 = vrrpd(
         &lab,
         dir.path(),
         "node1",
         "a",
-        &instance("VI_1", 51, 150, "192.0.2.20/24", routes),
+        &format!(
+            "{statics}{}",
+            instance("VI_1", 51, 150, "192.0.2.20/24", routes)
+        ),
     )?;
     let n2 = vrrpd(
         &lab,
@@ -400,13 +405,21 @@ async fn virtual_route_follows_master_and_is_gone_after_sigkill_plus_lease() -> 
     )?;
     let (h1, h2) = (lab.node("node1")?, lab.node("node2")?);
     let m = wait_for(election(150), || async {
-        Ok(marked_routes(h1).await?.contains(&(dest, 24)) && marked_routes(h2).await?.is_empty())
+        let r1 = marked_routes(h1).await?;
+        Ok(r1.contains(&(dest, 24))
+            && r1.contains(&multipath)
+            && marked_routes(h2).await?.is_empty())
     })
     .await?;
     ensure!(
         m.is_some(),
         "the route is not on the master only\n{}",
         logs(&[&n1, &n2])
+    );
+    ensure!(
+        h1.holds("198.51.100.7".parse()?).await?,
+        "static_ipaddress not added\n{}",
+        logs(&[&n1])
     );
 
     // SIGKILL: no clean-up code runs; the VIP's lease ends and takes the route along.

@@ -262,7 +262,8 @@ pub struct BenchArgs {
     /// Runs per figure (median, min and p95 are over these).
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
-    /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint
+    /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint, expiry,
+    /// flood
     /// (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -275,6 +276,9 @@ pub struct BenchArgs {
     /// Seconds of CPU/RSS sampling per daemon in the footprint section.
     #[arg(long, default_value_t = 30)]
     pub footprint_secs: u64,
+    /// Seconds per flood kind in the flood section.
+    #[arg(long, default_value_t = 5)]
+    pub flood_secs: u64,
     /// Scenario runs at once (failover, conflict, catalogue; at least 1).
     #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
@@ -318,6 +322,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         jobs: args.jobs,
         catalogue_runs: args.catalogue_runs,
         footprint_secs: args.footprint_secs,
+        flood_secs: args.flood_secs,
         catalogue_dir: args.catalogue.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };

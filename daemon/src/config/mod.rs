@@ -19,7 +19,7 @@ pub use self::error::{
     LineIndex, Pos, Warning,
 };
 pub use self::keepalived::{load_keepalived, parse_keepalived};
-pub use self::route::{Route, RouteScope, RouteType, Rule};
+pub use self::route::{NextHop, Route, RouteScope, RouteType, Rule, StaticAddress};
 pub use self::toml::{load_toml, parse_toml};
 pub use self::track::{
     contribution, effective_priority, Check, CheckKind, ProcessCheck, ScriptCheck, Status,
@@ -45,6 +45,8 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     /// Rules installed while the daemon runs (keepalived's `static_rules`).
     pub static_rules: Vec<Rule>,
+    /// Addresses added while the daemon runs (keepalived's `static_ipaddress`).
+    pub static_addresses: Vec<StaticAddress>,
 }
 
 impl Config {
@@ -816,6 +818,59 @@ mod tests {
             parse_vip_addr("224.0.0.18"),
             Err("virtual IP `224.0.0.18` is a multicast address".to_string())
         );
+    }
+
+    /// Issue 13 item 1 in the keepalived.conf format: the 256th address is the error.
+    #[test]
+    fn keepalived_import_refuses_more_than_255_vips() {
+        let vips = |n: usize| -> String {
+            (0..n)
+                .map(|i| {
+                    let net = if i < 256 { "198.51.100" } else { "203.0.113" };
+                    format!("        {net}.{}\n", i % 256)
+                })
+                .collect()
+        };
+        let conf = |n| {
+            format!(
+                "vrrp_instance VI_1 {{\n    interface eth1\n    virtual_router_id 51\n    \
+                 virtual_ipaddress {{\n{}    }}\n}}\n",
+                vips(n)
+            )
+        };
+        assert_eq!(
+            parse_keepalived(&conf(255), "k.conf").unwrap().0.instances[0]
+                .vips
+                .len(),
+            255
+        );
+        let e = parse_keepalived(&conf(300), "k.conf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("k.conf:260:9: instance `VI_1` has 300 virtual IPs"),
+            "{e}"
+        );
+    }
+
+    /// Issue 13 item 5: what `--check` reports about notify programs on this machine.
+    #[test]
+    fn notify_problems_name_missing_and_unsafe_programs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open.sh");
+        std::fs::write(&open, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let text = format!(
+            "[[instance]]\nname = \"a\"\ninterface = \"eth1\"\nvrid = 1\nvips = [\"192.0.2.20\"]\n\
+             notify_master = [\"/nonexistent/notify\"]\nnotify_backup = [\"{}\"]\n",
+            open.display()
+        );
+        let c = parse_toml(&text, "t.toml").unwrap();
+        let p = notify_problems(&c);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("instance `a`: notify_master program `/nonexistent/notify`"));
+        assert!(p[1].contains("notify_backup") && p[1].contains("it will not be run"));
     }
 
     #[test]

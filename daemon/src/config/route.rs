@@ -54,6 +54,35 @@ pub struct Route {
     pub metric: Option<u32>,
     /// Scope (`scope`).
     pub scope: Option<RouteScope>,
+    /// A multipath route's next hops (`nexthop via A ... nexthop via B`, or keepalived's
+    /// older `via A or B`); empty for a single path (`via` / `dev` above).
+    pub nexthops: Vec<NextHop>,
+}
+
+/// One next hop of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextHop {
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// Output interface.
+    pub dev: Option<String>,
+    /// Relative weight, 1..=256.
+    pub weight: u16,
+}
+
+/// An address the daemon adds while it runs (keepalived's `static_ipaddress`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaticAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// Interface (`dev`, required).
+    pub dev: String,
+    /// IPv4 label (`label`).
+    pub label: Option<String>,
+    /// Scope (`scope`), global when absent.
+    pub scope: Option<RouteScope>,
 }
 
 /// One policy routing rule.

@@ -72,5 +72,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.misbehave.as_deref(), Some("no-lease"));
+        let c = Cli::try_parse_from([
+            "vrrpd",
+            "--keepalived-conf",
+            "k",
+            "--check",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(c.format, LogFormat::Json);
+        // --format is only for --check.
+        assert!(
+            Cli::try_parse_from(["vrrpd", "--keepalived-conf", "k", "--format", "json"]).is_err()
+        );
     }
 }

@@ -145,7 +145,11 @@ where
     if cli.check && cli.format == LogFormat::Json {
         let diags = config::json_diagnostics(loaded.as_ref().map(|(_, w)| w.as_slice()));
         match serde_json::to_string_pretty(&diags) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => {
+                use std::io::Write;
+                // A closed pipe (`| head`) is not worth a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{j}");
+            }
             Err(e) => eprintln!("vrrpd: {e}"),
         }
         return ExitCode::from(if loaded.is_ok() { 0 } else { EXIT_CONFIG });
@@ -685,10 +689,15 @@ impl Daemon {
         self.tracking.poll(now);
     }
 
-    /// Installs (`add`) or removes the static routes and rules.
+    /// Installs (`add`) or removes the static addresses, routes and rules.
     async fn static_routes(&mut self, add: bool) {
         let routes = self.config.static_routes.clone();
         let rules = self.config.static_rules.clone();
+        let addrs = self.config.static_addresses.clone();
+        // Addresses first on the way up (routes may use them), last on the way down.
+        if add {
+            self.static_addresses(&addrs, true).await;
+        }
         for r in &routes {
             let oif = match &r.dev {
                 Some(d) => self.vips.ifindex(d).await.ok(),
@@ -713,6 +722,27 @@ impl Daemon {
             if let Err(e) = res {
                 self.vip_errors += 1;
                 tracing::error!(table = r.table, add, "static rule: {e}");
+            }
+        }
+        if !add {
+            self.static_addresses(&addrs, false).await;
+        }
+    }
+
+    async fn static_addresses(&mut self, addrs: &[config::StaticAddress], add: bool) {
+        for a in addrs {
+            let res = match self.vips.ifindex(&a.dev).await {
+                Ok(i) => self.route_mgr.static_address(a, i, add).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match res {
+                Ok(()) => {
+                    tracing::info!(addr = %a.addr, prefix = a.prefix_len, dev = %a.dev, add, "static address")
+                }
+                Err(e) => {
+                    self.vip_errors += 1;
+                    tracing::error!(addr = %a.addr, dev = %a.dev, add, "static address: {e}");
+                }
             }
         }
     }

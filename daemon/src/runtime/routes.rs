@@ -15,15 +15,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-#[cfg(test)]
-use rtnetlink::packet_route::route::RouteAttribute;
 use rtnetlink::packet_route::route::{
-    RouteMessage, RouteProtocol, RouteScope as NlScope, RouteType as NlType,
+    RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteProtocol, RouteScope as NlScope,
+    RouteType as NlType,
 };
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{IpVersion, RouteMessageBuilder};
 
-use crate::config::{Route, RouteScope, RouteType, Rule};
+use crate::config::{Route, RouteScope, RouteType, Rule, StaticAddress};
 use crate::vip::VRPD_IFA_PROTO;
 
 /// The ownership mark on routes and rules (same value as the VIPs' `IFA_PROTO`).
@@ -35,10 +34,12 @@ pub struct RouteManager {
     handle: rtnetlink::Handle,
 }
 
-/// The netlink message for `r` (`oif` resolved by the caller); `expires` only for IPv6.
+/// The netlink message for `r` (`oif` and each next hop's interface index resolved by
+/// the caller); `expires` only for IPv6.
 pub fn route_message(
     r: &Route,
     oif: Option<u32>,
+    hop_oifs: &[Option<u32>],
     expires: Option<Duration>,
 ) -> Result<RouteMessage, String> {
     let mut b = RouteMessageBuilder::<IpAddr>::new()
@@ -66,7 +67,7 @@ pub fn route_message(
         (Some(RouteScope::Link), _) => NlScope::Link,
         (Some(RouteScope::Host), _) => NlScope::Host,
         // `ip route` picks link scope for a device route without a gateway.
-        (None, RouteType::Unicast) if r.via.is_none() => NlScope::Link,
+        (None, RouteType::Unicast) if r.via.is_none() && r.nexthops.is_empty() => NlScope::Link,
         (None, _) => NlScope::Universe,
     };
     b = b.scope(scope);
@@ -76,6 +77,29 @@ pub fn route_message(
         RouteType::Unreachable => NlType::Unreachable,
         RouteType::Prohibit => NlType::Prohibit,
     });
+    if !r.nexthops.is_empty() {
+        let hops = r
+            .nexthops
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut h = RouteNextHop::default();
+                h.hops = u8::try_from(n.weight.saturating_sub(1)).unwrap_or(u8::MAX);
+                h.interface_index = hop_oifs.get(i).copied().flatten().unwrap_or(0);
+                match n.via {
+                    Some(IpAddr::V4(a)) => h
+                        .attributes
+                        .push(RouteAttribute::Gateway(RouteAddress::Inet(a))),
+                    Some(IpAddr::V6(a)) => h
+                        .attributes
+                        .push(RouteAttribute::Gateway(RouteAddress::Inet6(a))),
+                    None => {}
+                }
+                h
+            })
+            .collect();
+        b = b.multipath(hops);
+    }
     if let (Some(e), IpAddr::V6(_)) = (expires, r.dest) {
         b = b.expires(u32::try_from(e.as_secs()).unwrap_or(u32::MAX).max(1));
     }
@@ -88,6 +112,26 @@ impl RouteManager {
         RouteManager { handle }
     }
 
+    /// Interface indexes of a multipath route's next hops (`None` where none is named).
+    async fn hop_oifs(&self, r: &Route) -> Result<Vec<Option<u32>>, String> {
+        let mut out = Vec::with_capacity(r.nexthops.len());
+        for n in &r.nexthops {
+            out.push(match &n.dev {
+                Some(d) => {
+                    let mut links = self.handle.link().get().match_name(d.clone()).execute();
+                    match links.try_next().await {
+                        Ok(Some(l)) => Some(l.header.index),
+                        Ok(None) | Err(_) => {
+                            return Err(format!("nexthop dev {d}: no such interface"))
+                        }
+                    }
+                }
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
     /// Adds or replaces a route (replace refreshes an IPv6 route's expiry).
     pub async fn add(
         &self,
@@ -95,7 +139,8 @@ impl RouteManager {
         oif: Option<u32>,
         expires: Option<Duration>,
     ) -> Result<(), String> {
-        let msg = route_message(r, oif, expires)?;
+        let hops = self.hop_oifs(r).await?;
+        let msg = route_message(r, oif, &hops, expires)?;
         self.handle
             .route()
             .add(msg)
@@ -107,7 +152,8 @@ impl RouteManager {
 
     /// Removes a route; one that is already gone is not an error.
     pub async fn remove(&self, r: &Route, oif: Option<u32>) -> Result<(), String> {
-        let msg = route_message(r, oif, None)?;
+        let hops = self.hop_oifs(r).await.unwrap_or_default();
+        let msg = route_message(r, oif, &hops, None)?;
         match self.handle.route().del(msg).execute().await {
             Ok(()) => Ok(()),
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
@@ -173,6 +219,61 @@ impl RouteManager {
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Adds (`add`) or removes a static address, permanent, with the VIPs' ownership mark
+    /// (so start-up reconcile removes it after a crash) and its scope.
+    pub async fn static_address(
+        &self,
+        a: &StaticAddress,
+        ifindex: u32,
+        add: bool,
+    ) -> Result<(), String> {
+        use rtnetlink::packet_route::address::{AddressAttribute, AddressProtocol, AddressScope};
+        if !add {
+            let mut req = self
+                .handle
+                .address()
+                .get()
+                .set_link_index_filter(ifindex)
+                .execute();
+            while let Some(m) = req.try_next().await.map_err(|e| e.to_string())? {
+                let ours = m.header.prefix_len == a.prefix_len
+                    && m.attributes
+                        .iter()
+                        .any(|x| matches!(x, AddressAttribute::Address(ip) if *ip == a.addr));
+                if ours {
+                    return self
+                        .handle
+                        .address()
+                        .del(m)
+                        .execute()
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+            }
+            return Ok(());
+        }
+        let mut req = self
+            .handle
+            .address()
+            .add(ifindex, a.addr, a.prefix_len)
+            .replace();
+        let msg = req.message_mut();
+        msg.header.scope = match a.scope {
+            None | Some(RouteScope::Global) => AddressScope::Universe,
+            Some(RouteScope::Site) => AddressScope::Site,
+            Some(RouteScope::Link) => AddressScope::Link,
+            Some(RouteScope::Host) => AddressScope::Host,
+        };
+        msg.attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(
+                VRPD_RT_PROTO,
+            )));
+        if let (Some(l), IpAddr::V4(_)) = (&a.label, a.addr) {
+            msg.attributes.push(AddressAttribute::Label(l.clone()));
+        }
+        req.execute().await.map_err(|e| e.to_string())
     }
 
     /// Removes every route and rule carrying the mark; returns how many.
@@ -244,6 +345,7 @@ mod tests {
             table: Some(100),
             metric: None,
             scope: None,
+            nexthops: Vec::new(),
         }
     }
 
@@ -252,6 +354,7 @@ mod tests {
         let m = route_message(
             &route("198.51.100.0/24", Some("192.0.2.1")),
             Some(3),
+            &[],
             Some(Duration::from_secs(3)),
         )
         .unwrap();
@@ -264,11 +367,32 @@ mod tests {
         let m6 = route_message(
             &route("2001:db8:1::/48", None),
             Some(3),
+            &[],
             Some(Duration::from_secs(3)),
         )
         .unwrap();
         assert!(m6.attributes.contains(&RouteAttribute::Expires(3)));
         assert_eq!(m6.header.scope, NlScope::Link);
+        let mut mp = route("198.51.100.0/24", None);
+        mp.nexthops = ["192.0.2.1", "192.0.2.2"]
+            .iter()
+            .map(|a| crate::config::NextHop {
+                via: Some(a.parse().unwrap()),
+                dev: None,
+                weight: 2,
+            })
+            .collect();
+        let m = route_message(&mp, None, &[None, Some(4)], None).unwrap();
+        let hops = m
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                RouteAttribute::MultiPath(h) => Some(h.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(hops.len(), 2);
+        assert_eq!((hops[1].hops, hops[1].interface_index), (1, 4));
         let r = RouteManager::rule_message(&Rule {
             from: Some(("192.0.2.0".parse().unwrap(), 24)),
             to: None,

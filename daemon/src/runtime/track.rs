@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Check, CheckKind, ProcessCheck, ScriptCheck, Status};
 
+/// How long after killing a late script the loop looks for its exit at the latest.
+const KILL_GRACE: Duration = Duration::from_millis(100);
+
 /// How often process and file checks are re-read.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 
@@ -157,6 +160,9 @@ impl Tracking {
             .filter(|c| c.def.kind != CheckKind::Interface)
             .map(|c| match &c.script {
                 Some((_, Some(r))) if !r.killed => r.deadline,
+                // Killed: SIGCHLD wakes the loop; look again shortly in any case, but
+                // never spin on a `next` that passed while the run was still going.
+                Some((_, Some(r))) => r.deadline + KILL_GRACE,
                 _ => c.next,
             })
             .min()

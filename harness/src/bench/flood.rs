@@ -1,4 +1,4 @@
-//! Section 6: a hostile segment. One node runs one VRRPv3 instance (VRID 51,
+//! Section 7: a hostile segment. One node runs one VRRPv3 instance (VRID 51,
 //! priority 150, 100 ms adverts, MASTER of 192.0.2.20) while the client floods the
 //! segment with VRRP packets at [`TARGET_PPS`], in four kinds:
 //!
@@ -141,7 +141,7 @@ pub struct FloodRow {
     pub stable: bool,
 }
 
-/// Section 6.
+/// Section 7.
 #[derive(Debug, Clone, Serialize)]
 pub struct FloodSection {
     /// Seconds per kind.

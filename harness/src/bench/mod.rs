@@ -10,7 +10,10 @@
 //! 4. `catalogue`: wall time of the seed catalogue against both daemons;
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
 //!    keepalived;
-//! 6. `expiry`: how late the kernel removes an address after its lifetime ends.
+//! 6. `expiry`: how late the kernel removes an address after its lifetime ends;
+//! 7. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
+//!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
+//!    keepalived ([`flood`]).
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
@@ -46,17 +49,20 @@ pub enum Section {
     Footprint,
     /// How late the kernel removes an address after its lifetime.
     Expiry,
+    /// CPU and advert jitter under a packet flood.
+    Flood,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
         Section::Catalogue,
         Section::Footprint,
         Section::Expiry,
+        Section::Flood,
     ];
 
     /// The name `--only` uses.
@@ -68,6 +74,7 @@ impl Section {
             Section::Catalogue => "catalogue",
             Section::Footprint => "footprint",
             Section::Expiry => "expiry",
+            Section::Flood => "flood",
         }
     }
 
@@ -96,6 +103,8 @@ pub struct BenchOptions {
     pub catalogue_runs: usize,
     /// Seconds of sampling in the footprint section.
     pub footprint_secs: u64,
+    /// Seconds per flood kind in the flood section.
+    pub flood_secs: u64,
     /// The seed catalogue directory.
     pub catalogue_dir: PathBuf,
     /// The command line, as typed.
@@ -270,6 +279,8 @@ pub struct BenchReport {
     pub footprint: Option<footprint::FootprintSection>,
     /// Section 6.
     pub expiry: Option<expiry::ExpirySection>,
+    /// Section 7.
+    pub flood: Option<flood::FloodSection>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
     /// Wall time of the whole invocation, seconds.
@@ -324,6 +335,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         None
     };
+    let flood = if want(Section::Flood) {
+        Some(rt.block_on(flood::run(Duration::from_secs(opts.flood_secs.max(1))))?)
+    } else {
+        None
+    };
     let mut targets = Vec::new();
     if let Some(l) = &lab {
         targets.extend(l.targets());
@@ -340,6 +356,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(e) = &expiry {
         targets.extend(e.targets());
     }
+    if let Some(f) = &flood {
+        targets.extend(f.targets());
+    }
     Ok(BenchReport {
         machine,
         runs,
@@ -348,6 +367,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         catalogue,
         footprint,
         expiry,
+        flood,
         targets,
         wall_s: started.elapsed().as_secs_f64(),
     })

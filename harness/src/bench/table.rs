@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::expiry::ExpirySection;
 use super::failover::{sample_str, CatalogueSection, FailoverSection};
+use super::flood::FloodSection;
 use super::footprint::FootprintSection;
 use super::labbuild::LabSection;
 use super::{BenchReport, Stats};
@@ -66,6 +67,9 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(e) = &r.expiry {
         expiry(&mut s, e);
+    }
+    if let Some(f) = &r.flood {
+        flood(&mut s, f);
     }
     if !r.targets.is_empty() {
         let _ = writeln!(s, "\n## Targets\n");
@@ -246,6 +250,43 @@ fn footprint(s: &mut String, f: &FootprintSection) {
     }
 }
 
+fn flood(s: &mut String, f: &FloodSection) {
+    let _ = writeln!(
+        s,
+        "\n## 7. Hostile segment: a 50k packets/s VRRP flood, {} s per kind\n",
+        f.secs
+    );
+    let _ = writeln!(
+        s,
+        "One node, one VRRPv3 instance (VRID 51, priority 150, 100 ms), MASTER; the client \
+         floods 224.0.0.18 with TTL-255 VRRP packets. CPU is the node's processes, % of one \
+         core; jitter is the largest |gap − 100 ms| between the node's adverts as seen from \
+         the client namespace (its own scheduling delay included: see the no-flood row).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| daemon | flood | sent pkt/s | CPU % | adverts | max jitter ms | stable |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---|");
+    for r in &f.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {:.1} | {} | {} | {} |",
+            r.daemon,
+            r.kind.label(),
+            r.sent_pps,
+            r.cpu_percent,
+            r.adverts,
+            r.max_jitter_ms
+                .map_or_else(|| "—".to_string(), |j| format!("{j:.1}")),
+            if r.stable { "yes" } else { "NO" }
+        );
+    }
+    for (d, why) in &f.problems {
+        let _ = writeln!(s, "\n{d}: not measured: {why}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{failover, labbuild, BenchReport, Machine, Sample, Target, Verdict};
@@ -330,6 +371,7 @@ mod tests {
             catalogue: None,
             footprint: None,
             expiry: None,
+            flood: None,
             targets: vec![Target {
                 what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),
                 measured: "20.0×".into(),

@@ -4,6 +4,8 @@
 //! - `vrrpd:<misbehaviour>`: the bundled daemon with a negative control switched on;
 //! - `keepalived`: Debian's keepalived, configured with a keepalived.conf rendered from the
 //!   scenario, run in the foreground with its pid files in the run's own directory.
+//!
+//! A node with a tracked check ([`track`]) runs both daemons on the same keepalived.conf.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -14,6 +16,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::lab::process::ProcessSpec;
 use crate::scenario::{InitialState, NodeVrrp, NotifyAction, VrrpState};
+
+pub mod track;
 
 /// Negative controls of the bundled daemon (built with its `negative-controls` feature).
 pub const MISBEHAVIOURS: &[&str] = &[
@@ -93,10 +97,23 @@ impl Daemon {
         let log = dir.join("daemon.log");
         match self {
             Daemon::Vrrpd { misbehave } => {
-                let conf = dir.join("vrrpd.toml");
-                write(&conf, &render_vrrpd(node, notify.as_deref()))?;
+                // A tracked check is keepalived syntax: vrrpd then reads the same
+                // keepalived.conf keepalived would.
+                let (flag, conf) = match &node.track {
+                    Some(t) => {
+                        track::prepare(t, dir)?;
+                        let conf = dir.join("keepalived.conf");
+                        write(&conf, &render_keepalived_in(node, notify.as_deref(), dir))?;
+                        ("--keepalived-conf", conf)
+                    }
+                    None => {
+                        let conf = dir.join("vrrpd.toml");
+                        write(&conf, &render_vrrpd(node, notify.as_deref()))?;
+                        ("--config", conf)
+                    }
+                };
                 let mut args: Vec<std::ffi::OsString> = vec![
-                    "--config".into(),
+                    flag.into(),
                     conf.into(),
                     "--state-file".into(),
                     dir.join("state.json").into(),
@@ -116,7 +133,10 @@ impl Daemon {
             }
             Daemon::Keepalived => {
                 let conf = dir.join("keepalived.conf");
-                write(&conf, &render_keepalived(node, notify.as_deref()))?;
+                if let Some(t) = &node.track {
+                    track::prepare(t, dir)?;
+                }
+                write(&conf, &render_keepalived_in(node, notify.as_deref(), dir))?;
                 // A fresh pid directory per start: a SIGKILLed keepalived leaves its pid
                 // files behind, as on a real host.
                 let run = dir.join("run");
@@ -312,12 +332,34 @@ pub fn render_vrrpd(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
     s
 }
 
-/// keepalived.conf for one node, as an operator would write it for the same settings.
+/// keepalived.conf for one node, as an operator would write it for the same settings
+/// (a tracked check is left out: see [`render_keepalived_in`]).
 pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> String {
+    let mut n = node.clone();
+    n.track = None;
+    render_keepalived_in(&n, notify_backup, Path::new("."))
+}
+
+/// keepalived.conf for one node whose files live in `dir` (its tracked check's script,
+/// file or service).
+pub fn render_keepalived_in(node: &NodeVrrp, notify_backup: Option<&Path>, dir: &Path) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "global_defs {{\n    router_id {}\n}}\n", node.name);
+    let tracked = node.track.as_ref().map(|t| track::keepalived_lines(t, dir));
+    let security = if tracked.is_some() {
+        "    enable_script_security\n    script_user root\n"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "global_defs {{\n    router_id {}\n{security}}}\n",
+        node.name
+    );
     if node.vips.is_empty() {
         return s;
+    }
+    if let Some((defs, _)) = &tracked {
+        s.push_str(defs);
     }
     let _ = writeln!(s, "vrrp_instance VI_1 {{");
     let state = match node.initial_state {
@@ -358,6 +400,9 @@ pub fn render_keepalived(node: &NodeVrrp, notify_backup: Option<&Path>) -> Strin
     }
     if node.track_interface {
         let _ = writeln!(s, "    track_interface {{\n        eth1\n    }}");
+    }
+    if let Some((_, lines)) = &tracked {
+        s.push_str(lines);
     }
     if let Some(p) = notify_backup {
         let _ = writeln!(s, "    notify_backup \"{}\"", p.display());

@@ -147,6 +147,8 @@ impl NodeState {
             // The explorer never adds an address behind a daemon's back: that would only
             // test the operator, not the daemon.
             F::AddrAdd => false,
+            // Explored nodes track no health check.
+            F::BreakCheck | F::RepairCheck => false,
         }
     }
 
@@ -190,7 +192,7 @@ impl NodeState {
                 None => {}
             },
             F::AddrDel => self.vip_deleted = true,
-            F::AddrAdd => {}
+            F::AddrAdd | F::BreakCheck | F::RepairCheck => {}
         }
     }
 

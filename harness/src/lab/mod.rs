@@ -212,6 +212,19 @@ impl Host {
             .with_context(|| format!("set {NODE_IF} {} on {}", updown(up), self.name))
     }
 
+    /// Sets another of the host's interfaces (`lo`, ...) up or down.
+    pub async fn set_link_by_name(&self, name: &str, up: bool) -> Result<()> {
+        let (index, _) = link_by_name(&self.handle, name).await?;
+        let b = LinkUnspec::new_with_index(index);
+        let msg = if up { b.up() } else { b.down() }.build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("set {name} {} on {}", updown(up), self.name))
+    }
+
     /// Snapshot of every address in the host's namespace.
     pub async fn addresses(&self) -> Result<AddrSnapshot> {
         addrs::snapshot(&self.handle).await

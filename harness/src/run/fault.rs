@@ -9,9 +9,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
 
 use super::live::Runner;
+use crate::daemons::track;
 use crate::history::{AddrChange, DaemonEvent, EventKind};
 use crate::observe::addr;
-use crate::scenario::{FaultKind, NodeVrrp};
+use crate::scenario::{FaultKind, NodeVrrp, TrackKind};
 
 /// How long a clean stop may take: a daemon sends its priority-0 advert and removes its
 /// VIPs at once, so a few advert intervals plus process exit is generous.
@@ -26,6 +27,11 @@ pub(crate) async fn start(rt: &mut Runner<'_>, node: &str) -> Result<()> {
         (n.cfg.clone(), n.dir.clone())
     };
     let spec = rt.daemon.prepare(&cfg, &dir)?;
+    if cfg.track.is_some_and(|t| t.kind == TrackKind::Process) && service_pids(rt, node)?.is_empty()
+    {
+        // The tracked service runs before the daemon, as on a real host.
+        rt.host(node)?.spawn(&track::service_spec(&dir))?;
+    }
     let pid = rt.host(node)?.spawn(&spec)?;
     rt.rt(node)?.pid = Some(pid);
     rt.history.record(EventKind::Daemon {
@@ -196,6 +202,65 @@ pub(crate) async fn apply(
         FaultKind::AddrAdd => {
             let (a, p) = addr.ok_or_else(|| anyhow!("addr-add needs an address"))?;
             rt.host(node)?.add_address(a, p).await?;
+        }
+        FaultKind::BreakCheck => set_check(rt, node, &cfg, true).await?,
+        FaultKind::RepairCheck => set_check(rt, node, &cfg, false).await?,
+    }
+    Ok(())
+}
+
+/// PIDs of the tracked service in `node`.
+fn service_pids(rt: &mut Runner<'_>, node: &str) -> Result<Vec<u32>> {
+    Ok(rt
+        .host(node)?
+        .processes()
+        .into_iter()
+        .map(|p| p.as_raw() as u32)
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim_end() == track::SERVICE_NAME)
+        })
+        .collect())
+}
+
+/// Breaks (or repairs) the node's tracked check: the script's flag file, the tracked
+/// service process, the tracked file's value, or the tracked interface's link.
+async fn set_check(rt: &mut Runner<'_>, node: &str, cfg: &NodeVrrp, broken: bool) -> Result<()> {
+    let t = cfg.track.ok_or_else(|| anyhow!("{node} tracks no check"))?;
+    let dir = rt.rt(node)?.dir.clone();
+    match t.kind {
+        TrackKind::Script => {
+            let flag = track::flag_path(&dir);
+            if broken {
+                std::fs::write(&flag, "").with_context(|| format!("write {}", flag.display()))?;
+            } else if flag.exists() {
+                std::fs::remove_file(&flag)
+                    .with_context(|| format!("remove {}", flag.display()))?;
+            }
+        }
+        TrackKind::File => {
+            let f = track::value_path(&dir);
+            std::fs::write(&f, if broken { "1\n" } else { "0\n" })
+                .with_context(|| format!("write {}", f.display()))?;
+        }
+        TrackKind::Process => {
+            if broken {
+                for pid in service_pids(rt, node)? {
+                    rt.host(node)?.signal(pid, Signal::SIGKILL)?;
+                    let _ = rt
+                        .host(node)?
+                        .wait_exit(pid, Instant::now() + Duration::from_secs(5))
+                        .await;
+                }
+            } else if service_pids(rt, node)?.is_empty() {
+                track::prepare(&t, &dir)?;
+                rt.host(node)?.spawn(&track::service_spec(&dir))?;
+            }
+        }
+        TrackKind::Interface => {
+            rt.host(node)?
+                .set_link_by_name(track::TRACKED_INTERFACE, !broken)
+                .await?;
         }
     }
     Ok(())

@@ -148,10 +148,10 @@ async fn run_inner(
     vips: Vec<IpAddr>,
     result: &mut RunResult,
 ) -> Result<()> {
-    daemon.binary()?;
     // The name is one path component of `out`; never let it climb out of `--out`.
     crate::scenario::check_name(&sc.name)
         .map_err(|why| anyhow!("scenario name {:?} {why}", sc.name))?;
+    daemon.binary()?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
@@ -529,5 +529,41 @@ impl Runner<'_> {
                 Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13 item 10: even a scenario built in code with the name `..` cannot make
+    /// a run delete or write anything outside `--out`.
+    #[tokio::test]
+    async fn a_scenario_name_cannot_escape_out() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let beside = root.path().join("vrrpd");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::create_dir_all(&beside).unwrap();
+        std::fs::write(beside.join("precious"), b"keep me").unwrap();
+        let text = "[[steps]]\nstart = \"all\"\n";
+        for bad in ["..", ".", "../x", "/tmp", ""] {
+            let mut sc = Scenario::parse(text, Path::new("s.toml")).unwrap();
+            sc.name = bad.to_string();
+            let opts = RunOptions {
+                out_dir: out.clone(),
+                ..Default::default()
+            };
+            let r = run(&sc, &Daemon::Vrrpd { misbehave: None }, &opts).await;
+            let e = r.error.unwrap_or_default();
+            assert!(e.contains("scenario name"), "{bad:?}: {e}");
+        }
+        assert_eq!(
+            std::fs::read(beside.join("precious")).unwrap(),
+            b"keep me",
+            "a run touched a folder beside --out"
+        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 2);
     }
 }

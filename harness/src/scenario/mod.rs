@@ -113,6 +113,44 @@ pub struct NodeVrrp {
     pub track_interface: bool,
     /// What the runner's notify script does on entering BACKUP.
     pub notify_backup: NotifyAction,
+    /// A health check the daemon tracks (keepalived `track_*`), which the
+    /// `break-check` / `repair-check` faults break and repair.
+    pub track: Option<Track>,
+}
+
+/// A tracked health check and the priority change its failure makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Track {
+    /// What is tracked.
+    pub kind: TrackKind,
+    /// keepalived's weight: added to the priority while the check fails (negative), or
+    /// 0 for FAULT on failure.
+    pub weight: i32,
+}
+
+/// The kinds of tracked check the lab can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    /// A `vrrp_script` that fails while a flag file exists.
+    Script,
+    /// A `vrrp_track_process` on a service process the runner starts in the node.
+    Process,
+    /// A `vrrp_track_file` whose value goes from 0 to 1.
+    File,
+    /// A `track_interface` on the node's `lo`, set down and up again.
+    Interface,
+}
+
+impl TrackKind {
+    /// The name scenario files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackKind::Script => "script",
+            TrackKind::Process => "process",
+            TrackKind::File => "file",
+            TrackKind::Interface => "interface",
+        }
+    }
 }
 
 impl NodeVrrp {
@@ -253,11 +291,16 @@ pub enum FaultKind {
     AddrDel,
     /// Add an address to the node's interface.
     AddrAdd,
+    /// Make the node's tracked check fail (`track`): the script fails, the tracked
+    /// process is killed, the tracked file reads 1, the tracked interface goes down.
+    BreakCheck,
+    /// Undo [`FaultKind::BreakCheck`].
+    RepairCheck,
 }
 
 impl FaultKind {
     /// Every fault with the name files use.
-    pub const ALL: [(&'static str, FaultKind); 17] = [
+    pub const ALL: [(&'static str, FaultKind); 19] = [
         ("sigkill", FaultKind::Sigkill),
         ("sigkill-parent", FaultKind::SigkillParent),
         ("sigkill-child", FaultKind::SigkillChild),
@@ -275,6 +318,8 @@ impl FaultKind {
         ("reload", FaultKind::Reload),
         ("addr-del", FaultKind::AddrDel),
         ("addr-add", FaultKind::AddrAdd),
+        ("break-check", FaultKind::BreakCheck),
+        ("repair-check", FaultKind::RepairCheck),
     ];
 
     /// The name files use (`sigkill`, `link-down`, ...).

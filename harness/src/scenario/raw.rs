@@ -66,6 +66,8 @@ pub(crate) struct RawVrrp {
     pub track_interface: Option<Spanned<bool>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_backup: Option<Spanned<String>>,
+    pub track: Option<Spanned<String>>,
+    pub track_weight: Option<Spanned<i64>>,
 }
 
 impl RawVrrp {
@@ -87,6 +89,8 @@ impl RawVrrp {
             initial_state: pick(&self.initial_state, &over.initial_state),
             track_interface: pick(&self.track_interface, &over.track_interface),
             notify_backup: pick(&self.notify_backup, &over.notify_backup),
+            track: pick(&self.track, &over.track),
+            track_weight: pick(&self.track_weight, &over.track_weight),
         }
     }
 }

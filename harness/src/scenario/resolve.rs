@@ -15,7 +15,7 @@ use super::raw::{RawExpect, RawScenario, RawStep, RawVrrp};
 use super::time::{fmt_duration, parse_duration, TimeExpr, Timers};
 use super::{
     ExpectNow, Expectations, FailoverCheck, FaultKind, InitialState, NodeVrrp, NotifyAction,
-    Scenario, Step, StepKind, VrrpState, WaitCond, DAEMONS,
+    Scenario, Step, StepKind, Track, TrackKind, VrrpState, WaitCond, DAEMONS,
 };
 use crate::check::CheckName;
 use crate::lab::topology::{in_lab_range, Topology, CLIENT_V4, CLIENT_V6, MAX_NODES};
@@ -267,6 +267,13 @@ const INITIAL_STATES: [(&str, InitialState); 2] = [
     ("backup", InitialState::Backup),
 ];
 
+const TRACK_KINDS: [(&str, TrackKind); 4] = [
+    ("script", TrackKind::Script),
+    ("process", TrackKind::Process),
+    ("file", TrackKind::File),
+    ("interface", TrackKind::Interface),
+];
+
 const NOTIFY_ACTIONS: [(&str, NotifyAction); 2] = [
     ("remove-vips", NotifyAction::RemoveVips),
     ("none", NotifyAction::None),
@@ -350,6 +357,20 @@ fn check_layer(l: &RawVrrp, topo: &Topology) -> Res<()> {
     }
     if let Some(s) = &l.notify_backup {
         one_of(s, "notify_backup", &NOTIFY_ACTIONS)?;
+    }
+    if let Some(s) = &l.track {
+        one_of(s, "track", &TRACK_KINDS)?;
+    }
+    if let Some(w) = &l.track_weight {
+        if !(-253..=253).contains(w.get_ref()) {
+            return err(
+                w.span(),
+                format!(
+                    "track_weight must be -253 to 253 (0 = FAULT), got {}",
+                    w.get_ref()
+                ),
+            );
+        }
     }
     Ok(())
 }
@@ -478,6 +499,16 @@ fn node_vrrp(l: &RawVrrp, node: &str, topo: &Topology, initial: bool) -> Res<Nod
             Some(s) => one_of(s, "notify_backup", &NOTIFY_ACTIONS)?,
             None => NotifyAction::None,
         },
+        track: match &l.track {
+            Some(s) => Some(Track {
+                kind: one_of(s, "track", &TRACK_KINDS)?,
+                weight: l
+                    .track_weight
+                    .as_ref()
+                    .map_or(0, |w| i32::try_from(*w.get_ref()).unwrap_or(0)),
+            }),
+            None => None,
+        },
     })
 }
 
@@ -501,6 +532,8 @@ fn layer_keys(l: &RawVrrp) -> Vec<&'static str> {
     add(l.initial_state.is_some(), "initial_state");
     add(l.track_interface.is_some(), "track_interface");
     add(l.notify_backup.is_some(), "notify_backup");
+    add(l.track.is_some(), "track");
+    add(l.track_weight.is_some(), "track_weight");
     k
 }
 
@@ -818,6 +851,20 @@ fn step_kind(
             }
             None => None,
         };
+        if matches!(fault, FaultKind::BreakCheck | FaultKind::RepairCheck) {
+            let tracked = topo
+                .nodes
+                .iter()
+                .position(|x| x.name == node)
+                .and_then(|i| current.get(i))
+                .is_some_and(|c| c.track.is_some());
+            if !tracked {
+                return err(
+                    f.span(),
+                    format!("fault {:?}: {node} tracks no check; set `track` in [vrrp] or [nodes.{node}]", f.get_ref()),
+                );
+            }
+        }
         return Ok((
             StepKind::Fault {
                 node,

@@ -311,7 +311,12 @@ fn every_fault_name_round_trips() {
         } else {
             ""
         };
-        let text = format!("{MIN}[[steps]]\nfault = \"{name}\"\nnode = \"node2\"\n{extra}");
+        let track = if matches!(f, FaultKind::BreakCheck | FaultKind::RepairCheck) {
+            "[vrrp]\ntrack = \"script\"\n"
+        } else {
+            ""
+        };
+        let text = format!("{track}{MIN}[[steps]]\nfault = \"{name}\"\nnode = \"node2\"\n{extra}");
         parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -412,6 +417,15 @@ fn error_is_one_line_with_location() {
 #[case::bad_state("[vrrp]\ninitial_state = \"MASTER\"\n", 2, "unknown initial_state")]
 #[case::bad_notify("[vrrp]\nnotify_backup = \"script\"\n", 2, "unknown notify_backup")]
 #[case::bad_name("name = \"a b\"\n", 1, "letters, digits")]
+#[case::dotdot_name("name = \"..\"\n", 1, "must not start with '.'")]
+#[case::dot_name("name = \".\"\n", 1, "must not start with '.'")]
+#[case::hidden_name("name = \".x\"\n", 1, "must not start with '.'")]
+#[case::slash_name("name = \"../x\"\n", 1, "must not start with '.'")]
+#[case::long_name(
+    "name = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+    1,
+    "1..=100 bytes"
+)]
 #[case::node_override_v3_auth(
     "[vrrp]\nauth_pass = \"x\"\n[nodes.node2]\nversion = 3\n",
     2,
@@ -527,4 +541,74 @@ fn readme_worked_example() {
     );
     assert_eq!(s.expect.outage_max, Some(down + Duration::from_secs(1)));
     assert!(s.is_known_failure("keepalived", CheckName::Step(6)));
+}
+
+/// Issue 13 item 10: a file whose stem is no safe name needs `name`.
+#[test]
+fn file_stem_must_be_a_safe_name() {
+    let e = Scenario::parse(MIN, Path::new("dir/..toml")).unwrap_err();
+    assert!(e.message.contains("set `name`"), "{e}");
+    let ok = Scenario::parse(&format!("name = \"fine\"\n{MIN}"), Path::new("dir/..toml"));
+    assert_eq!(ok.map(|s| s.name).ok().as_deref(), Some("fine"));
+}
+
+/// Issue 13 item 12: the one-day cap applies to timer multiples too.
+#[rstest]
+#[case("hold = \"99999999999999999999 master_down\"\n", 4)]
+#[case("hold = \"30000 master_down\"\n", 4)]
+#[case("hold = \"1s + 90000 advert_interval\"\n", 4)]
+#[case(
+    "wait = \"holder\"\nnode = \"node1\"\nwithin = \"99999999999 skew_time\"\n",
+    6
+)]
+fn timer_expressions_are_capped_at_a_day(#[case] step: &str, #[case] line: usize) {
+    let e = error(&format!("{MIN}[[steps]]\n{step}"));
+    assert!(e.message.contains("longer than a day"), "{e}");
+    assert_eq!(e.line, line, "{e}");
+}
+
+/// Issue 13 item 13: step lines are found in linear time (20,000 steps used to take
+/// seconds with a rescan per step) and are still right.
+#[test]
+fn many_steps_load_in_linear_time() {
+    let mut text = String::from(MIN);
+    for _ in 0..20_000 {
+        text.push_str("[[steps]]\nhold = \"10ms\"\n");
+    }
+    let started = std::time::Instant::now();
+    let s = parse(&text).unwrap();
+    assert_eq!(s.steps.len(), 20_001);
+    assert_eq!(s.steps[20_000].line, 1 + 2 * 20_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn tracked_checks_and_their_faults() {
+    let s = parse(
+        "[vrrp]\ntrack = \"process\"\ntrack_weight = -60\n[nodes.node2]\ntrack = \"file\"\n[[steps]]\nstart = \"all\"\n[[steps]]\nfault = \"break-check\"\nnode = \"node1\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.nodes[0].track,
+        Some(Track {
+            kind: TrackKind::Process,
+            weight: -60
+        })
+    );
+    assert_eq!(s.nodes[1].track.map(|t| t.kind), Some(TrackKind::File));
+    assert!(parse(MIN).unwrap().nodes[0].track.is_none());
+    let e = error("[vrrp]\ntrack = \"cpu\"\n[[steps]]\nstart = \"all\"\n").to_string();
+    assert!(e.contains("track"), "{e}");
+    let e = error("[vrrp]\ntrack = \"file\"\ntrack_weight = 300\n[[steps]]\nstart = \"all\"\n")
+        .to_string();
+    assert!(e.contains("track_weight must be -253 to 253"), "{e}");
+    let e = error(
+        "[[steps]]\nstart = \"all\"\n[[steps]]\nfault = \"repair-check\"\nnode = \"node1\"\n",
+    )
+    .to_string();
+    assert!(e.contains("node1 tracks no check"), "{e}");
 }

@@ -24,9 +24,6 @@ pub(crate) fn top_level(k: &str) -> Option<Unimplemented> {
     Some(match k {
         "virtual_server" | "virtual_server_group" => OutOfScope(LVS),
         "bfd_instance" => OutOfScope("BFD sessions are keepalived's bfd process"),
-        "static_ipaddress" => Refused(
-            "vrrpd manages only virtual addresses; configure static addresses with your network configuration",
-        ),
         "garp_group" => Refused(
             "vrrpd sends gratuitous ARP per instance (garp_master_* and vrrp_garp_interval); garp_group is not implemented",
         ),
