@@ -1808,7 +1808,10 @@ impl Daemon {
                 }
             }
         }
-        let lease = self.routers[ri].inst.lease().map(|l| self.first_lease(ri, l));
+        let lease = self.routers[ri]
+            .inst
+            .lease()
+            .map(|l| self.first_lease(ri, l));
         self.vip_op(ri, lease, "add").await;
         let now = Instant::now();
         self.routers[ri].last_refresh = Some(now);

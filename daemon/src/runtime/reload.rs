@@ -79,7 +79,12 @@ pub fn take_vip_list(r: &mut Router, fresh: Router) -> Vec<VipSlot> {
     let dropped = r
         .vips
         .iter()
-        .filter(|o| !fresh.vips.iter().any(|n| n.ifindex == o.ifindex && n.vip.addr == o.vip.addr))
+        .filter(|o| {
+            !fresh
+                .vips
+                .iter()
+                .any(|n| n.ifindex == o.ifindex && n.vip.addr == o.vip.addr)
+        })
         .cloned()
         .collect();
     r.cfg = fresh.cfg;

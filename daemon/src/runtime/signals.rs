@@ -71,9 +71,8 @@ mod tests {
         // SAFETY: SIG_IGN installs no handler code; tokio replaces it below.
         unsafe { sigaction(Signal::SIGHUP, &ignore) }.expect("ignore SIGHUP");
         hold().expect("block");
-        // To this thread only (tgkill), so no other test thread sees it.
-        nix::sys::pthread::pthread_kill(nix::sys::pthread::pthread_self(), Signal::SIGHUP)
-            .expect("raise SIGHUP");
+        // raise(3) signals this thread only (tgkill), so no other test thread sees it.
+        nix::sys::signal::raise(Signal::SIGHUP).expect("raise SIGHUP");
         let blocked = SigSet::thread_get_mask().expect("mask");
         assert!(blocked.contains(Signal::SIGHUP), "SIGHUP not blocked");
         let rt = tokio::runtime::Builder::new_current_thread()
