@@ -243,6 +243,10 @@ pub enum Event {
     InterfaceUp,
     /// The VIP layer found one of our VIPs on the interface while we are not Master.
     VipFoundWhileBackup,
+    /// A Master's lease refresh found one of its VIPs gone from the interface (an
+    /// operator deleted it) and added it anew: neighbours may have learnt another MAC
+    /// for it meanwhile, so it is announced again, as after a lease lapse.
+    VipsReadded,
     /// Another MAC answered ARP/ND for one of our VIPs.
     ConflictSeen {
         /// The other holder's hardware address.
@@ -435,6 +439,11 @@ impl Instance {
                     self.actions.push_back(Action::RemoveVips);
                 }
             }
+            // A lapse found by the same advert already queued its announcement.
+            Event::VipsReadded if !self.actions.contains(&Action::SendGratuitous) => {
+                self.send_gratuitous();
+            }
+            Event::VipsReadded => {}
             Event::ConflictSeen { mac } => {
                 self.counters.conflicts += 1;
                 self.actions.push_back(Action::Conflict { mac });

@@ -490,6 +490,24 @@ fn vip_found_while_not_master_is_removed(#[case] fault: bool) {
     assert_eq!(inst.counters().vips_removed_while_backup, 1);
 }
 
+/// Explore schedule 91 (scenarios/explore/garp-after-addr-del.toml): a VIP the operator
+/// deleted on the Master and the refresh re-added is announced again; a non-Master sends
+/// nothing.
+#[test]
+fn vips_readded_by_a_refresh_are_announced_again() {
+    let t0 = Instant::now();
+    let mut inst = started(params(255), t0);
+    assert_eq!(inst.state(), State::Master);
+    let before = inst.counters().gratuitous_sent;
+    inst.handle_event(t0 + ms(1), Event::VipsReadded);
+    assert_eq!(drain(&mut inst), [Action::SendGratuitous]);
+    assert_eq!(inst.counters().gratuitous_sent, before + 1);
+
+    let mut backup = started(params(100), t0);
+    backup.handle_event(t0 + ms(1), Event::VipsReadded);
+    assert_eq!(drain(&mut backup), []);
+}
+
 #[test]
 fn vip_found_while_master_is_ours() {
     let t0 = Instant::now();

@@ -36,6 +36,7 @@ pub mod reload;
 pub mod router;
 pub mod routes;
 pub mod rx;
+pub mod signals;
 pub mod sockets;
 pub mod state_file;
 pub mod timer;
@@ -53,7 +54,6 @@ use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{self, Config, ConfigError, InstanceConfig, Warning};
 use crate::instance::{Action, Event, State, PRIORITY_OWNER};
@@ -121,6 +121,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    // First, before any thread exists: an early SIGHUP/SIGTERM is held, not fatal or lost.
+    if let Err(e) = signals::hold() {
+        eprintln!("vrrpd: cannot block SIGHUP/SIGTERM/SIGINT: {e}");
+        return ExitCode::from(EXIT_RUNTIME);
+    }
     use clap::Parser;
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -279,6 +284,8 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     // Before any address is touched: a second vrrpd here would reconcile away the
     // first one's live VIPs.
     let _lock = lock::acquire()?;
+    // Signals held since `main` reach these handlers from here on, even during start-up.
+    let signals = signals::Signals::listen()?;
     let (mut conn, handle, messages) = rtnetlink::new_connection().context("netlink socket")?;
     conn.socket_mut()
         .socket_mut()
@@ -293,7 +300,7 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     let result = async {
         let mut d = Daemon::new(opts.clone(), handle, vips);
         d.start(config).await?;
-        d.event_loop(messages).await
+        d.event_loop(messages, signals).await
     }
     .await;
     if let Some(p) = &opts.pid_file {
@@ -985,12 +992,18 @@ impl Daemon {
         self.state_dirty = true;
     }
 
-    async fn event_loop(&mut self, mut links: LinkMessages) -> anyhow::Result<()> {
+    async fn event_loop(
+        &mut self,
+        mut links: LinkMessages,
+        signals: signals::Signals,
+    ) -> anyhow::Result<()> {
         use anyhow::Context;
-        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-        let mut chld = signal(SignalKind::child()).context("SIGCHLD handler")?;
+        let signals::Signals {
+            mut term,
+            mut int,
+            mut hup,
+            mut chld,
+        } = signals;
         let mut sleep = PreciseSleep::new().context("timerfd")?;
         loop {
             let deadline = self.next_deadline();
@@ -1290,6 +1303,34 @@ impl Daemon {
     }
 
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
+        let readded = what == "refresh" && self.vips_missing(ri).await;
+        self.vip_op_inner(ri, lease, what).await;
+        if readded {
+            let r = &mut self.routers[ri];
+            tracing::info!(instance = %r.cfg.name, "VIP was gone from the interface; re-added, announcing it");
+            r.inst.handle_event(Instant::now(), Event::VipsReadded);
+        }
+    }
+
+    /// Whether one of the router's VIPs is absent from its interface (an operator
+    /// deleted it): the refresh about to run adds it anew, and it must be announced
+    /// (explore schedule 91). One address dump; a failed dump reads as "none missing".
+    async fn vips_missing(&self, ri: usize) -> bool {
+        let r = &self.routers[ri];
+        match self.vips.list(None).await {
+            Ok(entries) => r.vips.iter().any(|s| {
+                !entries
+                    .iter()
+                    .any(|e| e.ifindex == s.ifindex && e.addr == s.vip.addr)
+            }),
+            Err(e) => {
+                tracing::debug!(instance = %r.cfg.name, "listing addresses before a refresh failed: {e}");
+                false
+            }
+        }
+    }
+
+    async fn vip_op_inner(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
         let r = &self.routers[ri];
         let mut errors = 0;
         for slot in &r.vips {
@@ -1657,7 +1698,8 @@ impl Daemon {
             .start
             .iter()
             .copied()
-            .chain(plan.replace.iter().map(|&(_, n)| n));
+            .chain(plan.replace.iter().map(|&(_, n)| n))
+            .chain(plan.vips.iter().map(|&(_, n)| n));
         for ni in to_build {
             match self
                 .build_or_wait(new.instances[ni].clone(), ADDRESS_PATIENCE)
@@ -1690,9 +1732,20 @@ impl Daemon {
         let mut routers = Vec::with_capacity(new.instances.len());
         let mut started = Vec::new();
         let kept: HashMap<usize, usize> = plan.keep.iter().map(|&(o, n)| (n, o)).collect();
+        let revised: HashMap<usize, usize> = plan.vips.iter().map(|&(o, n)| (n, o)).collect();
+        let mut updated = Vec::new();
         for ni in 0..new.instances.len() {
             if let Some(&oi) = kept.get(&ni) {
                 if let Some(r) = old.get_mut(oi).and_then(Option::take) {
+                    routers.push(r);
+                    continue;
+                }
+            }
+            if let Some(&oi) = revised.get(&ni) {
+                let r = old.get_mut(oi).and_then(Option::take);
+                if let (Some(mut r), Some(f)) = (r, fresh.remove(&ni)) {
+                    let dropped = reload::take_vip_list(&mut r, f);
+                    updated.push((routers.len(), dropped));
                     routers.push(r);
                     continue;
                 }
@@ -1714,6 +1767,9 @@ impl Daemon {
             tracing::info!(instance = %self.routers[ri].cfg.name, "reload: starting");
             self.start_router(ri, now);
         }
+        for (ri, dropped) in updated {
+            self.apply_vip_list(ri, &dropped).await;
+        }
         if self.selfcheck_at.is_none() {
             self.selfcheck_at = Some(now);
         }
@@ -1723,8 +1779,38 @@ impl Daemon {
             stopped = plan.stop.len(),
             started = plan.start.len(),
             replaced = plan.replace.len(),
+            vips_updated = plan.vips.len(),
             "reload done"
         );
+    }
+
+    /// A reload changed router `ri`'s VIP list in place: as Master, remove the
+    /// `dropped` VIPs, add the whole list (the kept ones are refreshed) and announce it;
+    /// in any other state there is nothing on the interface to change.
+    async fn apply_vip_list(&mut self, ri: usize, dropped: &[VipSlot]) {
+        tracing::info!(instance = %self.routers[ri].cfg.name, state = %self.routers[ri].inst.state(),
+            "reload: VIP list changed, updated in place");
+        if self.routers[ri].inst.state() != State::Master {
+            return;
+        }
+        for slot in dropped {
+            match self.vips.remove(slot.ifindex, &slot.vip).await {
+                Ok(()) => tracing::info!(vip = %slot.vip, "VIP removed (reload)"),
+                Err(e) => {
+                    self.vip_errors += 1;
+                    tracing::error!(vip = %slot.vip, "remove VIP failed: {e}");
+                }
+            }
+        }
+        let lease = self.routers[ri]
+            .inst
+            .lease()
+            .map(|l| self.first_lease(ri, l));
+        self.vip_op(ri, lease, "add").await;
+        let now = Instant::now();
+        self.routers[ri].last_refresh = Some(now);
+        self.routers[ri].inst.handle_event(now, Event::VipsReadded);
+        self.run_actions(ri, now).await;
     }
 
     /// Link identity changes: a deleted link we use, or a link of a name we use that

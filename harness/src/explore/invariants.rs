@@ -104,7 +104,9 @@ pub struct Bounds {
 fn step_cost(kind: FaultKind) -> u64 {
     match kind {
         FaultKind::Reboot => 1500,
-        FaultKind::Stop | FaultKind::Restart | FaultKind::Sigkill | FaultKind::Crash => 500,
+        // A clean stop, the start's check that the daemon lives, and its start-up.
+        FaultKind::Restart => 1000,
+        FaultKind::Stop | FaultKind::Sigkill | FaultKind::Crash => 500,
         _ => 200,
     }
 }
@@ -168,10 +170,23 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
             Action::Fault { node, kind, change } => (node, kind, change),
             Action::VipChange(_) => continue,
         };
+        let others_eligible = st
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != node && o.eligible());
         let Some(n) = st.get_mut(node) else { continue };
         let before = n.clone();
         n.apply(kind, change);
+        let t0 = t;
         t += step_cost(kind);
+        // A restart or reboot of the only node that could hold the VIP: it comes back
+        // as BACKUP and waits Master_Down_Interval, nobody holding the VIP meanwhile.
+        if matches!(kind, FaultKind::Restart | FaultKind::Reboot)
+            && before.eligible()
+            && !others_eligible
+        {
+            outage.push((t0, t));
+        }
         let after = n.clone();
         // Partitions: split brain while isolated is expected.
         if !before.isolated && after.isolated {
@@ -184,6 +199,23 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
         // the higher priority wins at its next advert.
         if (!before.link_up && after.link_up) || kind == FaultKind::Thaw {
             conflict.push((t, t));
+        }
+        // A MASTER that dies or freezes while a peer of higher (or equal) priority is
+        // taking over by preemption (the start order can make a lower priority MASTER
+        // for a moment; a reload or a returning node can too) cannot step back: with a
+        // lease its VIP lasts until the lease runs out, since the peer does not wait
+        // for Master_Down_Interval.
+        if d.lease && leaves_stale(kind, caps) {
+            let outranked = st
+                .iter()
+                .enumerate()
+                .any(|(i, o)| i != node && o.eligible() && o.priority >= before.priority);
+            if outranked {
+                let lease = vrrpd::instance::lease_for(s.proto(), before.priority, adv)
+                    + vrrpd::instance::KERNEL_EXPIRY_LATE_ROUNDED;
+                let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+                conflict.push((t, t + ms));
+            }
         }
         // Stale VIPs a daemon without a lease is known to leave.
         if !d.lease {
@@ -259,7 +291,7 @@ pub fn bounds(s: &Schedule, d: &Declared) -> Bounds {
     let conflict_max = match longest(conflict) {
         Some(w) => {
             why.push(format!(
-                "conflict_max: + {w} ms the faults allow (partition, stale VIP of a daemon without a lease) + one advert interval + {} ms tolerance + {} ms slack",
+                "conflict_max: + {w} ms the faults allow (a partition, a MASTER frozen or killed while outranked, a stale VIP of a daemon without a lease) + one advert interval + {} ms tolerance + {} ms slack",
                 ms(tol),
                 ms(SLACK)
             ));
@@ -316,7 +348,9 @@ fn ceil_ms(d: Duration) -> Duration {
 }
 
 /// Whether the first fault takes down the initial MASTER in a way the failover checker
-/// measures, and nothing else happens for `window` after it.
+/// measures, and nothing else happens for `window` after it. The MASTER must have
+/// advertised before it (a hold of one advert interval after the setup converged), or
+/// the checker finds no master to fail over from.
 fn failover_applies(s: &Schedule, window: Duration) -> bool {
     let Some(first) = s.actions.iter().position(|a| !matches!(a, Action::Hold(_))) else {
         return false;
@@ -335,7 +369,17 @@ fn failover_applies(s: &Schedule, window: Duration) -> bool {
             | FaultKind::Isolate
             | FaultKind::Crash
     );
-    if !takes_down || node != s.initial_master() {
+    let settled: u64 = s.actions[..first]
+        .iter()
+        .map(|a| match a {
+            Action::Hold(ms) => *ms,
+            _ => 0,
+        })
+        .sum();
+    if !takes_down
+        || node != s.initial_master()
+        || Duration::from_millis(settled) < s.advert_interval() + Duration::from_millis(100)
+    {
         return false;
     }
     let quiet: u64 = s.actions[first + 1..]
@@ -467,13 +511,45 @@ mod tests {
 
     #[test]
     fn vrrpd_at_one_second_allows_only_preemption_overlap() {
-        let s = sched(vec![fault(0, F::Sigkill), Action::Hold(5000)]);
+        let s = sched(vec![
+            Action::Hold(1500),
+            fault(0, F::Sigkill),
+            Action::Hold(5000),
+        ]);
         let b = bounds(&s, &declared("vrrpd"));
         assert_eq!(b.conflict_max, PREEMPT_OVERLAP);
         assert!(b.failover, "{b:?}");
         assert!(b.announce);
         // The negative controls are held to vrrpd's declaration.
         assert_eq!(bounds(&s, &declared("vrrpd:no-lease")), b);
+    }
+
+    /// Found by explore (vrrpd, seed 2026, schedule 120): node2 (163) started before
+    /// node3 (180) and was MASTER for 30 ms when it was frozen; node3 preempted at once
+    /// and node2's VIP lasted until its 2 s lease ran out.
+    #[test]
+    fn a_master_frozen_while_outranked_keeps_its_vip_for_the_lease() {
+        let s = sched(vec![fault(1, F::Freeze), Action::Hold(3000)]);
+        let b = bounds(&s, &declared("vrrpd"));
+        assert!(
+            b.conflict_max
+                >= vrrpd::instance::lease_for(s.proto(), 100, Duration::from_secs(1))
+                    + vrrpd::instance::KERNEL_EXPIRY_LATE_ROUNDED,
+            "{b:?}"
+        );
+        assert!(!b.failover);
+        // The top priority killed: no preemption, so the lease protects fully.
+        let top = sched(vec![fault(0, F::Sigkill), Action::Hold(3000)]);
+        assert_eq!(
+            bounds(&top, &declared("vrrpd")).conflict_max,
+            PREEMPT_OVERLAP
+        );
+    }
+
+    #[test]
+    fn failover_needs_a_master_that_advertised() {
+        let s = sched(vec![fault(0, F::Sigkill), Action::Hold(5000)]);
+        assert!(!bounds(&s, &declared("vrrpd")).failover);
     }
 
     #[test]
@@ -504,6 +580,24 @@ mod tests {
         assert!(b.outage_max >= mdi + Duration::from_millis(6000), "{b:?}");
         let quiet = sched(vec![fault(1, F::Stop), Action::Hold(6000)]);
         assert!(bounds(&quiet, &declared("vrrpd")).outage_max < mdi + Duration::from_secs(2));
+    }
+
+    /// Found by explore (vrrpd, seed 2026, schedule 66): node2, alone, restarted; it
+    /// comes back as BACKUP and waits Master_Down_Interval after the restart itself.
+    #[test]
+    fn restarting_the_only_eligible_node_allows_the_restart_time() {
+        let alone = sched(vec![
+            fault(0, F::Sigkill),
+            fault(1, F::Restart),
+            Action::Hold(6000),
+        ]);
+        let with_peer = sched(vec![fault(1, F::Restart), Action::Hold(6000)]);
+        let a = bounds(&alone, &declared("vrrpd")).outage_max;
+        let b = bounds(&with_peer, &declared("vrrpd")).outage_max;
+        assert!(
+            a >= b + Duration::from_millis(step_cost(F::Restart)),
+            "{a:?} {b:?}"
+        );
     }
 
     #[test]

@@ -109,8 +109,14 @@ impl Shared {
         )
     }
 
+    /// Where each run's artifacts go (removed when it passes).
     fn runs_dir(&self) -> PathBuf {
         self.opts.out_dir.join("runs")
+    }
+
+    /// Where every generated schedule's scenario file goes.
+    fn schedules_dir(&self) -> PathBuf {
+        self.opts.out_dir.join("schedules")
     }
 
     /// The scenario text and model of `s`; an invalid file is a bug of explore.
@@ -147,7 +153,7 @@ impl Shared {
     async fn run_schedule(self: Arc<Self>, n: u64) -> Result<Ran> {
         let s = generate::generate(self.opts.seed, n, &self.gen);
         let name = self.name(n);
-        let file = self.runs_dir().join(format!("{name}.toml"));
+        let file = self.schedules_dir().join(format!("{name}.toml"));
         let comment = vec![format!(
             "vrrplab explore: schedule {n} of seed {} for {}",
             self.opts.seed,
@@ -342,7 +348,9 @@ pub async fn explore(opts: Options) -> Result<Summary> {
         opts,
     });
     let runs_dir = shared.runs_dir();
-    std::fs::create_dir_all(&runs_dir).with_context(|| format!("create {}", runs_dir.display()))?;
+    for d in [runs_dir.clone(), shared.schedules_dir()] {
+        std::fs::create_dir_all(&d).with_context(|| format!("create {}", d.display()))?;
+    }
     let o = &shared.opts;
     let mut summary = Summary {
         daemon: o.daemon.name(),

@@ -138,3 +138,50 @@ impl Summary {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(schedule: u64, shrunk: bool) -> Finding {
+        Finding {
+            schedule,
+            invariant: Target::Check("conflict_max".into()),
+            message: "conflict_max: node1+node2 both held 192.0.2.20".into(),
+            steps: 11,
+            shrunk,
+            minimal_steps: if shrunk { 6 } else { 11 },
+            file: PathBuf::from(format!("out/explore/vrrpd-1-{schedule}.toml")),
+            reproduced: (2, 2),
+            shrink: ShrinkStats::default(),
+            shrink_secs: 1.0,
+            minimal_run_failed: shrunk.then_some(true),
+        }
+    }
+
+    #[test]
+    fn table_groups_by_invariant_with_the_minimal_file() {
+        let s = Summary {
+            daemon: "vrrpd:no-lease".into(),
+            seed: 1,
+            command: "vrrplab explore".into(),
+            schedules: 10,
+            passed: 8,
+            violations: vec![finding(3, true), finding(7, false)],
+            unknown: Vec::new(),
+            schedules_to_first_violation: Some(2),
+            lab_runs: 30,
+            elapsed_secs: 60.0,
+            schedules_per_minute: 10.0,
+            exit_code: 1,
+        };
+        let t = s.table();
+        assert!(
+            t.contains("| conflict_max | 2 | 3 | 11 → 6 | 2/2 | out/explore/vrrpd-1-3.toml |"),
+            "{t}"
+        );
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(json["violations"][0]["invariant"]["name"], "conflict_max");
+        assert_eq!(json["exit_code"], 1);
+    }
+}

@@ -212,6 +212,11 @@ fn spawn_here(spec: &ProcessSpec) -> Result<Child> {
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
         .process_group(0);
+    // SAFETY: `default_signals` only makes async-signal-safe system calls
+    // (sigaction, sigprocmask) on local values, as a pre_exec hook must.
+    unsafe {
+        cmd.pre_exec(default_signals);
+    }
     let child = cmd
         .spawn()
         .with_context(|| format!("start {}", spec.program.display()))?;
@@ -219,6 +224,28 @@ fn spawn_here(spec: &ProcessSpec) -> Result<Child> {
         bail!("spawned process has no pid");
     }
     Ok(child)
+}
+
+/// In the child before exec: every signal back to its default disposition and none
+/// blocked, as a daemon started by a service manager gets them. Dispositions set to
+/// SIG_IGN survive exec, so a harness run under `nohup` would otherwise start daemons
+/// that ignore SIGHUP (explore schedule 104).
+fn default_signals() -> std::io::Result<()> {
+    // SAFETY: sigaction/sigprocmask with SIG_DFL and an empty set on locals; both are
+    // async-signal-safe. SIGKILL/SIGSTOP (and numbers the kernel rejects) just fail.
+    unsafe {
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Clones the node's init as PID 1 of a new PID namespace.
@@ -255,5 +282,52 @@ fn init_main() -> isize {
             while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
             libc::sigwaitinfo(&chld, std::ptr::null_mut());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bit of `sig` set in the hex mask `field` (`SigIgn:`, `SigBlk:`) of a status text.
+    fn has(status: &str, field: &str, sig: i32) -> bool {
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {field} in {status}"));
+        let mask = u64::from_str_radix(hex, 16).expect("hex mask");
+        mask & (1 << (sig - 1)) != 0
+    }
+
+    fn child_status(reset: bool) -> String {
+        let mut cmd = Command::new("cat");
+        cmd.arg("/proc/self/status");
+        if reset {
+            // SAFETY: as in `spawn_here`.
+            unsafe {
+                cmd.pre_exec(default_signals);
+            }
+        }
+        let out = cmd.output().expect("run cat");
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Explore schedule 104 (scenarios/explore/early-sighup.toml): a harness run under
+    /// `nohup` ignores SIGHUP; its daemons must not inherit that.
+    #[test]
+    fn daemons_start_with_default_signal_dispositions() {
+        // SAFETY: SIG_IGN installs no handler code; restored below.
+        let old = unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+        let inherited = child_status(false);
+        let reset = child_status(true);
+        // SAFETY: puts back what was there.
+        unsafe { libc::signal(libc::SIGHUP, old) };
+        assert!(
+            has(&inherited, "SigIgn:", libc::SIGHUP),
+            "control: SIG_IGN is inherited across exec"
+        );
+        assert!(!has(&reset, "SigIgn:", libc::SIGHUP), "{reset}");
+        assert!(!has(&reset, "SigBlk:", libc::SIGHUP), "{reset}");
     }
 }

@@ -198,8 +198,14 @@ pub(crate) async fn apply(
             kill_all(rt, node).await?;
         }
         FaultKind::SigkillParent => {
+            let before = rt.host(node)?.processes();
             rt.signal_main(node, Signal::SIGKILL)?;
             reap(rt, node, Duration::from_secs(5)).await?;
+            // Children that die with their parent (keepalived's VRRP child has
+            // PR_SET_PDEATHSIG) take a moment to go; a start right after must not find
+            // them (keepalived refuses: "daemon is already running"). Children that
+            // outlive their parent are the daemon's own behaviour and stay.
+            gone_within(&before, Duration::from_secs(2)).await;
         }
         FaultKind::SigkillChild => {
             let main = rt
@@ -362,21 +368,30 @@ async fn kill_all(rt: &mut Runner<'_>, node: &str) -> Result<()> {
     rt.host(node)?.signal_all(Signal::SIGKILL);
     reap(rt, node, Duration::from_secs(5)).await?;
     reap_helpers(rt, node, Duration::from_secs(5)).await?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while before
-        .iter()
-        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-    {
-        if Instant::now() >= deadline {
-            bail!("processes of {node} still present 5 s after SIGKILL");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    if !gone_within(&before, Duration::from_secs(5)).await {
+        bail!("processes of {node} still present 5 s after SIGKILL");
     }
     Ok(())
 }
 
-/// A clean stop: SIGTERM, then wait for the exit. A daemon that does not exit in time is
-/// killed and the step fails.
+/// Waits until none of `pids` is in the process table any more (zombies included), for
+/// at most `limit`; whether they all went.
+async fn gone_within(pids: &[nix::unistd::Pid], limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let alive = pids
+            .iter()
+            .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Stops every running daemon cleanly (SIGTERM, then SIGKILL after the stop
 /// deadline), as a `stop` fault on each node; the first failure is returned after all
 /// were tried.
