@@ -125,12 +125,12 @@ pub fn lab(args: LabArgs) -> Result<ExitCode> {
 /// Arguments of `vrrplab run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Scenario files or directories (default: scenarios/seed).
+    /// Scenario files or directories (default: scenarios/seed and scenarios/seed-multicast).
     pub paths: Vec<PathBuf>,
     /// Daemons, comma-separated: vrrpd, keepalived, keepalived=/path/to/keepalived, frr,
     /// frr=/dir/with/zebra-and-vrrpd, vrrpd:<negative control>, a driver file's name;
     /// `node1=keepalived` gives one node its own daemon (default: vrrpd, plus keepalived
-    /// when installed; with --daemon-file, the files' daemons).
+    /// and FRR when installed; with --daemon-file, the files' daemons).
     #[arg(long, value_delimiter = ',')]
     pub daemon: Vec<String>,
     /// A driver file (TOML) describing your own daemon, or a directory of them.
@@ -178,7 +178,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     use vrrplab::scenario::{collect_files, Scenario};
 
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("scenarios/seed")]
+        vec![
+            PathBuf::from("scenarios/seed"),
+            PathBuf::from("scenarios/seed-multicast"),
+        ]
     } else {
         args.paths.clone()
     };
@@ -363,7 +366,16 @@ fn plan_runs(
         if !daemons::keepalived_installed() {
             eprintln!("note: keepalived is not installed, running vrrpd only (apt-get install keepalived)");
         }
-        daemons::default_daemons(&registry)
+        let mut v = daemons::default_daemons(&registry)?;
+        // The main job runs FRR's vrrpd too where it is installed; it runs the seed
+        // story through seed-multicast (FRR 8.4 has no unicast and no v2 auth, so the
+        // seed files themselves are not applicable to it, with that reason).
+        if daemons::frr_installed() {
+            v.push(registry.resolve("frr")?);
+        } else {
+            eprintln!("note: FRR is not installed, not running it (apt-get install frr)");
+        }
+        Ok(v)
     })?;
     if args.negative_controls {
         lineups.extend(
