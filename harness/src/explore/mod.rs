@@ -18,9 +18,11 @@
 //! * [`render`]: a schedule as a scenario file, through the scenario's own raw model;
 //! * [`shrink`]: smaller failing schedules;
 //! * [`summary`]: the closing table and the JSON for CI.
+//! * [`page`]: the HTML page (`index.html`) next to the summary.
 
 pub mod generate;
 pub mod invariants;
+pub mod page;
 pub mod render;
 pub mod rng;
 pub mod schedule;
@@ -308,6 +310,12 @@ impl Shared {
         let r = self.run(&sc, &self.opts.out_dir).await;
         let rec = crate::run::batch::record(&r);
         crate::report::write_artifacts(&r.out_dir, &rec, &r.events, &r.nodes, &r.vips, r.end_ns)?;
+        let times = crate::report::html::step_times(&r.events);
+        crate::report::html::write_run_page(&crate::report::html::RunPage {
+            record: &rec,
+            step_times: &times,
+            index_href: crate::report::html::index_href_from(&self.opts.out_dir, &r.out_dir),
+        })?;
         let failed = invariants::judge(&r).fails(&target);
         eprintln!(
             "[explore] {base}: minimal file {} ({steps_now} steps) {} {target} in its own run (artifacts in {})",
@@ -332,8 +340,8 @@ impl Shared {
 }
 
 /// Explores: runs schedules until the limit, shrinks the first violation of each
-/// invariant, writes the minimal files, `summary.json` and `summary.md` into the output
-/// directory, and returns the summary.
+/// invariant, writes the minimal files, `summary.json`, `summary.md` and `index.html` into the
+/// output directory, and returns the summary.
 pub async fn explore(opts: Options) -> Result<Summary> {
     let started = Instant::now();
     let declared = invariants::declared(&opts.daemon.name());
@@ -472,5 +480,6 @@ pub async fn explore(opts: Options) -> Result<Summary> {
         serde_json::to_string_pretty(&summary)?,
     )
     .with_context(|| format!("write {}", out.display()))?;
+    page::write_explore_page(out, &summary)?;
     Ok(summary)
 }

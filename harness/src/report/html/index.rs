@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 
 use super::run_page::RUN_PAGE_FILE;
-use super::style::CSS;
 use super::{relative_href, status_class};
 use crate::report::{Figure, RunRecord, Status};
 
@@ -120,16 +119,7 @@ pub fn index_html(
         .copied()
         .filter(|(f, _)| root.join(f).is_file())
         .collect();
-    let markup: Markup = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "vrrplab report" }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
+    let body: Markup = html! {
                 h1 {
                     "vrrplab report "
                     @if all_ok { span.badge.st-pass { "all as expected" } }
@@ -177,10 +167,8 @@ pub fn index_html(
                         @for (f, what) in &root_files { li { a href=(f) { (f) } " — " (what) } }
                     }
                 }
-            }
-        }
     };
-    markup.into_string()
+    super::page("vrrplab report", body).into_string()
 }
 
 /// One matrix cell: status, pass rate when repeated, figures, and links to the runs.

@@ -20,6 +20,25 @@ pub use run_page::{
 
 use std::path::Path;
 
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+/// The shell every page shares: doctype, `<head>` with `title` and the one inline
+/// stylesheet, and `body` as the page's content.
+pub fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(style::CSS)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
 /// The CSS class of a status word (`pass` → `st-pass`, `FAIL` → `st-fail`,
 /// `expected-fail` → `st-expected-fail`): lower case, anything but letters and digits
 /// turned into `-`.
@@ -64,4 +83,4 @@ fn encode_segment(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, PreEscaped};
 
-use super::style::CSS;
 use super::{relative_href, status_class};
 use crate::check::{Classification, Outcome};
 use crate::history::{Event, EventKind};
@@ -194,16 +193,7 @@ pub fn run_page_html(page: &RunPage<'_>) -> String {
         .collect();
     let nodes = node_dirs(dir);
     let svg = inline_svg(dir);
-    let markup: Markup = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
+    let body: Markup = html! {
                 @if let Some(href) = &page.index_href {
                     p { a href=(href) { "← all runs" } }
                 }
@@ -304,10 +294,8 @@ pub fn run_page_html(page: &RunPage<'_>) -> String {
                         li { a href=(f) { (f) } " — " (what) }
                     }
                 }
-            }
-        }
     };
-    markup.into_string()
+    super::page(&title, body).into_string()
 }
 
 /// Writes the run's page into its folder and returns its path.

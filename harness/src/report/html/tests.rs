@@ -29,7 +29,7 @@ fn fake_run_dir(dir: &Path) {
 
 /// Every `href` and `src` in `html` (a page inside `page_dir`), which must be relative
 /// and resolve to an existing file; returns how many there were.
-fn assert_links_resolve(html: &str, page_dir: &Path) -> usize {
+pub(crate) fn assert_links_resolve(html: &str, page_dir: &Path) -> usize {
     let doc = Html::parse_document(html);
     assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
     let sel = Selector::parse("[href], [src]").unwrap();
