@@ -615,9 +615,14 @@ impl Daemon {
             ),
             false => None,
         };
-        let mut slots = Vec::with_capacity(cfg.vips.len());
-        for v in &cfg.vips {
-            let dev = v.dev.clone().or_else(|| vmac.clone());
+        // The advertised VIPs, then keepalived's virtual_ipaddress_excluded: added and
+        // removed with the VIPs, never advertised, and never on the virtual-MAC link.
+        let listed = cfg.vips.iter().map(|v| (v, true));
+        let excluded = cfg.excluded_vips.iter().map(|v| (v, false));
+        let mut slots = Vec::with_capacity(cfg.vips.len() + cfg.excluded_vips.len());
+        for (v, advertised) in listed.chain(excluded) {
+            let default_dev = if advertised { vmac.clone() } else { None };
+            let dev = v.dev.clone().or(default_dev);
             let dev = dev.unwrap_or_else(|| cfg.interface.clone());
             let di = self.iface(&dev, None, patience).await?;
             let label = match v.addr {
@@ -638,7 +643,11 @@ impl Daemon {
                 pkt: self.packet_socket(di.index).map_err(fatal)?,
                 mac: di.mac,
                 // A virtual-MAC link has no link-local address of its own.
-                ll6: di.ll6.or(info.ll6),
+                ll6: if advertised {
+                    di.ll6.or(info.ll6)
+                } else {
+                    di.ll6
+                },
             });
         }
         for t in &cfg.track_interfaces {
@@ -655,31 +664,6 @@ impl Daemon {
                     }
                 }
             }
-        }
-        for v in &cfg.excluded_vips {
-            // Added and removed with the VIPs, never advertised (keepalived's
-            // virtual_ipaddress_excluded).
-            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
-            let di = self.iface(&dev, None, patience).await?;
-            let label = match v.addr {
-                IpAddr::V4(_) => Some(
-                    v.label
-                        .clone()
-                        .unwrap_or_else(|| vip::default_label(&dev, cfg.vrid)),
-                ),
-                IpAddr::V6(_) => None,
-            };
-            slots.push(VipSlot {
-                ifindex: di.index,
-                vip: vip::Vip {
-                    addr: v.addr,
-                    prefix_len: v.prefix_len,
-                    label,
-                },
-                pkt: self.packet_socket(di.index).map_err(fatal)?,
-                mac: di.mac,
-                ll6: di.ll6,
-            });
         }
         let mut route_oifs = Vec::with_capacity(cfg.routes.len());
         for r in &cfg.routes {
