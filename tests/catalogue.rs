@@ -4,6 +4,8 @@
 //! and the normalised verdict (check classes and step outcomes, no timings) is pinned
 //! with insta. Needs root; keepalived and FRR cases need them installed.
 
+mod common;
+
 use std::path::PathBuf;
 
 use rstest::rstest;
@@ -17,17 +19,7 @@ use vrrplab::scenario::Scenario;
 /// folder of this test process's own under `target/tmp/catalogue/`, so two `cargo test`
 /// runs in one checkout never share pid files or artifacts.
 fn out_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("catalogue");
-        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
-        tempfile::Builder::new()
-            .prefix(&format!("run-{}-", std::process::id()))
-            .tempdir_in(&base)
-            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
-            .keep()
-    })
-    .clone()
+    common::process_out_dir("catalogue")
 }
 
 #[rstest]

@@ -16,17 +16,7 @@ use vrrplab::scenario::Scenario;
 /// This test process's own artifact folder under `target/tmp/negative-controls/`, so
 /// concurrent `cargo test` runs never share one.
 fn out_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("negative-controls");
-        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
-        tempfile::Builder::new()
-            .prefix(&format!("run-{}-", std::process::id()))
-            .tempdir_in(&base)
-            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
-            .keep()
-    })
-    .clone()
+    common::process_out_dir("negative-controls")
 }
 
 fn run_control(control: &str, scenario: &str) -> RunResult {

@@ -26,12 +26,14 @@ pub fn vrrpd_binary() -> PathBuf {
 
 /// The `vrrpd-nc` binary (vrrpd with its negative controls compiled in), found like
 /// [`vrrpd_binary`]; `$VRRPD_NC_BIN` overrides. Cargo builds it for test builds only.
+#[allow(dead_code)] // used where negative controls run
 pub fn vrrpd_nc_binary() -> PathBuf {
     vrrplab::daemons::vrrpd_nc_binary().unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Panics with instructions unless [`vrrpd_nc_binary`] accepts `--misbehave` (was built
 /// with the `negative-controls` feature, as `cargo test --workspace` does).
+#[allow(dead_code)] // used where negative controls run
 pub fn require_negative_controls() {
     let bin = vrrpd_nc_binary();
     // A directory of its own per call: tests of one binary run this in parallel.
@@ -67,4 +69,22 @@ pub fn instance(name: &str, vrid: u8, priority: u8, extra: &str, vips: &[&str]) 
          advert_interval = \"1s\"\nvips = [{}]\n{extra}\n",
         vips.join(", ")
     )
+}
+
+/// This test process's own artifact folder under `target/tmp/<kind>/` (kept for
+/// inspection after a failure), so two `cargo test` runs in one checkout never share pid
+/// files or artifacts. One per process: every call returns the same folder.
+#[allow(dead_code)] // used by the scenario-running files, not by every includer
+pub fn process_out_dir(kind: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(kind);
+        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        tempfile::Builder::new()
+            .prefix(&format!("run-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+            .keep()
+    })
+    .clone()
 }
