@@ -5,6 +5,7 @@
 //! returns actions. The IO layer lives in the binary's support modules.
 
 pub mod config;
+pub mod gate;
 pub mod instance;
 pub mod runtime;
 pub mod vip;

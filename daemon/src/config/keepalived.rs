@@ -899,6 +899,7 @@ impl Importer {
                 .unwrap_or(DEFAULT_GARP_DELAY),
             garp_refresh,
             lease: true,
+            gate: true,
             vmac: d.vmac,
             trackers: d.trackers,
             excluded_vips: d.excluded,

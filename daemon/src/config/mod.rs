@@ -162,6 +162,10 @@ pub struct InstanceConfig {
     /// Add VIPs with a finite kernel lifetime refreshed every advert (see ARCHITECTURE,
     /// "the daemon never leaves a stale VIP").
     pub lease: bool,
+    /// Gate the VIPs with nftables (`inet`/`arp vrrpd` tables, see [`crate::gate`]): a
+    /// kernel-enforced lease with millisecond precision that survives SIGKILL. On by
+    /// default; where nftables is unusable vrrpd warns once and keeps the lease only.
+    pub gate: bool,
     /// Put the VIPs on a macvlan with the virtual MAC (see [`crate::vmac`]) instead of
     /// on the interface.
     pub vmac: bool,

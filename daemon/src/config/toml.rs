@@ -112,6 +112,7 @@ struct RawInstance {
     garp_delay: Option<Spanned<String>>,
     garp_refresh: Option<Spanned<String>>,
     lease: Option<bool>,
+    gate: Option<bool>,
     vmac: Option<bool>,
 }
 
@@ -346,6 +347,7 @@ impl Cx<'_> {
             garp_delay,
             garp_refresh,
             lease: r.lease.unwrap_or(true),
+            gate: r.gate.unwrap_or(true),
             vmac: r.vmac.unwrap_or(false),
             trackers: Vec::new(),
             excluded_vips: Vec::new(),
@@ -398,7 +400,7 @@ vips = ["192.0.2.20/32"]
     )]
     #[case::unknown_key(
         "[[instance]]\nname = \"a\"\nfoo = 1\n",
-        "t.toml:3:1: unknown field `foo`, expected one of `name`, `interface`, `vrid`, `version`, `priority`, `advert_interval`, `preempt`, `preempt_delay`, `initial_state`, `auth_pass`, `vips`, `unicast_src`, `unicast_peers`, `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify_conflict`, `track_interfaces`, `garp_repeat`, `garp_delay`, `garp_refresh`, `lease`, `vmac`"
+        "t.toml:3:1: unknown field `foo`, expected one of `name`, `interface`, `vrid`, `version`, `priority`, `advert_interval`, `preempt`, `preempt_delay`, `initial_state`, `auth_pass`, `vips`, `unicast_src`, `unicast_peers`, `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify_conflict`, `track_interfaces`, `garp_repeat`, `garp_delay`, `garp_refresh`, `lease`, `gate`, `vmac`"
     )]
     #[case::wrong_type(
         "[[instance]]\nname = 1\n",
@@ -676,6 +678,7 @@ vips = ["192.0.2.20/32"]
         assert_eq!(i.garp_delay, Duration::from_secs(5));
         assert_eq!(i.garp_refresh, None);
         assert!(i.lease);
+        assert!(i.gate, "gate on by default");
     }
 
     #[test]
@@ -705,6 +708,7 @@ garp_repeat = 3
 garp_delay = "500ms"
 garp_refresh = "60s"
 lease = false
+gate = false
 "#;
         let i = &ok(text).instances[0];
         assert_eq!(i.version, Version::V2);
@@ -735,6 +739,7 @@ lease = false
         assert_eq!(i.garp_delay, Duration::from_millis(500));
         assert_eq!(i.garp_refresh, Some(Duration::from_secs(60)));
         assert!(!i.lease);
+        assert!(!i.gate);
     }
 
     #[test]

@@ -40,9 +40,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use timers::{
-    lease_budget, lease_floor, lease_for, lease_overlap_bound, master_down_interval, skew_time,
-    ADVERT_JITTER, KERNEL_EXPIRY_EARLY, KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED,
-    LEASE_MARGIN,
+    gate_end, gate_timeout, lease_budget, lease_floor, lease_for, lease_overlap_bound,
+    master_down_interval, skew_time, ADVERT_JITTER, GATE_MARGIN, KERNEL_EXPIRY_EARLY,
+    KERNEL_EXPIRY_LATE, KERNEL_EXPIRY_LATE_ROUNDED, LEASE_MARGIN,
 };
 
 /// The address owner's priority (RFC 5798 §5.2.4): it owns the VIPs and always preempts.
@@ -247,6 +247,11 @@ pub enum Event {
     /// operator deleted it) and added it anew: neighbours may have learnt another MAC
     /// for it meanwhile, so it is announced again, as after a lease lapse.
     VipsReadded,
+    /// The runtime found a Master's nftables gate ended before the refresh after this
+    /// advert (the process was frozen or starved past it): a peer may have taken over
+    /// and neighbours learnt its MAC. As after a lease lapse, the gate is opened again
+    /// and the VIPs are announced; counted as a lease lapse.
+    GateLapsed,
     /// Another MAC answered ARP/ND for one of our VIPs.
     ConflictSeen {
         /// The other holder's hardware address.
@@ -444,6 +449,14 @@ impl Instance {
                 self.send_gratuitous();
             }
             Event::VipsReadded => {}
+            Event::GateLapsed => {
+                if self.state == State::Master {
+                    self.counters.lease_lapses += 1;
+                    if !self.actions.contains(&Action::SendGratuitous) {
+                        self.send_gratuitous();
+                    }
+                }
+            }
             Event::ConflictSeen { mac } => {
                 self.counters.conflicts += 1;
                 self.actions.push_back(Action::Conflict { mac });

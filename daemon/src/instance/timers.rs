@@ -3,7 +3,7 @@
 //! All values are computed at nanosecond precision, not in the protocol's centisecond
 //! units, so that `Skew_Time` for priority 100 at 1 s is exactly 609.375 ms.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ProtoVersion;
 
@@ -32,6 +32,44 @@ pub const LEASE_MARGIN: Duration = Duration::from_millis(50);
 /// Allowance for the jitter between two refreshes of a live master (event loop
 /// latency, a loaded machine): a lease must outlive one interval plus this.
 pub const ADVERT_JITTER: Duration = Duration::from_millis(200);
+
+/// How long before the earliest takeover by a peer the nftables gate of a killed
+/// master ends ([`gate_end`]). Element timeouts are kept in jiffies (HZ=250 here:
+/// 4 ms ticks, and the ms -> jiffies conversion rounds up, so an element may live up to
+/// one tick longer than asked); an expired element stops matching at lookup time (the
+/// packet path compares the expiry with the current jiffies), not when garbage
+/// collection removes it later. The margin covers two ticks (HZ=250; 20 ms at HZ=100
+/// would take one), the time between reading the clock for the timeout and the
+/// kernel's commit of the batch, and the peer's timer firing a little early; the
+/// peer's Master_Down timer starts when it *receives* the advert, which is after the
+/// instant the gate's end is counted from.
+pub const GATE_MARGIN: Duration = Duration::from_millis(20);
+
+/// When the gate of a master that sent an advert at `advert_sent` must end:
+/// `advert_sent + Master_Down_Interval(own priority) − GATE_MARGIN`. Like
+/// [`lease_budget`], the bound uses the master's own priority (see there for the
+/// `preempt = false` caveat).
+///
+/// At 100 ms and priority 150 this is 341.4 − 20 ms after the advert; a peer at
+/// priority 100 takes over 360.9 ms after it, an equal one at 341.4 ms.
+pub fn gate_end(
+    advert_sent: Instant,
+    version: ProtoVersion,
+    priority: u8,
+    advert_interval: Duration,
+) -> Instant {
+    advert_sent
+        + master_down_interval(version, priority, advert_interval).saturating_sub(GATE_MARGIN)
+}
+
+/// The element timeout to write at `now` for a gate ending at `end`: `end − now`,
+/// whole milliseconds rounded down (the kernel takes ms), `None` when less than one
+/// millisecond is left (the gate has ended: it must not be reopened as a refresh).
+pub fn gate_timeout(end: Instant, now: Instant) -> Option<Duration> {
+    let left = end.saturating_duration_since(now);
+    let ms = left.as_millis();
+    (ms >= 1).then(|| Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
+}
 
 /// `Skew_Time` for a router of `priority` whose current master advertises every
 /// `master_adver_interval`.
@@ -135,4 +173,50 @@ pub fn lease_overlap_bound(
 fn scale(d: Duration, num: u32, den: u32) -> Duration {
     let nanos = d.as_nanos().saturating_mul(u128::from(num)) / u128::from(den.max(1));
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    #[test]
+    fn gate_ends_before_the_earliest_takeover() {
+        let t = Instant::now();
+        let iv = Duration::from_millis(100);
+        let end = gate_end(t, ProtoVersion::V3, 150, iv);
+        // Master_Down_Interval(150) = 300 + 106/256 × 100 ms = 341.40625 ms.
+        assert_eq!(
+            end - t,
+            Duration::from_micros(341_406) + Duration::from_nanos(250) - GATE_MARGIN
+        );
+        // A peer at 100 takes over at 360.9 ms, an equal one at 341.4 ms.
+        let peer = master_down_interval(ProtoVersion::V3, 100, iv);
+        assert_eq!(
+            peer,
+            Duration::from_micros(360_937) + Duration::from_nanos(500)
+        );
+        assert!(end < t + peer);
+        assert!(end + GATE_MARGIN <= t + master_down_interval(ProtoVersion::V3, 150, iv));
+        // At 1 s: 3.414 s − margin.
+        let end = gate_end(t, ProtoVersion::V3, 150, Duration::from_secs(1));
+        assert_eq!(
+            end - t,
+            Duration::from_micros(3_414_062) + Duration::from_nanos(500) - GATE_MARGIN
+        );
+    }
+
+    #[test]
+    fn timeout_is_what_is_left_never_zero() {
+        let t = Instant::now();
+        let end = t + Duration::from_micros(321_406);
+        assert_eq!(gate_timeout(end, t), Some(Duration::from_millis(321)));
+        // A flush deferred by 7 ms writes 7 ms less: the end does not move.
+        assert_eq!(
+            gate_timeout(end, t + Duration::from_millis(7)),
+            Some(Duration::from_millis(314))
+        );
+        assert_eq!(gate_timeout(end, end - Duration::from_micros(999)), None);
+        assert_eq!(gate_timeout(end, end), None);
+        assert_eq!(gate_timeout(end, end + Duration::from_secs(1)), None);
+    }
 }

@@ -115,6 +115,10 @@ pub struct Behaviour {
     pub backup_self_check: bool,
     /// VIPs are removed only by an instance that added them during this run.
     pub remove_only_added: bool,
+    /// VIPs are gated with nftables (when the instance's config allows it). Every
+    /// misbehaviour turns it off: a negative control shows the harness catching an
+    /// address-level bug, which the gate would otherwise mask once its timeout ran out.
+    pub gate: bool,
 }
 
 impl Behaviour {
@@ -126,11 +130,13 @@ impl Behaviour {
         priority_zero: true,
         backup_self_check: true,
         remove_only_added: false,
+        gate: true,
     };
 
     /// The behaviour under `m` (or the correct one).
     pub fn with(m: Option<Misbehave>) -> Behaviour {
         let mut b = Behaviour::CORRECT;
+        b.gate = m.is_none();
         match m {
             None => {}
             Some(Misbehave::NoLease) => b.lease = false,
@@ -184,8 +190,9 @@ mod tests {
     #[test]
     fn each_misbehaviour_turns_off_its_layers_only() {
         assert_eq!(Behaviour::with(None), Behaviour::CORRECT);
+        assert!(Behaviour::CORRECT.gate);
         let b = Behaviour::with(Some(Misbehave::NoPriorityZero));
-        assert!(!b.priority_zero && b.release_on_stop && b.lease);
+        assert!(!b.priority_zero && b.release_on_stop && b.lease && !b.gate);
         let b = Behaviour::with(Some(Misbehave::NoReleaseOnStop));
         assert!(b.priority_zero && !b.release_on_stop);
         let k = Behaviour::with(Some(Misbehave::Keepalived12));

@@ -27,6 +27,7 @@
 //! second, state changes at once.
 
 pub mod cli;
+pub mod gate;
 pub mod iface;
 pub mod lease;
 pub mod lock;
@@ -378,6 +379,16 @@ struct Daemon {
     /// the kernel's rounded lateness).
     window: Option<lease::RoundingWindow>,
     clock: lease::MonoClock,
+    /// The nftables gate (`None`: no instance uses it, or nftables is unusable here).
+    gate: Option<GateIo>,
+}
+
+/// The gate's socket and the state of every open gate.
+struct GateIo {
+    sock: gate::GateSocket,
+    pending: gate::Pending,
+    /// The last batch failed (logged once until one succeeds again).
+    failing: bool,
 }
 
 impl Daemon {
@@ -417,6 +428,7 @@ impl Daemon {
             out: vec![0; 8192],
             window: None,
             clock: lease::MonoClock::new(),
+            gate: None,
         }
     }
 
@@ -475,6 +487,8 @@ impl Daemon {
         self.config = config;
         self.routers = routers;
         self.reindex();
+        // Before any VIP is added: tables left by a killed run are replaced.
+        self.gate_start();
         self.start_tracking().await;
         self.static_routes(true).await;
         let now = Instant::now();
@@ -1037,6 +1051,7 @@ impl Daemon {
             flush,
             self.retry_at,
             self.tracking.next_deadline(),
+            self.gate.as_ref().and_then(|g| g.pending.flush_at()),
         ]
         .into_iter()
         .flatten()
@@ -1085,6 +1100,14 @@ impl Daemon {
         if self.retry_at.is_some_and(|t| t <= now) {
             self.rebuild_detached(now).await;
         }
+        if self
+            .gate
+            .as_ref()
+            .and_then(|g| g.pending.flush_at())
+            .is_some_and(|t| t <= now)
+        {
+            self.gate_flush();
+        }
         self.flush_state(now);
     }
 
@@ -1106,8 +1129,13 @@ impl Daemon {
                         continue;
                     }
                     self.send_advert(ri, priority);
+                    if priority != 0 {
+                        self.gate_refresh(ri);
+                    }
                 }
                 Action::AddVips { lease } => {
+                    // Open before the addresses exist: no instant with a gated VIP.
+                    self.gate_open(ri);
                     let lease = lease.map(|nominal| self.first_lease(ri, nominal));
                     self.vip_op(ri, lease, "add").await;
                     self.virtual_routes(ri, RouteOp::Add(lease)).await;
@@ -1138,6 +1166,10 @@ impl Daemon {
                             "VIPs not added by this run are not removed (keepalived-1.2 control)");
                         continue;
                     }
+                    // Closed before the addresses go: from here the node is quiet for
+                    // them even if the removal fails or this process dies.
+                    let stopping = self.routers[ri].stopping;
+                    self.gate_close(ri, stopping);
                     self.virtual_routes(ri, RouteOp::Remove).await;
                     self.remove_vips(ri).await;
                     self.routers[ri].last_refresh = None;
@@ -1283,6 +1315,209 @@ impl Daemon {
                 r.inst.delay_adverts(by);
                 lease
             }
+        }
+    }
+
+    /// Start-up: when an instance uses the gate, replaces the tables of an earlier
+    /// run with fresh ones managing this configuration's VIPs; otherwise only deletes
+    /// leftovers (a managed VIP of an earlier run would stay gated). On a kernel or
+    /// namespace without usable nftables: one warning, and the lease alone.
+    fn gate_start(&mut self) {
+        let wanted = self.behaviour.gate && self.routers.iter().any(|r| r.cfg.gate);
+        let mut sock = match gate::GateSocket::open() {
+            Ok(s) => s,
+            Err(e) => {
+                if wanted {
+                    tracing::warn!("nftables gate unavailable (NETLINK_NETFILTER socket: {e}); VIPs keep the address lease only");
+                }
+                return;
+            }
+        };
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let refused = gate::kernel_unsupported(&release);
+        if !wanted || refused.is_some() {
+            if self.behaviour.startup_reconcile {
+                let mut b = crate::gate::Batch::new();
+                b.teardown();
+                if let Err(e) = sock.send(b) {
+                    tracing::debug!("no gate tables of an earlier run removed: {e}");
+                }
+            }
+            if let (true, Some(why)) = (wanted, refused) {
+                tracing::warn!("nftables gate refused: {why}; VIPs keep the address lease only");
+            }
+            return;
+        }
+        let managed: Vec<IpAddr> = self
+            .routers
+            .iter()
+            .filter(|r| r.cfg.gate)
+            .flat_map(|r| r.vips.iter().map(|s| s.vip.addr))
+            .collect();
+        let mut b = crate::gate::Batch::new();
+        b.reconcile(&managed);
+        match sock.send(b) {
+            Ok(()) => {
+                tracing::info!(managed = managed.len(), "nftables gate ready (tables inet/arp vrrpd)");
+                self.gate = Some(GateIo {
+                    sock,
+                    pending: gate::Pending::default(),
+                    failing: false,
+                });
+            }
+            Err(e) => tracing::warn!(
+                "nftables gate unavailable (creating the vrrpd tables failed: {e}); VIPs keep the address lease only"
+            ),
+        }
+    }
+
+    /// Whether router `ri` is gated.
+    fn gated(&self, ri: usize) -> bool {
+        self.gate.is_some() && self.routers[ri].cfg.gate
+    }
+
+    /// The end of router `ri`'s gate for an advert sent at `advert`.
+    fn gate_end(&self, ri: usize, advert: Instant) -> Instant {
+        let c = &self.routers[ri].cfg;
+        crate::instance::gate_end(advert, c.version, c.priority, c.advert_interval)
+    }
+
+    /// Opens router `ri`'s gates on becoming Master (its first advert follows at once,
+    /// so the end is counted from now), and makes sure its VIPs are managed.
+    fn gate_open(&mut self, ri: usize) {
+        if !self.gated(ri) {
+            return;
+        }
+        let now = Instant::now();
+        let end = self.gate_end(ri, now);
+        let addrs: Vec<IpAddr> = self.routers[ri].vips.iter().map(|s| s.vip.addr).collect();
+        let Some(g) = self.gate.as_mut() else { return };
+        for a in &addrs {
+            g.pending.open(*a, end);
+        }
+        let mut b = crate::gate::Batch::new();
+        b.manage(&addrs, true);
+        self.gate_write(b);
+    }
+
+    /// After an advert of Master `ri`: records the later end of its gates and flushes
+    /// when the policy says so ([`gate::Pending`]). A gate found already ended (frozen
+    /// or starved past it) is reopened and the VIPs announced, as after a lease lapse.
+    fn gate_refresh(&mut self, ri: usize) {
+        if !self.gated(ri) || self.routers[ri].inst.state() != State::Master {
+            return;
+        }
+        let now = Instant::now();
+        let r = &self.routers[ri];
+        let advert = r.last_advert.unwrap_or(now);
+        let end = self.gate_end(ri, advert);
+        let interval = r.cfg.advert_interval;
+        let addrs: Vec<IpAddr> = r.vips.iter().map(|s| s.vip.addr).collect();
+        let Some(g) = self.gate.as_mut() else { return };
+        let mut now_due = false;
+        let mut lapsed = false;
+        for a in addrs {
+            match g.pending.end(a) {
+                Some(e) if e > now => now_due |= g.pending.refresh(a, end, now, interval),
+                Some(_) => {
+                    lapsed = true;
+                    g.pending.open(a, end);
+                    now_due = true;
+                }
+                // Not open: its opening batch failed; try again.
+                None => {
+                    g.pending.open(a, end);
+                    now_due = true;
+                }
+            }
+        }
+        if lapsed {
+            let r = &mut self.routers[ri];
+            tracing::warn!(instance = %r.cfg.name,
+                "nftables gate had ended before this advert (process frozen or starved); reopened, announcing the VIPs");
+            r.inst.handle_event(now, Event::GateLapsed);
+        }
+        if now_due {
+            self.gate_flush();
+        }
+    }
+
+    /// Writes every pending refresh in one batch.
+    fn gate_flush(&mut self) {
+        self.gate_write(crate::gate::Batch::new());
+    }
+
+    /// Writes `b` with every pending gate end (as timeouts from now) in one batch.
+    fn gate_write(&mut self, mut b: crate::gate::Batch) {
+        let Some(g) = self.gate.as_mut() else { return };
+        let elems = g.pending.take(Instant::now());
+        b.open(&elems);
+        if b.is_empty() {
+            return;
+        }
+        let result = g.sock.send(b);
+        g.pending.committed(result.is_ok());
+        Self::gate_result(g, result);
+    }
+
+    fn gate_result(g: &mut GateIo, result: Result<(), gate::GateError>) {
+        match result {
+            Ok(()) => {
+                if std::mem::take(&mut g.failing) {
+                    tracing::info!("nftables gate batches succeed again");
+                }
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut g.failing, true) {
+                    tracing::error!("nftables gate batch failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// Closes router `ri`'s gates on purpose (leaving Master, stopping); `forget`
+    /// also stops managing its VIPs (the instance is going away).
+    fn gate_close(&mut self, ri: usize, forget: bool) {
+        if !self.gated(ri) {
+            return;
+        }
+        let addrs: Vec<IpAddr> = self.routers[ri].vips.iter().map(|s| s.vip.addr).collect();
+        let Some(g) = self.gate.as_mut() else { return };
+        for a in &addrs {
+            g.pending.close(*a);
+        }
+        let mut b = crate::gate::Batch::new();
+        b.close(&addrs);
+        if forget {
+            b.manage(&addrs, false);
+        }
+        let result = g.sock.send(b);
+        Self::gate_result(g, result);
+    }
+
+    /// VIPs dropped from an instance by a reload: closed and no longer managed.
+    fn gate_forget(&mut self, addrs: &[IpAddr]) {
+        let Some(g) = self.gate.as_mut() else { return };
+        for a in addrs {
+            g.pending.close(*a);
+        }
+        let mut b = crate::gate::Batch::new();
+        b.close(addrs);
+        b.manage(addrs, false);
+        let result = g.sock.send(b);
+        Self::gate_result(g, result);
+    }
+
+    /// Clean exit: both tables deleted.
+    fn gate_teardown(&mut self) {
+        let Some(mut g) = self.gate.take() else {
+            return;
+        };
+        let mut b = crate::gate::Batch::new();
+        b.teardown();
+        match g.sock.send(b) {
+            Ok(()) => tracing::debug!("nftables gate tables deleted"),
+            Err(e) => tracing::error!("deleting the nftables gate tables failed: {e}"),
         }
     }
 
@@ -1649,6 +1884,9 @@ impl Daemon {
         }
         self.tracking.stop();
         self.static_routes(false).await;
+        if self.behaviour.release_on_stop {
+            self.gate_teardown();
+        }
         self.state_dirty = true;
         self.write_state(true);
         tracing::info!("vrrpd stopped");
@@ -1774,6 +2012,8 @@ impl Daemon {
     async fn apply_vip_list(&mut self, ri: usize, dropped: &[VipSlot]) {
         tracing::info!(instance = %self.routers[ri].cfg.name, state = %self.routers[ri].inst.state(),
             "reload: VIP list changed, updated in place");
+        let gone: Vec<IpAddr> = dropped.iter().map(|s| s.vip.addr).collect();
+        self.gate_forget(&gone);
         if self.routers[ri].inst.state() != State::Master {
             return;
         }
@@ -1786,6 +2026,7 @@ impl Daemon {
                 }
             }
         }
+        self.gate_open(ri);
         let lease = self.routers[ri]
             .inst
             .lease()

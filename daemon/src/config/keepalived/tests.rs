@@ -62,6 +62,7 @@ fn seed_article_config_loads_unchanged() {
             garp_delay: Duration::from_secs(5),
             garp_refresh: None,
             lease: true,
+            gate: true,
             vmac: false,
             trackers: vec![],
             excluded_vips: vec![],
