@@ -49,7 +49,9 @@ fn rounds(history: &History, vip: IpAddr) -> Vec<(Duration, Vec<String>)> {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::Probe { vip: v, answers, .. } if v == vip => Some((
+            EventKind::Probe {
+                vip: v, answers, ..
+            } if v == vip => Some((
                 Duration::from_nanos(e.t_ns),
                 answers.into_iter().filter_map(|a| a.node).collect(),
             )),
@@ -132,7 +134,11 @@ async fn killed_master_goes_quiet(ipv6: bool, vmac: bool) -> Result<()> {
         || async { master(h1, &n1, vip).await },
     )
     .await?;
-    ensure!(elected.is_some(), "node1 never became master\n{}", logs(&[&n1]));
+    ensure!(
+        elected.is_some(),
+        "node1 never became master\n{}",
+        logs(&[&n1])
+    );
     let n2 = spawn(&lab, dir.path(), "node2", "a", &config(100, vip_cfg, extra))?;
     let backup = wait_for(SLACK, || async {
         Ok(n2.instance_state("VI_1").as_deref() == Some("BACKUP"))
@@ -150,7 +156,11 @@ async fn killed_master_goes_quiet(ipv6: bool, vmac: bool) -> Result<()> {
             .any(|(_, n)| n.iter().any(|n| n == "node1")))
     })
     .await?;
-    ensure!(answering.is_some(), "node1 never answered the client\n{}", logs(&[&n1, &n2]));
+    ensure!(
+        answering.is_some(),
+        "node1 never answered the client\n{}",
+        logs(&[&n1, &n2])
+    );
 
     let killed = Instant::now();
     h1.signal(n1.pid, "SIGKILL".parse()?)?;
@@ -198,7 +208,10 @@ async fn killed_master_goes_quiet(ipv6: bool, vmac: bool) -> Result<()> {
         .iter()
         .filter(|(t, n)| *t > last1 && *t < first2 && n.is_empty())
         .count();
-    ensure!(silent > 0, "no silent round between node1 and node2: {rs:?}");
+    ensure!(
+        silent > 0,
+        "no silent round between node1 and node2: {rs:?}"
+    );
     // The gate ends at most Master_Down_Interval(150) - margin after the last advert,
     // which was before the kill.
     let gate_budget = gate_end(killed, Version::V3, 150, INTERVAL) - killed;
@@ -243,23 +256,49 @@ async fn gate_twenty_sigkills_never_two_answers() -> Result<()> {
     let mut m = 0;
     for round in 0..20 {
         let b = 1 - m;
-        let (dm, db) = (d[m].take().expect("master runs"), d[b].take().expect("backup runs"));
+        let (dm, db) = (
+            d[m].take().expect("master runs"),
+            d[b].take().expect("backup runs"),
+        );
         let ready = wait_for(SLACK, || async {
             Ok(db.instance_state("VI_1").as_deref() == Some("BACKUP")
                 && master(hosts[m], &dm, vip).await?)
         })
         .await?;
-        ensure!(ready.is_some(), "round {round}: no master/backup pair\n{}", logs(&[&dm, &db]));
+        ensure!(
+            ready.is_some(),
+            "round {round}: no master/backup pair\n{}",
+            logs(&[&dm, &db])
+        );
         // A few adverts and refreshes.
         let settle = Instant::now() + 3 * INTERVAL;
         wait_for(SLACK, || async { Ok(Instant::now() >= settle) }).await?;
         let killed = Instant::now();
         hosts[m].signal(dm.pid, "SIGKILL".parse()?)?;
-        let took = wait_for(takeover + SLACK, || async { master(hosts[b], &db, vip).await }).await?;
-        ensure!(took.is_some(), "round {round}: {} never took over\n{}", names[b], logs(&[&dm, &db]));
+        let took = wait_for(takeover + SLACK, || async {
+            master(hosts[b], &db, vip).await
+        })
+        .await?;
+        ensure!(
+            took.is_some(),
+            "round {round}: {} never took over\n{}",
+            names[b],
+            logs(&[&dm, &db])
+        );
         let _ = hosts[m].wait_exit(dm.pid, Instant::now() + SLACK).await?;
-        println!("round {round}: {} took over {:?} after SIGKILL of {}", names[b], took.map(|t| t - killed), names[m]);
-        d[m] = Some(spawn(&lab, dir.path(), names[m], &format!("r{round}"), &cfg)?);
+        println!(
+            "round {round}: {} took over {:?} after SIGKILL of {}",
+            names[b],
+            took.map(|t| t - killed),
+            names[m]
+        );
+        d[m] = Some(spawn(
+            &lab,
+            dir.path(),
+            names[m],
+            &format!("r{round}"),
+            &cfg,
+        )?);
         d[b] = Some(db);
         m = b;
     }
@@ -269,6 +308,10 @@ async fn gate_twenty_sigkills_never_two_answers() -> Result<()> {
     let rs = rounds(&history, vip);
     ensure!(rs.len() > 100, "too few probe rounds: {}", rs.len());
     let both = doubles(&rs);
-    ensure!(both.is_empty(), "two nodes answered in {} rounds: {both:?}", both.len());
+    ensure!(
+        both.is_empty(),
+        "two nodes answered in {} rounds: {both:?}",
+        both.len()
+    );
     Ok(())
 }

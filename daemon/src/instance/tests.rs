@@ -1174,6 +1174,28 @@ fn master_resuming_after_its_lease_ran_out_announces_again() {
     assert_eq!(inst.counters().lease_lapses, 1);
 }
 
+/// A MASTER whose nftables gate ended before its refresh (frozen past the gate, not
+/// yet past the longer address lease) announces again, as after a lease lapse, once.
+#[test]
+fn master_whose_gate_lapsed_announces_again() {
+    let t0 = Instant::now();
+    let mut inst = started(params(255), t0);
+    drain(&mut inst);
+    inst.handle_timeout(t0 + ms(1000));
+    let actions = drain(&mut inst);
+    assert!(!actions.contains(&Action::SendGratuitous), "{actions:?}");
+    inst.handle_event(t0 + ms(1001), Event::GateLapsed);
+    assert_eq!(drain(&mut inst), vec![Action::SendGratuitous]);
+    assert_eq!(inst.counters().lease_lapses, 1);
+    // A backup has nothing to announce.
+    let mut b = Instance::new(params(100));
+    b.handle_event(t0, Event::Startup);
+    drain(&mut b);
+    b.handle_event(t0 + ms(1), Event::GateLapsed);
+    assert!(drain(&mut b).is_empty());
+    assert_eq!(b.counters().lease_lapses, 0);
+}
+
 #[test]
 fn delay_adverts_moves_the_cadence_of_a_master_only() {
     let t0 = Instant::now();
