@@ -35,9 +35,13 @@ pub struct Interval {
     /// The nodes where the VIP is on a segment link that is not live (down, protodown,
     /// lower link down): present, but not held.
     pub dormant: BTreeSet<String>,
+    /// The nodes where the VIP is on a usable segment link but the node's nftables gate
+    /// for it is closed: present, traffic dropped, not held.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub gated: BTreeSet<String>,
 }
 
-/// A stretch of a node's address observation that is unknown.
+/// A stretch of a node's address (or gate) observation that is unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AddrHole {
     /// The node.
@@ -165,51 +169,121 @@ impl Timeline {
     }
 }
 
-/// Live and dormant nodes.
-type Sets = (BTreeSet<String>, BTreeSet<String>);
-
-/// Closes the interval that began at `start` at `t` if the holder sets changed.
-fn commit(t: u64, cur: &mut Sets, next: &Sets, start: &mut u64, intervals: &mut Vec<Interval>) {
-    if next == cur {
-        return;
-    }
-    if t > *start {
-        let (nodes, dormant) = std::mem::take(cur);
-        intervals.push(Interval {
-            from_ns: *start,
-            to_ns: Some(t),
-            nodes,
-            dormant,
-        });
-        *start = t;
-    }
-    *cur = next.clone();
+/// Live, dormant and gated nodes at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Sets {
+    nodes: BTreeSet<String>,
+    dormant: BTreeSet<String>,
+    gated: BTreeSet<String>,
 }
 
-/// The holder timeline of `vip`. `events` must be sorted by `t_ns`.
+impl Sets {
+    fn of(model: &Liveness) -> Sets {
+        Sets {
+            nodes: model.holders(),
+            dormant: model.dormant(),
+            gated: model.gated(),
+        }
+    }
+}
+
+/// Builds the intervals: `cur` holds since `start`; `next` is the state after everything
+/// at `work_t`.
+struct Builder {
+    model: Liveness,
+    cur: Sets,
+    next: Sets,
+    start: u64,
+    work_t: u64,
+    intervals: Vec<Interval>,
+}
+
+impl Builder {
+    /// Closes the interval that began at `start` at `work_t` if the sets changed.
+    fn commit(&mut self) {
+        if self.next == self.cur {
+            return;
+        }
+        if self.work_t > self.start {
+            let Sets {
+                nodes,
+                dormant,
+                gated,
+            } = std::mem::take(&mut self.cur);
+            self.intervals.push(Interval {
+                from_ns: self.start,
+                to_ns: Some(self.work_t),
+                nodes,
+                dormant,
+                gated,
+            });
+            self.start = self.work_t;
+        }
+        self.cur = self.next.clone();
+    }
+
+    /// Moves time on to `t`, through every gate expiry on the way (expiries send no event).
+    fn advance(&mut self, t: u64) {
+        if t <= self.work_t {
+            return;
+        }
+        self.commit();
+        while let Some(u) = self
+            .model
+            .next_expiry_after(self.work_t)
+            .filter(|u| *u <= t)
+        {
+            self.work_t = u;
+            self.model.set_now(u);
+            self.next = Sets::of(&self.model);
+            if u < t {
+                self.commit();
+            }
+        }
+        self.work_t = t;
+        self.model.set_now(t);
+        self.next = Sets::of(&self.model);
+    }
+}
+
+/// The holder timeline of `vip` up to the last event. `events` must be sorted by `t_ns`.
 pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
-    let mut intervals = Vec::new();
+    let end = events.iter().map(|e| e.t_ns).max().unwrap_or(0);
+    holders_until(events, vip, end)
+}
+
+/// The holder timeline of `vip` up to `end_ns` (or the last event, if later): gates that
+/// expire by then without a refresh in `events` are closed. The single place that decides
+/// who holds a VIP. `events` must be sorted by `t_ns`.
+pub fn holders_until(events: &[Event], vip: IpAddr, end_ns: u64) -> Timeline {
     let mut holes = Vec::new();
     let mut last_seen: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut last_gate: BTreeMap<&str, u64> = BTreeMap::new();
     let mut observed = false;
-    // `cur` is the committed sets since `start`; `next` those after the events at `work_t`.
-    let mut model = Liveness::new(vip);
-    let mut cur: Sets = Sets::default();
-    let mut next = cur.clone();
-    let mut start = 0u64;
-    let mut work_t = 0u64;
+    let mut b = Builder {
+        model: Liveness::new(vip),
+        cur: Sets::default(),
+        next: Sets::default(),
+        start: 0,
+        work_t: 0,
+        intervals: Vec::new(),
+    };
 
     for e in events {
         match &e.kind {
             EventKind::Addr { node, .. } | EventKind::Link { node, .. } => {
                 observed = true;
                 last_seen.insert(node.as_str(), e.t_ns);
-                if e.t_ns != work_t {
-                    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
-                    work_t = e.t_ns;
+                b.advance(e.t_ns);
+                if b.model.apply(&e.kind) {
+                    b.next = Sets::of(&b.model);
                 }
-                if model.apply(&e.kind) {
-                    next = (model.holders(), model.dormant());
+            }
+            EventKind::Gate { node, .. } => {
+                last_gate.insert(node.as_str(), e.t_ns);
+                b.advance(e.t_ns);
+                if b.model.apply(&e.kind) {
+                    b.next = Sets::of(&b.model);
                 }
             }
             EventKind::AddrGap {
@@ -226,33 +300,53 @@ pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
                 });
                 last_seen.insert(node.as_str(), e.t_ns);
             }
+            EventKind::GateGap {
+                node,
+                from_ns,
+                reason,
+            } => {
+                let since = last_gate.get(node.as_str()).copied().unwrap_or(0);
+                holes.push(AddrHole {
+                    node: node.clone(),
+                    from_ns: (*from_ns).min(since),
+                    to_ns: e.t_ns,
+                    reason: reason.clone(),
+                });
+                last_gate.insert(node.as_str(), e.t_ns);
+            }
             _ => {}
         }
     }
-    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
-    let (nodes, dormant) = cur;
-    intervals.push(Interval {
-        from_ns: start,
+    b.advance(end_ns);
+    b.commit();
+    let Sets {
+        nodes,
+        dormant,
+        gated,
+    } = b.cur;
+    b.intervals.push(Interval {
+        from_ns: b.start,
         to_ns: None,
         nodes,
         dormant,
+        gated,
     });
     Timeline {
         vip,
-        intervals,
+        intervals: b.intervals,
         holes,
         observed,
     }
 }
 
-/// The holders of each of `vips` at `t_ns`.
+/// The holders of each of `vips` at `t_ns` (gates that expired by `t_ns` are closed).
 pub fn holders_at(
     events: &[Event],
     vips: &[IpAddr],
     t_ns: u64,
 ) -> BTreeMap<IpAddr, BTreeSet<String>> {
     vips.iter()
-        .map(|v| (*v, holders(events, *v).at(t_ns)))
+        .map(|v| (*v, holders_until(events, *v, t_ns).at(t_ns)))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use super::live::Runner;
 use crate::daemons::{macvlan, track, VipModel};
 use crate::history::{AddrChange, DaemonEvent, EventKind};
-use crate::observe::addr;
+use crate::observe;
 use crate::scenario::{FaultKind, NodeVrrp, TrackKind};
 
 /// How long a clean stop may take: a daemon sends its priority-0 advert and removes its
@@ -277,7 +277,7 @@ pub(crate) async fn apply(
                 (n.dir.clone(), n.daemon.clone())
             };
             daemon.clear_runtime_files(&dir);
-            let mon = addr::start(rt.host(node)?, rt.history.clone()).await?;
+            let mon = observe::start_node(rt.host(node)?, rt.history.clone()).await?;
             rt.monitors.insert(node.to_string(), mon);
             start(rt, node).await?;
         }
