@@ -364,7 +364,7 @@ pub fn outage_windows(events: &[Event], vip: IpAddr) -> Vec<Window> {
 mod tests {
     use super::*;
     use crate::check::testutil::*;
-    use crate::history::AddrChange;
+    use crate::history::{AddrChange, GateChange};
 
     fn set(nodes: &[&str]) -> BTreeSet<String> {
         nodes.iter().map(|s| s.to_string()).collect()
@@ -597,5 +597,164 @@ mod tests {
         assert_eq!(t.at(ms(2500)), set(&["node2"]));
         assert_eq!(t.at_end(), set(&[]));
         assert_eq!(t.intervals.last().unwrap().dormant, set(&["node2"]));
+    }
+
+    /// vrrpd's gate after a SIGKILL of node1 at 100 ms adverts: node1's address stays
+    /// until its whole-second lifetime ends, but its gate expires first (no event), and
+    /// node2 takes over after that.
+    #[test]
+    fn gate_expiry_without_event_ends_holding_before_the_address_goes() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            gate(ms(90), "node1", GateChange::Managed),
+            open_for(ms(100), "node1", 350),
+            open_for(ms(200), "node1", 350), // refresh extends to 550
+            open_for(ms(300), "node1", 350), // to 650; SIGKILL after this
+            gate(ms(500), "node2", GateChange::Managed),
+            addr(ms(700), "node2", AddrChange::Added, vip4()),
+            open_for(ms(700), "node2", 350),
+            addr(ms(1400), "node1", AddrChange::Removed, vip4()),
+            open_for(ms(1000), "node2", 350),
+            note(ms(1500)),
+        ];
+        let t = holders(&sorted(ev), vip4());
+        assert_eq!(t.at(ms(649)), set(&["node1"]));
+        assert_eq!(t.at(ms(650)), set(&[]), "expired at 650 without an event");
+        assert_eq!(t.at(ms(800)), set(&["node2"]));
+        assert!(t.conflict_windows().is_empty(), "{:?}", t.intervals);
+        let out = t.outage_windows();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!((out[0].from_ns, out[0].to_ns), (ms(650), Some(ms(700))));
+        assert_eq!((out[1].from_ns, out[1].to_ns), (ms(1350), None));
+        let i = t.intervals.iter().find(|i| i.from_ns == ms(700)).unwrap();
+        assert_eq!(i.gated, set(&["node1"]), "present but gated is shown apart");
+        // node2's gate expires at 1350 and the run ends at 1500: gone by then.
+        assert_eq!(t.at(ms(1349)), set(&["node2"]));
+        assert_eq!(t.at_end(), set(&[]));
+    }
+
+    #[test]
+    fn without_its_gate_an_address_would_have_been_a_conflict() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(700), "node2", AddrChange::Added, vip4()),
+            addr(ms(1400), "node1", AddrChange::Removed, vip4()),
+            note(ms(1500)),
+        ];
+        let w = conflict_windows(&ev, vip4());
+        assert_eq!((w[0].from_ns, w[0].to_ns), (ms(700), Some(ms(1400))));
+    }
+
+    #[test]
+    fn closed_gate_and_table_deleted() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 10_000),
+            gate(ms(300), "node1", GateChange::Closed),
+            open_for(ms(500), "node1", 10_000),
+            // Clean exit: table deleted (all closed, none managed), address still there.
+            gate(ms(800), "node1", GateChange::Closed),
+            gate(ms(800), "node1", GateChange::Unmanaged),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(200)), set(&["node1"]));
+        assert_eq!(t.at(ms(400)), set(&[]), "closed before its expiry");
+        assert_eq!(
+            t.intervals
+                .iter()
+                .find(|i| i.from_ns == ms(300))
+                .unwrap()
+                .gated,
+            set(&["node1"])
+        );
+        assert_eq!(t.at(ms(600)), set(&["node1"]));
+        assert_eq!(t.at(ms(900)), set(&["node1"]), "unmanaged: never gated");
+    }
+
+    #[test]
+    fn managed_never_opened_and_unmanaged_again() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            gate(ms(300), "node1", GateChange::Unmanaged),
+            gate(ms(600), "node1", GateChange::Managed),
+            gate(ms(700), "node1", GateChange::Open),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(200)), set(&[]));
+        assert_eq!(t.at(ms(400)), set(&["node1"]));
+        assert_eq!(t.at(ms(650)), set(&[]));
+        assert_eq!(t.at_end(), set(&["node1"]), "open without timeout");
+    }
+
+    #[test]
+    fn a_node_without_gate_events_is_never_gated_and_other_vips_do_not_count() {
+        let mut other = gate(ms(50), "node2", GateChange::Managed);
+        if let EventKind::Gate { vip, .. } = &mut other.kind {
+            *vip = ip("192.0.2.99");
+        }
+        let ev = vec![
+            gate(ms(50), "node1", GateChange::Managed),
+            other,
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(100), "node2", AddrChange::Added, vip4()),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at_end(), set(&["node2"]));
+        assert!(t.conflict_windows().is_empty());
+    }
+
+    #[test]
+    fn gate_expiry_at_the_same_instant_as_a_takeover_is_neither_conflict_nor_outage() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 400),
+            addr(ms(500), "node2", AddrChange::Added, vip4()),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert!(t.conflict_windows().is_empty(), "{:?}", t.intervals);
+        assert!(t.outage_windows().is_empty(), "{:?}", t.intervals);
+    }
+
+    #[test]
+    fn holders_at_a_time_after_the_last_event_applies_expiries() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 400),
+        ];
+        assert_eq!(
+            holders_at(&ev, &[vip4()], ms(499))[&vip4()],
+            set(&["node1"])
+        );
+        assert_eq!(holders_at(&ev, &[vip4()], ms(500))[&vip4()], set(&[]));
+        // Built only up to the last event, the timeline does not guess the future.
+        assert_eq!(holders(&ev, vip4()).at(ms(600)), set(&["node1"]));
+    }
+
+    #[test]
+    fn gate_gap_reaches_back_to_the_last_gate_event() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            open_for(ms(500), "node1", 350),
+            addr(ms(2000), "node1", AddrChange::Refreshed, vip4()),
+            ev(
+                ms(3000),
+                EventKind::GateGap {
+                    node: "node1".into(),
+                    from_ns: ms(2900),
+                    reason: "nfnetlink overrun".into(),
+                },
+            ),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.holes.len(), 1);
+        assert_eq!((t.holes[0].from_ns, t.holes[0].to_ns), (ms(500), ms(3000)));
     }
 }
