@@ -160,6 +160,21 @@ impl Timeline {
         }
     }
 
+    /// Whether `node` had the VIP present but gated at every instant of `[from_ns, to_ns]`.
+    pub fn gated_throughout(&self, node: &str, from_ns: u64, to_ns: u64) -> bool {
+        let mut any = false;
+        for i in &self.intervals {
+            let overlaps = i.from_ns <= to_ns && i.to_ns.is_none_or(|t| t > from_ns);
+            if overlaps {
+                any = true;
+                if !i.gated.contains(node) {
+                    return false;
+                }
+            }
+        }
+        any
+    }
+
     /// The holes that share any instant with `[from_ns, to_ns]`.
     pub fn holes_in(&self, from_ns: u64, to_ns: u64) -> Vec<&AddrHole> {
         self.holes
