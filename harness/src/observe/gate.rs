@@ -249,6 +249,8 @@ fn open_change(u: Option<u64>) -> GateChange {
 impl GateState {
     /// Applies a notice received at run time `now_ns`; returns the changes to record.
     pub fn apply(&mut self, n: &Notice, now_ns: u64) -> Vec<(IpAddr, GateChange)> {
+        // Leases that ran out are gone from the kernel already (it said nothing).
+        self.open.retain(|_, u| u.is_none_or(|u| u > now_ns));
         let mut out = Vec::new();
         match n {
             Notice::Added(set, elems) if set.is_live() => {
@@ -496,4 +498,229 @@ pub async fn start(host: &Host, history: History) -> Result<GateMonitor> {
         }
     });
     Ok(GateMonitor { task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::ErrorMessage;
+    use netlink_packet_netfilter::nftables::TableMessage;
+    use std::num::NonZeroI32;
+
+    fn bytes(family: NetfilterProtoFamily, m: NfTablesMessage) -> Vec<u8> {
+        let mut msg = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(NetfilterMessage::new(
+                NetfilterHeader::new(family, 0, 0),
+                m,
+            )),
+        );
+        msg.finalize();
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        buf
+    }
+
+    fn elem(key: &[u8], expires_ms: Option<u64>) -> ListAttribute<SetElementAttribute> {
+        let mut attrs = vec![SetElementAttribute::Key(DataAttribute::Value(key.to_vec()))];
+        if let Some(e) = expires_ms {
+            attrs.push(SetElementAttribute::Timeout(e));
+            attrs.push(SetElementAttribute::Expiration(e));
+        }
+        ListAttribute::Element(attrs)
+    }
+
+    fn setelem(
+        table: &str,
+        set: &str,
+        elems: Vec<ListAttribute<SetElementAttribute>>,
+    ) -> SetElementMessage {
+        SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(table.into()),
+                SetElementList::Set(set.into()),
+                SetElementList::Elements(elems),
+            ],
+        }
+    }
+
+    fn v4() -> IpAddr {
+        "192.0.2.20".parse().unwrap()
+    }
+
+    fn v6() -> IpAddr {
+        "2001:db8::20".parse().unwrap()
+    }
+
+    fn v6_bytes() -> [u8; 16] {
+        match v6() {
+            IpAddr::V6(a) => a.octets(),
+            IpAddr::V4(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn refresh_of_a_live_element_parses_with_its_expiration() {
+        let b = bytes(
+            NetfilterProtoFamily::Inet,
+            NfTablesMessage::NewSetElement(setelem(
+                "vrrpd",
+                "live4",
+                vec![elem(&[192, 0, 2, 20], Some(312))],
+            )),
+        );
+        let (n, bad) = notices(&b);
+        assert_eq!(bad, 0);
+        assert_eq!(
+            n,
+            vec![Notice::Added(
+                GateSet::Live4,
+                vec![Elem {
+                    vip: v4(),
+                    expires_ms: Some(312)
+                }]
+            )]
+        );
+        let mut st = GateState::default();
+        assert_eq!(
+            st.apply(&n[0], 1_000),
+            vec![(
+                v4(),
+                GateChange::OpenUntil {
+                    until_ns: 1_000 + 312_000_000
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn several_messages_in_one_datagram_and_other_tables_ignored() {
+        let mut b = bytes(
+            NetfilterProtoFamily::Inet,
+            NfTablesMessage::NewSetElement(setelem(
+                "vrrpd",
+                "vips6",
+                vec![elem(&v6_bytes(), None)],
+            )),
+        );
+        // The arp table's mirror and another inet table say nothing about the gate.
+        b.extend(bytes(
+            NetfilterProtoFamily::ARP,
+            NfTablesMessage::NewSetElement(setelem(
+                "vrrpd",
+                "live4",
+                vec![elem(&[192, 0, 2, 20], Some(5))],
+            )),
+        ));
+        b.extend(bytes(
+            NetfilterProtoFamily::Inet,
+            NfTablesMessage::NewSetElement(setelem(
+                "other",
+                "live4",
+                vec![elem(&[192, 0, 2, 20], Some(5))],
+            )),
+        ));
+        b.extend(bytes(
+            NetfilterProtoFamily::Inet,
+            NfTablesMessage::DeleteSetElement(setelem(
+                "vrrpd",
+                "live6",
+                vec![elem(&v6_bytes(), None)],
+            )),
+        ));
+        b.extend(bytes(
+            NetfilterProtoFamily::Inet,
+            NfTablesMessage::DeleteTable(TableMessage {
+                attributes: vec![TableAttribute::Name("vrrpd".into())],
+            }),
+        ));
+        let (n, bad) = notices(&b);
+        assert_eq!(bad, 0);
+        let e6 = Elem {
+            vip: v6(),
+            expires_ms: None,
+        };
+        assert_eq!(
+            n,
+            vec![
+                Notice::Added(GateSet::Vips6, vec![e6]),
+                Notice::Deleted(GateSet::Live6, vec![e6]),
+                Notice::TableReset,
+            ]
+        );
+        let mut st = GateState::default();
+        assert_eq!(st.apply(&n[0], 0), vec![(v6(), GateChange::Managed)]);
+        assert_eq!(
+            st.apply(&Notice::Added(GateSet::Live6, vec![e6]), 0),
+            vec![(v6(), GateChange::Open)]
+        );
+        assert_eq!(st.apply(&n[1], 0), vec![(v6(), GateChange::Closed)]);
+        st.apply(&Notice::Added(GateSet::Live6, vec![e6]), 0);
+        assert_eq!(
+            st.apply(&n[2], 0),
+            vec![(v6(), GateChange::Closed), (v6(), GateChange::Unmanaged)]
+        );
+        assert_eq!(st, GateState::default());
+    }
+
+    #[test]
+    fn errors_done_and_garbage() {
+        let mut err = NetlinkMessage::<NetfilterMessage>::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Error({
+                let mut e = ErrorMessage::default();
+                e.code = NonZeroI32::new(-libc::ENOENT);
+                e
+            }),
+        );
+        err.finalize();
+        let mut b = vec![0; err.buffer_len()];
+        err.serialize(&mut b);
+        assert_eq!(notices(&b).0, vec![Notice::Error(-libc::ENOENT)]);
+        // A truncated message is counted, never a panic.
+        let (n, bad) = notices(&b[..b.len() - 3]);
+        assert!(n.is_empty());
+        assert_eq!(bad, 1);
+    }
+
+    #[test]
+    fn resync_reports_the_differences() {
+        let mut st = GateState::default();
+        st.managed.insert(v4());
+        st.open.insert(v4(), Some(5));
+        let mut now = GateState::default();
+        now.managed.insert(v6());
+        now.open.insert(v6(), Some(9));
+        assert_eq!(
+            st.resync(now.clone()),
+            vec![
+                (v4(), GateChange::Closed),
+                (v4(), GateChange::Unmanaged),
+                (v6(), GateChange::Managed),
+                (v6(), GateChange::OpenUntil { until_ns: 9 }),
+            ]
+        );
+        assert_eq!(st, now);
+    }
+
+    #[test]
+    fn dump_request_round_trips() {
+        let b = dump_request(GateSet::Live6, 3);
+        let m = NetlinkMessage::<NetfilterMessage>::deserialize(&b).unwrap();
+        assert_eq!(m.header.flags, NLM_F_REQUEST | NLM_F_DUMP);
+        assert_eq!(m.header.sequence_number, 3);
+        let NetlinkPayload::InnerMessage(inner) = m.payload else {
+            panic!("{m:?}")
+        };
+        assert_eq!(inner.header.family, NetfilterProtoFamily::Inet);
+        assert_eq!(
+            inner.inner,
+            NetfilterMessageInner::NfTables(NfTablesMessage::GetSetElement(SetElementMessage {
+                attributes: vec![
+                    SetElementList::Table("vrrpd".into()),
+                    SetElementList::Set("live6".into()),
+                ]
+            }))
+        );
+    }
 }
