@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 
 use super::live::Runner;
 use crate::daemons::{macvlan, track, VipModel};
-use crate::history::{AddrChange, DaemonEvent, EventKind};
+use crate::history::{AddrChange, DaemonEvent, EventKind, GateChange};
 use crate::observe;
 use crate::scenario::{FaultKind, NodeVrrp, TrackKind};
 
@@ -245,7 +245,26 @@ pub(crate) async fn apply(
             rt.host(node)?.set_link(false).await?;
         }
         FaultKind::Reboot => {
-            let held = rt.holders().await?;
+            // Every VIP present on the node, held or not (dormant, gated).
+            let held = {
+                let events = rt.history.events();
+                let now = rt.history.clock().now_ns();
+                rt.vips
+                    .iter()
+                    .map(|v| {
+                        let tl = crate::check::holders_until(&events, *v, now);
+                        let present = tl.intervals.last().map(|i| {
+                            i.nodes
+                                .iter()
+                                .chain(&i.dormant)
+                                .chain(&i.gated)
+                                .cloned()
+                                .collect::<std::collections::BTreeSet<String>>()
+                        });
+                        (*v, present.unwrap_or_default())
+                    })
+                    .collect::<Vec<_>>()
+            };
             rt.monitors.remove(node);
             rt.rt(node)?.pid = None;
             rt.rt(node)?.helpers.clear();
@@ -268,6 +287,17 @@ pub(crate) async fn apply(
                         valid_lft: 0,
                         proto: None,
                         label: Some("node rebooted".into()),
+                    });
+                }
+            }
+            // Its nftables gate went with the namespace too; said after its addresses, so
+            // the node never counts as an ungated holder in between.
+            for vip in &rt.vips {
+                for change in [GateChange::Closed, GateChange::Unmanaged] {
+                    rt.history.record(EventKind::Gate {
+                        node: node.to_string(),
+                        vip: *vip,
+                        change,
                     });
                 }
             }
