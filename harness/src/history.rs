@@ -88,6 +88,28 @@ pub enum LinkChange {
     Removed,
 }
 
+/// How a node's nftables gate for one VIP changed (the `inet vrrpd` table of the
+/// vrrpd gate contract, `GATE.md`), as seen through nfnetlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GateChange {
+    /// The VIP is in the node's `vips4`/`vips6` set: its traffic passes only while the
+    /// gate is open.
+    Managed,
+    /// The VIP left the `vips` set (or the table went away): never gated.
+    Unmanaged,
+    /// The VIP's element in `live4`/`live6` was added or refreshed: open until `until_ns`
+    /// (run time), when the kernel drops it without telling anyone.
+    OpenUntil {
+        /// Receive (or dump) time plus the element's remaining expiration.
+        until_ns: u64,
+    },
+    /// The VIP's live element carries no timeout: open until it is deleted.
+    Open,
+    /// The live element was deleted (or its set or table was).
+    Closed,
+}
+
 /// One answer to a client probe.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProbeAnswer {
@@ -149,6 +171,26 @@ pub enum EventKind {
     /// events were lost (netlink overrun) and the state was re-read. Whatever happened in
     /// between is unknown.
     AddrGap {
+        /// The node.
+        node: String,
+        /// Start of the hole.
+        from_ns: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A node's nftables gate for a VIP changed (see [`GateChange`]).
+    Gate {
+        /// The node.
+        node: String,
+        /// The VIP.
+        vip: IpAddr,
+        /// The change.
+        change: GateChange,
+    },
+    /// The observation of a node's nftables gate has a hole from `from_ns` to this event:
+    /// notifications were lost (netlink overrun) and the sets were re-read. Whatever
+    /// happened in between is unknown.
+    GateGap {
         /// The node.
         node: String,
         /// Start of the hole.

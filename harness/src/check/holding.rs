@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::client::client_view;
 use super::timeline::{holders, Timeline, Window};
 use super::{dur_ns, join_nodes, ms_str, t_str, CheckName, CheckResult, Ctx, Findings};
 use crate::history::Event;
@@ -182,11 +183,66 @@ pub fn conflict_max(ctx: &Ctx, events: &[Event], bound: Duration) -> CheckResult
             longest(&windows, ctx.end_ns)
         ));
         judge_windows(&tl, ctx, &windows, bound, WindowKind::Conflict, &mut f);
+        client_over_gate(&tl, events, ctx, since, bound, &mut f);
         if let Some(why) = unobserved(&tl, since, ctx.end_ns) {
             f.unknowns.push(why);
         }
     }
     CheckResult::new(NAME, f.outcome(NAME), detail.join("; "))
+}
+
+/// The client's view is the final word: a window (lasting past `since`) in which two or
+/// more nodes answered the client's probes, one of them while its nftables gate was closed
+/// all along since the probe before (a gate that does not gate), is a conflict even though
+/// the gate-aware holders deny it, and is judged against `bound` like one.
+fn client_over_gate(
+    tl: &Timeline,
+    events: &[Event],
+    ctx: &Ctx,
+    since: u64,
+    bound: Duration,
+    f: &mut Findings,
+) {
+    let view = client_view(events, tl.vip);
+    let bound_ns = dur_ns(bound);
+    for w in view.multi_node_windows() {
+        if w.to_ns.is_some_and(|to| to <= since) {
+            continue;
+        }
+        let mut liars = BTreeSet::new();
+        for pair in view.probes.windows(2) {
+            let (q, p) = (&pair[0], &pair[1]);
+            if p.t_ns < w.from_ns || w.to_ns.is_some_and(|to| p.t_ns >= to) {
+                continue;
+            }
+            liars.extend(
+                p.nodes()
+                    .into_iter()
+                    .filter(|n| tl.gated_throughout(n, q.t_ns, p.t_ns)),
+            );
+        }
+        if liars.is_empty() {
+            continue;
+        }
+        let len = dur_ns(w.duration_until(ctx.end_ns));
+        let to = w
+            .to_ns
+            .map_or_else(|| "the end of the run (still open)".to_string(), t_str);
+        let text = format!(
+            "the client got answers for {} from {} from {} to {to} ({}; bound {}) although the nftables gate of {} was closed: the gate does not gate",
+            tl.vip,
+            join_nodes(&w.nodes),
+            t_str(w.from_ns),
+            ms_str(len),
+            ms_str(bound_ns),
+            join_nodes(&liars)
+        );
+        if len > bound_ns {
+            f.fails.push(text);
+        } else if w.is_open() {
+            f.unknowns.push(text);
+        }
+    }
 }
 
 /// Every outage window (nobody holds a VIP), after the VIP was first held, is at most
@@ -441,5 +497,57 @@ mod tests {
         );
         let r = expect_holders(&c, &ev, ms(99_000), &one("node2"));
         assert!(matches!(r.outcome, Outcome::Unknown(_)), "{r:?}");
+    }
+
+    /// node1 is SIGKILLed at 0.3 s; its address stays until 3 s but its gate expires at
+    /// 0.65 s; node2 takes over at 0.7 s. `liar`: node1 keeps answering the client all
+    /// the same (a gate that does not gate).
+    fn gated_takeover(liar: bool) -> Vec<Event> {
+        use crate::history::GateChange;
+        let mut ev = vec![
+            gate(ms(50), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 350),
+            open_for(ms(300), "node1", 350),
+            fault(ms(310), "node1", "sigkill"),
+            addr(ms(700), "node2", AddrChange::Added, vip4()),
+            addr(ms(3000), "node1", AddrChange::Removed, vip4()),
+            note(ms(4000)),
+        ];
+        for (i, t) in (200..=3900).step_by(100).enumerate() {
+            let mut who = Vec::new();
+            if t < 700 || (liar && t <= 3000) {
+                who.push(MAC1);
+            }
+            if t > 700 {
+                who.push(MAC2);
+            }
+            ev.push(probe(ms(t), i as u64, &who));
+        }
+        sorted(ev)
+    }
+
+    #[test]
+    fn a_gate_that_really_gates_hides_the_address_overlap() {
+        let ev = gated_takeover(false);
+        let r = conflict_max(&ctx(&ev), &ev, Duration::from_secs(1));
+        assert!(r.outcome.is_pass(), "{r:?}");
+    }
+
+    #[test]
+    fn the_client_seeing_a_gated_node_answer_is_still_a_conflict() {
+        let ev = gated_takeover(true);
+        assert!(
+            holders(&ev, vip4()).conflict_windows().is_empty(),
+            "the gate-aware holders alone see no conflict"
+        );
+        let r = conflict_max(&ctx(&ev), &ev, Duration::from_secs(1));
+        let Outcome::Fail(msg) = &r.outcome else {
+            panic!("{r:?}")
+        };
+        assert!(
+            msg.contains("the client got answers for 192.0.2.20 from node1+node2 from t=0.800s to t=3.100s (2300 ms; bound 1000 ms) although the nftables gate of node1 was closed"),
+            "{msg}"
+        );
     }
 }

@@ -7,14 +7,22 @@
 //! such a link while it is not live (a protodown macvlan of a FRR backup, a macvlan over
 //! a downed `eth1`) is *present*: shown apart, never counted as held.
 //!
-//! The model is fed the history's [`EventKind::Addr`] and [`EventKind::Link`] events in
-//! order. A link the history never described (a history recorded without link events)
-//! counts as up, which is what holders meant before link events existed.
+//! A VIP that vrrpd gates with nftables (`GATE.md`) is live only while its gate is open:
+//! it is *managed* (in the node's `vips` set) and then live iff its `live` element has
+//! not expired nor been deleted. A present, usable address whose gate is closed is
+//! *gated*: shown apart, never counted as held. A node the history has no gate event for
+//! (keepalived, FRR) is never gated.
+//!
+//! The model is fed the history's [`EventKind::Addr`], [`EventKind::Link`] and
+//! [`EventKind::Gate`] events in order, and the time ([`Liveness::set_now`]): a gate
+//! expires without any event. A link the history never described (a history recorded
+//! without link events) counts as up, which is what holders meant before link events
+//! existed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::history::{AddrChange, EventKind, LinkChange};
+use crate::history::{AddrChange, EventKind, GateChange, LinkChange};
 
 /// The interface on the shared segment that carries the VIPs.
 pub const SEGMENT_IFNAME: &str = "eth1";
@@ -34,12 +42,29 @@ impl LinkState {
     }
 }
 
+/// Whether a node's gate lets the watched VIP's traffic through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Gate {
+    /// The VIP is in the node's `vips` set.
+    managed: bool,
+    /// Its live element: `None` none, `Some(None)` without timeout, `Some(Some(t))`
+    /// until run time `t` (exclusive).
+    open: Option<Option<u64>>,
+}
+
+impl Gate {
+    fn passes(&self, now_ns: u64) -> bool {
+        !self.managed || self.open.is_some_and(|u| u.is_none_or(|u| now_ns < u))
+    }
+}
+
 /// One node's links and where the watched VIP sits.
 #[derive(Debug, Clone, Default)]
 struct Node {
     links: BTreeMap<String, LinkState>,
     /// Links the VIP is on.
     on: BTreeSet<String>,
+    gate: Gate,
 }
 
 impl Node {
@@ -66,7 +91,8 @@ impl Node {
         self.on_segment(ifname) && self.usable(ifname) && lower_ok
     }
 
-    fn live(&self) -> bool {
+    /// Live by its links alone (the gate aside).
+    fn usable_here(&self) -> bool {
         self.on.iter().any(|i| self.live_on(i))
     }
 
@@ -80,6 +106,7 @@ impl Node {
 pub struct Liveness {
     vip: IpAddr,
     nodes: BTreeMap<String, Node>,
+    now_ns: u64,
 }
 
 impl Liveness {
@@ -88,7 +115,25 @@ impl Liveness {
         Liveness {
             vip,
             nodes: BTreeMap::new(),
+            now_ns: 0,
         }
+    }
+
+    /// Sets the time at which [`Liveness::holders`] and the other sets are judged (gates
+    /// expire with time).
+    pub fn set_now(&mut self, now_ns: u64) {
+        self.now_ns = now_ns;
+    }
+
+    /// The earliest instant after `after_ns` at which a node's gate for the VIP expires,
+    /// if any.
+    pub fn next_expiry_after(&self, after_ns: u64) -> Option<u64> {
+        self.nodes
+            .values()
+            .filter(|n| n.gate.managed)
+            .filter_map(|n| n.gate.open.flatten())
+            .filter(|u| *u > after_ns)
+            .min()
     }
 
     /// Applies one event; returns whether it can have changed who holds the VIP.
@@ -143,15 +188,30 @@ impl Liveness {
                 }
                 true
             }
+            EventKind::Gate { node, vip, change } if *vip == self.vip => {
+                let g = &mut self.nodes.entry(node.clone()).or_default().gate;
+                match change {
+                    GateChange::Managed => g.managed = true,
+                    GateChange::Unmanaged => g.managed = false,
+                    GateChange::OpenUntil { until_ns } => g.open = Some(Some(*until_ns)),
+                    GateChange::Open => g.open = Some(None),
+                    GateChange::Closed => g.open = None,
+                }
+                true
+            }
             _ => false,
         }
+    }
+
+    fn live(&self, n: &Node) -> bool {
+        n.usable_here() && n.gate.passes(self.now_ns)
     }
 
     /// The nodes where the VIP is live.
     pub fn holders(&self) -> BTreeSet<String> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.live())
+            .filter(|(_, n)| self.live(n))
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -160,7 +220,16 @@ impl Liveness {
     pub fn dormant(&self) -> BTreeSet<String> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.present() && !n.live())
+            .filter(|(_, n)| n.present() && !n.usable_here())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The nodes where the VIP is on a usable segment link but its gate is closed.
+    pub fn gated(&self) -> BTreeSet<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.usable_here() && !n.gate.passes(self.now_ns))
             .map(|(name, _)| name.clone())
             .collect()
     }

@@ -49,7 +49,8 @@ pub use holding::{
 };
 pub use names::CheckName;
 pub use timeline::{
-    conflict_windows, holders, holders_at, outage_windows, AddrHole, Interval, Timeline, Window,
+    conflict_windows, holders, holders_at, holders_until, outage_windows, AddrHole, Interval,
+    Timeline, Window,
 };
 pub use verdict::{judge, Classification, Judged, Verdict};
 

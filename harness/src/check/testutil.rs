@@ -8,7 +8,7 @@ use crate::check::Ctx;
 use vrrpd::wire::Mac;
 
 use crate::history::{
-    AddrChange, DaemonEvent, Event, EventKind, FrameSummary, LinkChange, ProbeAnswer,
+    AddrChange, DaemonEvent, Event, EventKind, FrameSummary, GateChange, LinkChange, ProbeAnswer,
 };
 
 pub const MAC1: &str = "02:00:00:00:00:01";
@@ -64,6 +64,29 @@ pub fn gap(t_ns: u64, node: &str, from_ns: u64) -> Event {
             node: node.into(),
             from_ns,
             reason: "netlink overrun".into(),
+        },
+    )
+}
+
+/// A gate event of `node` for the test VIP.
+pub fn gate(t_ns: u64, node: &str, change: GateChange) -> Event {
+    ev(
+        t_ns,
+        EventKind::Gate {
+            node: node.into(),
+            vip: vip4(),
+            change,
+        },
+    )
+}
+
+/// The gate of `node` opened (or refreshed) at `t_ns` for `for_ms`.
+pub fn open_for(t_ns: u64, node: &str, for_ms: u64) -> Event {
+    gate(
+        t_ns,
+        node,
+        GateChange::OpenUntil {
+            until_ns: t_ns + ms(for_ms),
         },
     )
 }

@@ -35,9 +35,13 @@ pub struct Interval {
     /// The nodes where the VIP is on a segment link that is not live (down, protodown,
     /// lower link down): present, but not held.
     pub dormant: BTreeSet<String>,
+    /// The nodes where the VIP is on a usable segment link but the node's nftables gate
+    /// for it is closed: present, traffic dropped, not held.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub gated: BTreeSet<String>,
 }
 
-/// A stretch of a node's address observation that is unknown.
+/// A stretch of a node's address (or gate) observation that is unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AddrHole {
     /// The node.
@@ -156,6 +160,21 @@ impl Timeline {
         }
     }
 
+    /// Whether `node` had the VIP present but gated at every instant of `[from_ns, to_ns]`.
+    pub fn gated_throughout(&self, node: &str, from_ns: u64, to_ns: u64) -> bool {
+        let mut any = false;
+        for i in &self.intervals {
+            let overlaps = i.from_ns <= to_ns && i.to_ns.is_none_or(|t| t > from_ns);
+            if overlaps {
+                any = true;
+                if !i.gated.contains(node) {
+                    return false;
+                }
+            }
+        }
+        any
+    }
+
     /// The holes that share any instant with `[from_ns, to_ns]`.
     pub fn holes_in(&self, from_ns: u64, to_ns: u64) -> Vec<&AddrHole> {
         self.holes
@@ -165,51 +184,121 @@ impl Timeline {
     }
 }
 
-/// Live and dormant nodes.
-type Sets = (BTreeSet<String>, BTreeSet<String>);
-
-/// Closes the interval that began at `start` at `t` if the holder sets changed.
-fn commit(t: u64, cur: &mut Sets, next: &Sets, start: &mut u64, intervals: &mut Vec<Interval>) {
-    if next == cur {
-        return;
-    }
-    if t > *start {
-        let (nodes, dormant) = std::mem::take(cur);
-        intervals.push(Interval {
-            from_ns: *start,
-            to_ns: Some(t),
-            nodes,
-            dormant,
-        });
-        *start = t;
-    }
-    *cur = next.clone();
+/// Live, dormant and gated nodes at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Sets {
+    nodes: BTreeSet<String>,
+    dormant: BTreeSet<String>,
+    gated: BTreeSet<String>,
 }
 
-/// The holder timeline of `vip`. `events` must be sorted by `t_ns`.
+impl Sets {
+    fn of(model: &Liveness) -> Sets {
+        Sets {
+            nodes: model.holders(),
+            dormant: model.dormant(),
+            gated: model.gated(),
+        }
+    }
+}
+
+/// Builds the intervals: `cur` holds since `start`; `next` is the state after everything
+/// at `work_t`.
+struct Builder {
+    model: Liveness,
+    cur: Sets,
+    next: Sets,
+    start: u64,
+    work_t: u64,
+    intervals: Vec<Interval>,
+}
+
+impl Builder {
+    /// Closes the interval that began at `start` at `work_t` if the sets changed.
+    fn commit(&mut self) {
+        if self.next == self.cur {
+            return;
+        }
+        if self.work_t > self.start {
+            let Sets {
+                nodes,
+                dormant,
+                gated,
+            } = std::mem::take(&mut self.cur);
+            self.intervals.push(Interval {
+                from_ns: self.start,
+                to_ns: Some(self.work_t),
+                nodes,
+                dormant,
+                gated,
+            });
+            self.start = self.work_t;
+        }
+        self.cur = self.next.clone();
+    }
+
+    /// Moves time on to `t`, through every gate expiry on the way (expiries send no event).
+    fn advance(&mut self, t: u64) {
+        if t <= self.work_t {
+            return;
+        }
+        self.commit();
+        while let Some(u) = self
+            .model
+            .next_expiry_after(self.work_t)
+            .filter(|u| *u <= t)
+        {
+            self.work_t = u;
+            self.model.set_now(u);
+            self.next = Sets::of(&self.model);
+            if u < t {
+                self.commit();
+            }
+        }
+        self.work_t = t;
+        self.model.set_now(t);
+        self.next = Sets::of(&self.model);
+    }
+}
+
+/// The holder timeline of `vip` up to the last event. `events` must be sorted by `t_ns`.
 pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
-    let mut intervals = Vec::new();
+    let end = events.iter().map(|e| e.t_ns).max().unwrap_or(0);
+    holders_until(events, vip, end)
+}
+
+/// The holder timeline of `vip` up to `end_ns` (or the last event, if later): gates that
+/// expire by then without a refresh in `events` are closed. The single place that decides
+/// who holds a VIP. `events` must be sorted by `t_ns`.
+pub fn holders_until(events: &[Event], vip: IpAddr, end_ns: u64) -> Timeline {
     let mut holes = Vec::new();
     let mut last_seen: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut last_gate: BTreeMap<&str, u64> = BTreeMap::new();
     let mut observed = false;
-    // `cur` is the committed sets since `start`; `next` those after the events at `work_t`.
-    let mut model = Liveness::new(vip);
-    let mut cur: Sets = Sets::default();
-    let mut next = cur.clone();
-    let mut start = 0u64;
-    let mut work_t = 0u64;
+    let mut b = Builder {
+        model: Liveness::new(vip),
+        cur: Sets::default(),
+        next: Sets::default(),
+        start: 0,
+        work_t: 0,
+        intervals: Vec::new(),
+    };
 
     for e in events {
         match &e.kind {
             EventKind::Addr { node, .. } | EventKind::Link { node, .. } => {
                 observed = true;
                 last_seen.insert(node.as_str(), e.t_ns);
-                if e.t_ns != work_t {
-                    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
-                    work_t = e.t_ns;
+                b.advance(e.t_ns);
+                if b.model.apply(&e.kind) {
+                    b.next = Sets::of(&b.model);
                 }
-                if model.apply(&e.kind) {
-                    next = (model.holders(), model.dormant());
+            }
+            EventKind::Gate { node, .. } => {
+                last_gate.insert(node.as_str(), e.t_ns);
+                b.advance(e.t_ns);
+                if b.model.apply(&e.kind) {
+                    b.next = Sets::of(&b.model);
                 }
             }
             EventKind::AddrGap {
@@ -226,33 +315,53 @@ pub fn holders(events: &[Event], vip: IpAddr) -> Timeline {
                 });
                 last_seen.insert(node.as_str(), e.t_ns);
             }
+            EventKind::GateGap {
+                node,
+                from_ns,
+                reason,
+            } => {
+                let since = last_gate.get(node.as_str()).copied().unwrap_or(0);
+                holes.push(AddrHole {
+                    node: node.clone(),
+                    from_ns: (*from_ns).min(since),
+                    to_ns: e.t_ns,
+                    reason: reason.clone(),
+                });
+                last_gate.insert(node.as_str(), e.t_ns);
+            }
             _ => {}
         }
     }
-    commit(work_t, &mut cur, &next, &mut start, &mut intervals);
-    let (nodes, dormant) = cur;
-    intervals.push(Interval {
-        from_ns: start,
+    b.advance(end_ns);
+    b.commit();
+    let Sets {
+        nodes,
+        dormant,
+        gated,
+    } = b.cur;
+    b.intervals.push(Interval {
+        from_ns: b.start,
         to_ns: None,
         nodes,
         dormant,
+        gated,
     });
     Timeline {
         vip,
-        intervals,
+        intervals: b.intervals,
         holes,
         observed,
     }
 }
 
-/// The holders of each of `vips` at `t_ns`.
+/// The holders of each of `vips` at `t_ns` (gates that expired by `t_ns` are closed).
 pub fn holders_at(
     events: &[Event],
     vips: &[IpAddr],
     t_ns: u64,
 ) -> BTreeMap<IpAddr, BTreeSet<String>> {
     vips.iter()
-        .map(|v| (*v, holders(events, *v).at(t_ns)))
+        .map(|v| (*v, holders_until(events, *v, t_ns).at(t_ns)))
         .collect()
 }
 
@@ -270,7 +379,7 @@ pub fn outage_windows(events: &[Event], vip: IpAddr) -> Vec<Window> {
 mod tests {
     use super::*;
     use crate::check::testutil::*;
-    use crate::history::AddrChange;
+    use crate::history::{AddrChange, GateChange};
 
     fn set(nodes: &[&str]) -> BTreeSet<String> {
         nodes.iter().map(|s| s.to_string()).collect()
@@ -503,5 +612,164 @@ mod tests {
         assert_eq!(t.at(ms(2500)), set(&["node2"]));
         assert_eq!(t.at_end(), set(&[]));
         assert_eq!(t.intervals.last().unwrap().dormant, set(&["node2"]));
+    }
+
+    /// vrrpd's gate after a SIGKILL of node1 at 100 ms adverts: node1's address stays
+    /// until its whole-second lifetime ends, but its gate expires first (no event), and
+    /// node2 takes over after that.
+    #[test]
+    fn gate_expiry_without_event_ends_holding_before_the_address_goes() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            gate(ms(90), "node1", GateChange::Managed),
+            open_for(ms(100), "node1", 350),
+            open_for(ms(200), "node1", 350), // refresh extends to 550
+            open_for(ms(300), "node1", 350), // to 650; SIGKILL after this
+            gate(ms(500), "node2", GateChange::Managed),
+            addr(ms(700), "node2", AddrChange::Added, vip4()),
+            open_for(ms(700), "node2", 350),
+            addr(ms(1400), "node1", AddrChange::Removed, vip4()),
+            open_for(ms(1000), "node2", 350),
+            note(ms(1500)),
+        ];
+        let t = holders(&sorted(ev), vip4());
+        assert_eq!(t.at(ms(649)), set(&["node1"]));
+        assert_eq!(t.at(ms(650)), set(&[]), "expired at 650 without an event");
+        assert_eq!(t.at(ms(800)), set(&["node2"]));
+        assert!(t.conflict_windows().is_empty(), "{:?}", t.intervals);
+        let out = t.outage_windows();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!((out[0].from_ns, out[0].to_ns), (ms(650), Some(ms(700))));
+        assert_eq!((out[1].from_ns, out[1].to_ns), (ms(1350), None));
+        let i = t.intervals.iter().find(|i| i.from_ns == ms(700)).unwrap();
+        assert_eq!(i.gated, set(&["node1"]), "present but gated is shown apart");
+        // node2's gate expires at 1350 and the run ends at 1500: gone by then.
+        assert_eq!(t.at(ms(1349)), set(&["node2"]));
+        assert_eq!(t.at_end(), set(&[]));
+    }
+
+    #[test]
+    fn without_its_gate_an_address_would_have_been_a_conflict() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(700), "node2", AddrChange::Added, vip4()),
+            addr(ms(1400), "node1", AddrChange::Removed, vip4()),
+            note(ms(1500)),
+        ];
+        let w = conflict_windows(&ev, vip4());
+        assert_eq!((w[0].from_ns, w[0].to_ns), (ms(700), Some(ms(1400))));
+    }
+
+    #[test]
+    fn closed_gate_and_table_deleted() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 10_000),
+            gate(ms(300), "node1", GateChange::Closed),
+            open_for(ms(500), "node1", 10_000),
+            // Clean exit: table deleted (all closed, none managed), address still there.
+            gate(ms(800), "node1", GateChange::Closed),
+            gate(ms(800), "node1", GateChange::Unmanaged),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(200)), set(&["node1"]));
+        assert_eq!(t.at(ms(400)), set(&[]), "closed before its expiry");
+        assert_eq!(
+            t.intervals
+                .iter()
+                .find(|i| i.from_ns == ms(300))
+                .unwrap()
+                .gated,
+            set(&["node1"])
+        );
+        assert_eq!(t.at(ms(600)), set(&["node1"]));
+        assert_eq!(t.at(ms(900)), set(&["node1"]), "unmanaged: never gated");
+    }
+
+    #[test]
+    fn managed_never_opened_and_unmanaged_again() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            gate(ms(300), "node1", GateChange::Unmanaged),
+            gate(ms(600), "node1", GateChange::Managed),
+            gate(ms(700), "node1", GateChange::Open),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at(ms(200)), set(&[]));
+        assert_eq!(t.at(ms(400)), set(&["node1"]));
+        assert_eq!(t.at(ms(650)), set(&[]));
+        assert_eq!(t.at_end(), set(&["node1"]), "open without timeout");
+    }
+
+    #[test]
+    fn a_node_without_gate_events_is_never_gated_and_other_vips_do_not_count() {
+        let mut other = gate(ms(50), "node2", GateChange::Managed);
+        if let EventKind::Gate { vip, .. } = &mut other.kind {
+            *vip = ip("192.0.2.99");
+        }
+        let ev = vec![
+            gate(ms(50), "node1", GateChange::Managed),
+            other,
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            addr(ms(100), "node2", AddrChange::Added, vip4()),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.at_end(), set(&["node2"]));
+        assert!(t.conflict_windows().is_empty());
+    }
+
+    #[test]
+    fn gate_expiry_at_the_same_instant_as_a_takeover_is_neither_conflict_nor_outage() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 400),
+            addr(ms(500), "node2", AddrChange::Added, vip4()),
+            note(ms(1000)),
+        ];
+        let t = holders(&ev, vip4());
+        assert!(t.conflict_windows().is_empty(), "{:?}", t.intervals);
+        assert!(t.outage_windows().is_empty(), "{:?}", t.intervals);
+    }
+
+    #[test]
+    fn holders_at_a_time_after_the_last_event_applies_expiries() {
+        let ev = vec![
+            gate(ms(0), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 400),
+        ];
+        assert_eq!(
+            holders_at(&ev, &[vip4()], ms(499))[&vip4()],
+            set(&["node1"])
+        );
+        assert_eq!(holders_at(&ev, &[vip4()], ms(500))[&vip4()], set(&[]));
+        // Built only up to the last event, the timeline does not guess the future.
+        assert_eq!(holders(&ev, vip4()).at(ms(600)), set(&["node1"]));
+    }
+
+    #[test]
+    fn gate_gap_reaches_back_to_the_last_gate_event() {
+        let ev = vec![
+            addr(ms(100), "node1", AddrChange::Initial, vip4()),
+            open_for(ms(500), "node1", 350),
+            addr(ms(2000), "node1", AddrChange::Refreshed, vip4()),
+            ev(
+                ms(3000),
+                EventKind::GateGap {
+                    node: "node1".into(),
+                    from_ns: ms(2900),
+                    reason: "nfnetlink overrun".into(),
+                },
+            ),
+        ];
+        let t = holders(&ev, vip4());
+        assert_eq!(t.holes.len(), 1);
+        assert_eq!((t.holes[0].from_ns, t.holes[0].to_ns), (ms(500), ms(3000)));
     }
 }

@@ -41,6 +41,8 @@ const COLOR_HOLD: &str = "#3b7dd8";
 const COLOR_CONFLICT: &str = "#d62728";
 const COLOR_HOLE: &str = "#f2c200";
 const COLOR_DORMANT: &str = "#9ab7e0";
+/// Fill of a VIP held on a live link but gated: the hatch pattern defined in the header.
+const FILL_GATED: &str = "url(#gated-hatch)";
 const COLOR_CLIENT_0: &str = "#b0b0b0";
 const COLOR_CLIENT_1: &str = "#2e9e44";
 const COLOR_CLIENT_N: &str = "#d62728";
@@ -116,6 +118,12 @@ fn span_text(s: Span) -> String {
     } else {
         format!("{} – {} ({len} ms)", t_str(s.from), t_str(s.to))
     }
+}
+
+/// Every span in which one of the VIPs was on a live link of `node` while the node's
+/// nftables gate for it was closed: present, traffic dropped, not held.
+fn gated_spans(timelines: &[Timeline], node: &str, end_ns: u64) -> Vec<Span> {
+    spans_where(timelines, end_ns, |i| i.gated.contains(node))
 }
 
 /// Every span in which `node` held at least one of the VIPs.
@@ -283,6 +291,10 @@ fn header(out: &mut String, layout: &Layout, title: &str) {
     let _ = writeln!(out, "<title>{}</title>", escape(title));
     let _ = writeln!(
         out,
+        "<defs><pattern id=\"gated-hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#e8eef8\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"{COLOR_HOLD}\" stroke-width=\"2\"/></pattern></defs>"
+    );
+    let _ = writeln!(
+        out,
         "<rect x=\"0\" y=\"0\" width=\"{WIDTH:.0}\" height=\"{height:.0}\" fill=\"#ffffff\"/>"
     );
     text(
@@ -368,7 +380,8 @@ fn lane_head(out: &mut String, y: f64, tip: &str, label: &str) {
 }
 
 /// One node's lane: background, label, when it had a VIP on a link that was not live
-/// (dormant), when it held a VIP, and where its address events were lost.
+/// (dormant), when it had one on a live link behind a closed gate (gated), when it held
+/// a VIP, and where its address events were lost.
 fn node_lane(out: &mut String, node: &str, y: f64, timelines: &[Timeline], scale: &Scale) {
     let end = scale.end_ns;
     let _ = writeln!(
@@ -388,6 +401,21 @@ fn node_lane(out: &mut String, node: &str, y: f64, timelines: &[Timeline], scale
             " fill-opacity=\"0.5\"",
             &format!(
                 "{node} has a VIP on a link that is not live (down, protodown or its lower link down): present, not held: {}",
+                span_text(s)
+            ),
+        );
+    }
+    for s in gated_spans(timelines, node, end) {
+        rect(
+            out,
+            "gated",
+            scale.span(s.from, s.to),
+            y + 8.0,
+            LANE_H - 16.0,
+            FILL_GATED,
+            " stroke=\"#3b7dd8\" stroke-dasharray=\"3,2\"",
+            &format!(
+                "{node} has a VIP whose nftables gate is closed (expired or deleted): present, traffic dropped, not held: {}",
                 span_text(s)
             ),
         );
@@ -653,11 +681,15 @@ fn legend(out: &mut String, y: f64) {
         Dash,
         Tick,
     }
-    let items: [(Mark, &str); 9] = [
+    let items: [(Mark, &str); 10] = [
         (Mark::Box(COLOR_HOLD, ""), "holds a VIP"),
         (
             Mark::Box(COLOR_DORMANT, " fill-opacity=\"0.5\""),
             "VIP present, link not live",
+        ),
+        (
+            Mark::Box(FILL_GATED, " stroke=\"#3b7dd8\" stroke-dasharray=\"3,2\""),
+            "held, gated (not counted)",
         ),
         (
             Mark::Box(COLOR_CONFLICT, " fill-opacity=\"0.25\" stroke=\"#d62728\""),
@@ -962,5 +994,34 @@ mod tests {
         assert_eq!(tick_step(1.0), 0.1);
         assert_eq!(tick_step(90.0), 5.0);
         assert_eq!(tick_step(100_000.0), 5000.0);
+    }
+
+    /// vrrpd after a SIGKILL: node1's address outlives its gate; the lane shows it as
+    /// present and gated (hatched), not held, and there is no conflict.
+    #[test]
+    fn gated_vip_is_hatched_and_not_held() {
+        use crate::history::GateChange;
+        let ev = sorted(vec![
+            gate(ms(50), "node1", GateChange::Managed),
+            addr(ms(100), "node1", AddrChange::Added, vip4()),
+            open_for(ms(100), "node1", 350),
+            open_for(ms(1000), "node1", 350),
+            fault(ms(1100), "node1", "sigkill"),
+            addr(ms(1500), "node2", AddrChange::Added, vip4()),
+            addr(ms(2000), "node1", AddrChange::Removed, vip4()),
+            note(ms(3000)),
+        ]);
+        let svg = timeline_svg(&ev, &nodes(), &[vip4()], ms(3000), "vrrpd gate");
+        wellformed::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert_eq!(count(&svg, "<rect class=\"conflict\""), 0, "{svg}");
+        // Gated between its first lease and the refresh, and from expiry to removal.
+        assert_eq!(count(&svg, "<rect class=\"gated\""), 2, "{svg}");
+        assert!(svg.contains("id=\"gated-hatch\""));
+        assert!(svg.contains(">held, gated (not counted)</text>"), "{svg}");
+        let from = svg
+            .find("<g class=\"lane node\" data-node=\"node1\">")
+            .unwrap();
+        let lane = &svg[from..from + svg[from..].find("</g>").unwrap() + 4];
+        insta::assert_snapshot!("gated_lane_node1", lane);
     }
 }

@@ -10,8 +10,8 @@ use nix::sys::signal::Signal;
 
 use super::live::Runner;
 use crate::daemons::{macvlan, track, VipModel};
-use crate::history::{AddrChange, DaemonEvent, EventKind};
-use crate::observe::addr;
+use crate::history::{AddrChange, DaemonEvent, EventKind, GateChange};
+use crate::observe;
 use crate::scenario::{FaultKind, NodeVrrp, TrackKind};
 
 /// How long a clean stop may take: a daemon sends its priority-0 advert and removes its
@@ -245,7 +245,26 @@ pub(crate) async fn apply(
             rt.host(node)?.set_link(false).await?;
         }
         FaultKind::Reboot => {
-            let held = rt.holders().await?;
+            // Every VIP present on the node, held or not (dormant, gated).
+            let held = {
+                let events = rt.history.events();
+                let now = rt.history.clock().now_ns();
+                rt.vips
+                    .iter()
+                    .map(|v| {
+                        let tl = crate::check::holders_until(&events, *v, now);
+                        let present = tl.intervals.last().map(|i| {
+                            i.nodes
+                                .iter()
+                                .chain(&i.dormant)
+                                .chain(&i.gated)
+                                .cloned()
+                                .collect::<std::collections::BTreeSet<String>>()
+                        });
+                        (*v, present.unwrap_or_default())
+                    })
+                    .collect::<Vec<_>>()
+            };
             rt.monitors.remove(node);
             rt.rt(node)?.pid = None;
             rt.rt(node)?.helpers.clear();
@@ -271,13 +290,24 @@ pub(crate) async fn apply(
                     });
                 }
             }
+            // Its nftables gate went with the namespace too; said after its addresses, so
+            // the node never counts as an ungated holder in between.
+            for vip in &rt.vips {
+                for change in [GateChange::Closed, GateChange::Unmanaged] {
+                    rt.history.record(EventKind::Gate {
+                        node: node.to_string(),
+                        vip: *vip,
+                        change,
+                    });
+                }
+            }
             // /run is a tmpfs on a real machine: a reboot clears pid files.
             let (dir, daemon) = {
                 let n = rt.rt(node)?;
                 (n.dir.clone(), n.daemon.clone())
             };
             daemon.clear_runtime_files(&dir);
-            let mon = addr::start(rt.host(node)?, rt.history.clone()).await?;
+            let mon = observe::start_node(rt.host(node)?, rt.history.clone()).await?;
             rt.monitors.insert(node.to_string(), mon);
             start(rt, node).await?;
         }

@@ -12,7 +12,7 @@ use crate::check;
 use crate::daemons::{Cast, Daemon};
 use crate::history::History;
 use crate::lab::{Host, Lab};
-use crate::observe::addr::AddrMonitor;
+use crate::observe::NodeMonitor;
 use crate::scenario::NodeVrrp;
 
 /// Per-node state of the daemon under test.
@@ -37,7 +37,7 @@ pub(crate) struct Runner<'a> {
     pub lab: Lab,
     pub history: History,
     pub nodes: BTreeMap<String, NodeRt>,
-    pub monitors: BTreeMap<String, AddrMonitor>,
+    pub monitors: BTreeMap<String, NodeMonitor>,
     pub vips: Vec<IpAddr>,
     /// A node was stopped cleanly while it held a VIP (the priority-0 check applies).
     pub stopped_holder: bool,

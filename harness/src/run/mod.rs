@@ -25,8 +25,7 @@ use crate::check::{self, CheckName, CheckResult, Outcome, StepOutcome, Verdict};
 use crate::daemons::{Cast, Daemon};
 use crate::history::{Event, EventKind, History};
 use crate::lab::Lab;
-use crate::observe::addr;
-use crate::observe::{capture, probe};
+use crate::observe::{self, capture, probe};
 use crate::report::NodeDaemon;
 use crate::scenario::Scenario;
 
@@ -199,7 +198,10 @@ async fn run_inner(
     let lab = Lab::build(sc.topology.clone()).await?;
     let mut monitors = BTreeMap::new();
     for n in lab.nodes() {
-        monitors.insert(n.name().to_string(), addr::start(n, history.clone()).await?);
+        monitors.insert(
+            n.name().to_string(),
+            observe::start_node(n, history.clone()).await?,
+        );
     }
     let cap = capture::start(&lab, &out.join("capture.pcap"), history.clone())?;
     let prb = probe::start(&lab, &vips, opts.probe_interval, history.clone())?;
