@@ -408,9 +408,8 @@ async fn overrun_is_a_gap_and_the_sets_are_re_read() {
             .events()
             .into_iter()
             .find(|e| matches!(e.kind, EventKind::GateGap { .. }));
-        if managed.len() == vips.len() && gap.is_some() {
+        if let (true, Some(g)) = (managed.len() == vips.len(), &gap) {
             let tl = holders_until(&history.events(), vips[0], history.clock().now_ns());
-            let g = gap.unwrap();
             assert!(
                 !tl.holes_in(g.t_ns - 1, g.t_ns).is_empty(),
                 "the overrun must make the holders unknown: {:?}",
