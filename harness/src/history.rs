@@ -435,3 +435,35 @@ impl Default for History {
         History::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_events_serialise_like_the_others() {
+        let e = Event {
+            t_ns: 5,
+            wall_ns: 7,
+            kind: EventKind::Gate {
+                node: "node1".into(),
+                vip: "192.0.2.20".parse().unwrap(),
+                change: GateChange::OpenUntil { until_ns: 300 },
+            },
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"t_ns":5,"wall_ns":7,"kind":"gate","node":"node1","vip":"192.0.2.20","change":{"state":"open_until","until_ns":300}}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
+        let gap = EventKind::GateGap {
+            node: "node1".into(),
+            from_ns: 1,
+            reason: "overrun".into(),
+        };
+        let text = serde_json::to_string(&gap).unwrap();
+        assert!(text.starts_with(r#"{"kind":"gate_gap""#), "{text}");
+        assert_eq!(serde_json::from_str::<EventKind>(&text).unwrap(), gap);
+    }
+}

@@ -156,6 +156,13 @@ fn batch(host: &Host, ops: &[Op]) -> Result<()> {
             op => msgs.push(to_msg(op)),
         }
     }
+    // Only the last change asks for an ack (errors come anyway): a big batch must not
+    // overrun this socket with acks.
+    let last = msgs.len() - 1;
+    for m in &mut msgs[1..last] {
+        m.header.flags &= !NLM_F_ACK;
+    }
+    msgs[last].header.flags |= NLM_F_ACK;
     msgs.push(control(ControlMessage::BatchEnd));
     let mut buf = Vec::new();
     let mut acks = 0;
@@ -367,6 +374,58 @@ async fn gate_observer_sees_vrrpd_sets_and_expiry_is_computed() {
         holders_until(&events, v4, history.clock().now_ns()).at_end(),
         set(&["node1"])
     );
+    drop(mon);
+    drop(lab);
+}
+
+/// A burst of notifications the monitor cannot read in time (its runtime is busy) overruns
+/// its socket: the monitor records a gap, re-reads the sets and ends up knowing all of
+/// them; holder checks over the gap are unknown.
+#[tokio::test(flavor = "current_thread")]
+async fn overrun_is_a_gap_and_the_sets_are_re_read() {
+    vrrplab::lab::privilege::require_root();
+    let lab = Lab::build(Topology::with_nodes(1, true)).await.unwrap();
+    let node = lab.node("node1").unwrap();
+    let history = History::new();
+    let mon = gate::start(node, history.clone()).await.unwrap();
+    batch(node, &[Op::Create]).unwrap();
+    // While this thread writes, the monitor (same runtime) cannot read.
+    let vips: Vec<IpAddr> = (0..20_000u16)
+        .map(|i| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, i)))
+        .collect();
+    for chunk in vips.chunks(500) {
+        let ops: Vec<Op> = chunk.iter().map(|a| Op::Add("vips6", *a, None)).collect();
+        batch(node, &ops).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let managed: std::collections::BTreeSet<IpAddr> = gate_events(&history, "node1")
+            .into_iter()
+            .filter(|e| e.2 == GateChange::Managed)
+            .map(|e| e.1)
+            .collect();
+        let gap = history
+            .events()
+            .into_iter()
+            .find(|e| matches!(e.kind, EventKind::GateGap { .. }));
+        if let (true, Some(g)) = (managed.len() == vips.len(), &gap) {
+            let tl = holders_until(&history.events(), vips[0], history.clock().now_ns());
+            assert!(
+                !tl.holes_in(g.t_ns - 1, g.t_ns).is_empty(),
+                "the overrun must make the holders unknown: {:?}",
+                tl.holes
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the burst: {} of {} managed VIPs known, gap recorded: {}",
+            managed.len(),
+            vips.len(),
+            gap.is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(mon);
     drop(lab);
 }

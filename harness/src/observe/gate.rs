@@ -36,6 +36,14 @@ use crate::lab::Host;
 
 /// The gate's table name (family `inet`).
 pub const TABLE: &str = "vrrpd";
+/// Errors that mean "no gate here": no such table or set, or no nftables in this kernel
+/// (then no daemon can gate either).
+const NO_GATE_ERRNOS: [i32; 4] = [
+    libc::ENOENT,
+    libc::EOPNOTSUPP,
+    libc::EAFNOSUPPORT,
+    libc::EPROTONOSUPPORT,
+];
 /// nfnetlink multicast group of nftables notifications (`NFNLGRP_NFTABLES`).
 const NFNLGRP_NFTABLES: u32 = 7;
 
@@ -371,7 +379,7 @@ async fn dump(sock: &mut TokioSocket, now_ns: impl Fn() -> u64) -> Result<GateSt
             for n in ns {
                 match n {
                     Notice::Done => break 'reply,
-                    Notice::Error(e) if e == -libc::ENOENT => break 'reply,
+                    Notice::Error(e) if NO_GATE_ERRNOS.contains(&-e) => break 'reply,
                     Notice::Error(e) => {
                         return Err(anyhow!(
                             "GETSETELEM {}: {}",
@@ -392,12 +400,15 @@ async fn dump(sock: &mut TokioSocket, now_ns: impl Fn() -> u64) -> Result<GateSt
 /// A running gate monitor; stops when dropped.
 #[derive(Debug)]
 pub struct GateMonitor {
-    task: JoinHandle<()>,
+    /// `None`: this kernel has no nfnetlink, so nothing can be gated.
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for GateMonitor {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -418,9 +429,12 @@ fn record(history: &History, node: &str, changes: Vec<(IpAddr, GateChange)>, t_n
 /// every later change is seen.
 pub async fn start(host: &Host, history: History) -> Result<GateMonitor> {
     let rt = tokio::runtime::Handle::current();
-    let (mon, mut dumper) = host.ns().run(move || {
+    let sockets = host.ns().run(move || {
         let _g = rt.enter();
-        let mut mon = TokioSocket::new(NETLINK_NETFILTER).context("nfnetlink socket")?;
+        let mut mon = match TokioSocket::new(NETLINK_NETFILTER) {
+            Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Ok(None),
+            r => r.context("nfnetlink socket")?,
+        };
         mon.socket_mut()
             .bind_auto()
             .context("bind nfnetlink socket")?;
@@ -438,8 +452,11 @@ pub async fn start(host: &Host, history: History) -> Result<GateMonitor> {
             .socket_mut()
             .connect(&netlink_sys::SocketAddr::new(0, 0))
             .context("connect nfnetlink socket")?;
-        Ok((mon, dumper))
+        Ok(Some((mon, dumper)))
     })?;
+    let Some((mon, mut dumper)) = sockets else {
+        return Ok(GateMonitor { task: None });
+    };
     let node = host.name().to_string();
     let clock = history.clock();
     let mut st = GateState::default();
@@ -497,7 +514,7 @@ pub async fn start(host: &Host, history: History) -> Result<GateMonitor> {
             }
         }
     });
-    Ok(GateMonitor { task })
+    Ok(GateMonitor { task: Some(task) })
 }
 
 #[cfg(test)]
