@@ -315,3 +315,142 @@ async fn gate_twenty_sigkills_never_two_answers() -> Result<()> {
     );
     Ok(())
 }
+
+/// One ICMP echo from the client to `dst`: whether a reply came within `within`.
+fn ping(lab: &Lab, dst: std::net::Ipv4Addr, id: u16, within: Duration) -> Result<bool> {
+    use nix::sys::socket::{
+        recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag,
+        SockProtocol, SockType, SockaddrIn,
+    };
+    lab.client().ns().run(move || {
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Raw,
+            SockFlag::empty(),
+            SockProtocol::Icmp,
+        )?;
+        setsockopt(
+            &fd,
+            sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(0, 20_000),
+        )?;
+        let mut req = vec![8u8, 0, 0, 0, (id >> 8) as u8, id as u8, 0, 1];
+        req.extend_from_slice(b"vrrplab gate");
+        let sum = checksum(&req);
+        req[2..4].copy_from_slice(&sum.to_be_bytes());
+        let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
+        use std::os::fd::AsRawFd;
+        sendto(fd.as_raw_fd(), &req, &to, MsgFlags::empty())?;
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 1500];
+        while Instant::now() < deadline {
+            let Ok((n, from)) = recvfrom::<SockaddrIn>(fd.as_raw_fd(), &mut buf) else {
+                continue;
+            };
+            let ihl = usize::from(buf[0] & 0x0f) * 4;
+            let icmp = &buf[ihl.min(n)..n];
+            if from.map(|f| f.ip()) == Some(dst)
+                && icmp.len() >= 8
+                && icmp[0] == 0
+                && icmp[4..6] == id.to_be_bytes()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for c in b.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// node1 alone at 100 ms, SIGKILLed: nobody takes over, so the window between its gate's
+/// end and its address lease's end is wide. In it the client's ARP requests go
+/// unanswered and its pings get no reply (traffic to the VIP is dropped by the `in`
+/// chain even when the client still has node1's MAC cached), while node1 still holds
+/// the address. Before the kill, both are answered (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_drops_traffic_of_a_killed_master_that_keeps_its_address() -> Result<()> {
+    vrrplab::lab::privilege::require_root();
+    let lab = Lab::build(Topology::with_nodes(1, false)).await?;
+    let dir = tempfile::tempdir()?;
+    let v4: std::net::Ipv4Addr = "192.0.2.20".parse()?;
+    let vip = IpAddr::V4(v4);
+    let h1 = lab.node("node1")?;
+    let n1 = spawn(
+        &lab,
+        dir.path(),
+        "node1",
+        "a",
+        &config(150, "192.0.2.20/32", ""),
+    )?;
+    let elected = wait_for(
+        master_down_interval(Version::V3, 150, INTERVAL) + SLACK,
+        || async { master(h1, &n1, vip).await },
+    )
+    .await?;
+    ensure!(
+        elected.is_some(),
+        "node1 never became master\n{}",
+        logs(&[&n1])
+    );
+    let mut answered = false;
+    for i in 0..20 {
+        if ping(&lab, v4, 0x7000 + i, Duration::from_millis(100))? {
+            answered = true;
+            break;
+        }
+    }
+    ensure!(
+        answered,
+        "the live master never answered a ping\n{}",
+        logs(&[&n1])
+    );
+
+    let history = History::new();
+    let clock = history.clock();
+    let p = probe::start(&lab, &[vip], PROBE_EVERY, history.clone())?;
+    let killed = Instant::now();
+    h1.signal(n1.pid, "SIGKILL".parse()?)?;
+    // Past the gate's end (counted from before the kill, so from later than the last
+    // advert) and a few probe rounds.
+    let closed = gate_end(killed, Version::V3, 150, INTERVAL) + 5 * PROBE_EVERY;
+    wait_for(SLACK, || async { Ok(Instant::now() >= closed) }).await?;
+    let replied = ping(&lab, v4, 0x7100, Duration::from_millis(50))?;
+    let still_holds = holds(h1, vip).await?;
+    let checked = Instant::now();
+    p.stop()?;
+    let gaps = gaps(&history);
+    ensure!(gaps.is_empty(), "the client probe was blind: {gaps:?}");
+    let after_close = Duration::from_nanos(clock.at(closed));
+    let rs = rounds(&history, vip);
+    let late: Vec<_> = rs
+        .iter()
+        .filter(|(t, n)| *t >= after_close && !n.is_empty())
+        .collect();
+    let silent = rs.iter().filter(|(t, _)| *t >= after_close).count();
+    println!(
+        "checked {:?} after SIGKILL: ping replied {replied}, address held {still_holds}, {silent} silent rounds",
+        checked - killed
+    );
+    ensure!(!replied, "the killed master answered a ping past its gate");
+    ensure!(
+        late.is_empty(),
+        "the killed master answered ARP past its gate: {late:?}"
+    );
+    ensure!(silent > 0, "no probe round past the gate's end");
+    ensure!(
+        still_holds,
+        "node1 had lost the address already: the lease, not the gate, silenced it"
+    );
+    let _ = h1.wait_exit(n1.pid, Instant::now() + SLACK).await?;
+    Ok(())
+}

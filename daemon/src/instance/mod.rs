@@ -449,14 +449,15 @@ impl Instance {
                 self.send_gratuitous();
             }
             Event::VipsReadded => {}
-            Event::GateLapsed => {
-                if self.state == State::Master {
-                    self.counters.lease_lapses += 1;
-                    if !self.actions.contains(&Action::SendGratuitous) {
-                        self.send_gratuitous();
-                    }
-                }
+            // The same advert may have found the address lease lapsed too: one lapse.
+            Event::GateLapsed
+                if self.state == State::Master
+                    && !self.actions.contains(&Action::SendGratuitous) =>
+            {
+                self.counters.lease_lapses += 1;
+                self.send_gratuitous();
             }
+            Event::GateLapsed => {}
             Event::ConflictSeen { mac } => {
                 self.counters.conflicts += 1;
                 self.actions.push_back(Action::Conflict { mac });

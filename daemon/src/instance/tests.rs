@@ -1187,6 +1187,15 @@ fn master_whose_gate_lapsed_announces_again() {
     inst.handle_event(t0 + ms(1001), Event::GateLapsed);
     assert_eq!(drain(&mut inst), vec![Action::SendGratuitous]);
     assert_eq!(inst.counters().lease_lapses, 1);
+    // Frozen past the address lease too: the advert's lapse and the gate's are one.
+    let lease = inst.lease().unwrap();
+    let late = t0 + ms(2000) + lease + ms(300);
+    inst.handle_timeout(late);
+    inst.handle_event(late, Event::GateLapsed);
+    let actions = drain(&mut inst);
+    let garps = actions.iter().filter(|a| **a == Action::SendGratuitous).count();
+    assert_eq!(garps, 1, "{actions:?}");
+    assert_eq!(inst.counters().lease_lapses, 2);
     // A backup has nothing to announce.
     let mut b = Instance::new(params(100));
     b.handle_event(t0, Event::Startup);

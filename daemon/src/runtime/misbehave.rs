@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn each_misbehaviour_turns_off_its_layers_only() {
         assert_eq!(Behaviour::with(None), Behaviour::CORRECT);
-        assert!(Behaviour::CORRECT.gate);
+        assert!(Behaviour::with(None).gate);
         let b = Behaviour::with(Some(Misbehave::NoPriorityZero));
         assert!(!b.priority_zero && b.release_on_stop && b.lease && !b.gate);
         let b = Behaviour::with(Some(Misbehave::NoReleaseOnStop));
