@@ -138,11 +138,7 @@ pub fn keepalived_conf(priority: u8, master: bool, router_id: &str) -> String {
     let mut s = format!("global_defs {{\n    router_id {router_id}\n}}\n\n");
     for (i, v) in instance_ids() {
         let _ = writeln!(s, "vrrp_instance VI_{i}_{v} {{");
-        let _ = writeln!(
-            s,
-            "    state {}",
-            if master { "MASTER" } else { "BACKUP" }
-        );
+        let _ = writeln!(s, "    state {}", if master { "MASTER" } else { "BACKUP" });
         let _ = writeln!(s, "    interface eth{i}");
         let _ = writeln!(s, "    version 3");
         let _ = writeln!(s, "    virtual_router_id {v}");
@@ -207,9 +203,7 @@ impl ScaleRow {
 
     /// Converged on both nodes and measured without a problem.
     pub fn converged(&self) -> bool {
-        self.node1_converged_s.is_some()
-            && self.node2_settled_s.is_some()
-            && self.problem.is_none()
+        self.node1_converged_s.is_some() && self.node2_settled_s.is_some() && self.problem.is_none()
     }
 }
 
@@ -277,7 +271,10 @@ impl ScaleSection {
             s,
             "| daemon | node1 converged s | node2 settled s | node2 peak VIPs | MASTER CPU % of a core | spread | BACKUP CPU % of a core | spread | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | problem |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|---|");
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|---|"
+        );
         let num = |x: Option<f64>, prec: usize| {
             x.map_or_else(|| "—".to_string(), |v| format!("{v:.prec$}"))
         };
@@ -384,7 +381,9 @@ async fn one(d: &Daemon, lease: bool, windows: usize, row: &mut ScaleRow) -> Res
         configs((PRIORITIES.0, true), "node1"),
     )?)?;
     let deadline = (t1, NODE1_DEADLINE);
-    sampling::converge(d, (n1, n2), &all, &ifs, false, deadline, POLL, &log1).await?;
+    let node1 = sampling::converge(d, (n1, n2), &all, &ifs, false, deadline, POLL, &log1).await;
+    record_end(n1, n2, row);
+    node1?;
     row.node1_converged_s = Some(t1.elapsed().as_secs_f64());
     let spec2 = sampling::spec(
         d,
@@ -622,10 +621,7 @@ mod tests {
         assert_eq!(s.observe((7, 3), at(3_700)), None);
         assert_eq!(s.observe((10, 0), at(4_000)), None);
         assert_eq!(s.observe((10, 0), at(11_900)), None);
-        assert_eq!(
-            s.observe((10, 0), at(12_000)),
-            Some(Duration::from_secs(4))
-        );
+        assert_eq!(s.observe((10, 0), at(12_000)), Some(Duration::from_secs(4)));
         assert_eq!(s.peak2, 3);
         // Nothing ever moved: settled at once, after the quiet stretch.
         let mut s = Settle::new(10, t0);
@@ -660,7 +656,10 @@ mod tests {
             rows: vec![
                 row("vrrpd", None),
                 row("vrrpd, lease = false", None),
-                row("keepalived", Some("node2 not settled | after 60 s; log: a | b")),
+                row(
+                    "keepalived",
+                    Some("node2 not settled | after 60 s; log: a | b"),
+                ),
             ],
         };
         let mut md = String::new();
@@ -669,7 +668,12 @@ mod tests {
         assert!(md.contains("| vrrpd | 3.31 | 0.00 | 0 | 4.50 / 4.50 / 4.50 | — | 1.25 / 1.25 / 1.25 | — | 12.0 | 11.5 | 1/1 |  |"));
         assert!(md.contains("| keepalived | 3.31 | — | 0 |"));
         assert!(md.contains("node2 not settled / after 60 s |"));
-        let width = md.lines().find(|l| l.starts_with('|')).unwrap().matches('|').count();
+        let width = md
+            .lines()
+            .find(|l| l.starts_with('|'))
+            .unwrap()
+            .matches('|')
+            .count();
         assert!(md
             .lines()
             .filter(|l| l.starts_with('|'))
@@ -677,7 +681,9 @@ mod tests {
         assert!(!md.contains("log: a"), "the log tail stays in the JSON");
         let t = sec.targets();
         assert_eq!(t.len(), 2);
-        assert!(t[0].what.starts_with("scale: vrrpd (defaults) converges with 1000 instances / 8000 VIPs"));
+        assert!(t[0]
+            .what
+            .starts_with("scale: vrrpd (defaults) converges with 1000 instances / 8000 VIPs"));
         assert!(t.iter().all(|t| t.verdict == Verdict::Met));
         assert_eq!(t[1].measured, "node1 3.3 s, node2 0.0 s");
         let failed = ScaleSection {
