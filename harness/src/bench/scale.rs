@@ -429,10 +429,13 @@ fn first_line(problem: &str) -> String {
         .replace('|', "/")
 }
 
-/// Peak RSS and process counts of both nodes, as they are now.
+/// Peak RSS and process counts of both nodes, as they are now (no RSS for a node
+/// with no process: node2 before its start).
 fn record_end(n1: &Host, n2: &Host, row: &mut ScaleRow) {
-    row.master_rss_mb = Some(sampling::peak_rss_kb(n1) as f64 / 1024.0);
-    row.backup_rss_mb = Some(sampling::peak_rss_kb(n2) as f64 / 1024.0);
+    let rss =
+        |h: &Host| (!h.processes().is_empty()).then(|| sampling::peak_rss_kb(h) as f64 / 1024.0);
+    row.master_rss_mb = rss(n1);
+    row.backup_rss_mb = rss(n2);
     row.processes = (n1.processes().len(), n2.processes().len());
 }
 
