@@ -394,7 +394,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
     /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint, expiry,
-    /// flood
+    /// flood, scale
     /// (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,

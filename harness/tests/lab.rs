@@ -108,6 +108,53 @@ async fn two_nodes_reach_each_other_and_teardown_leaves_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_links_join_two_nodes_and_vanish_with_the_lab() {
+    vrrplab::lab::privilege::require_root();
+    let host_before = leaks::host_network().await.unwrap();
+    let lab = Lab::build(Topology::with_nodes(3, false)).await.unwrap();
+    let ns = inodes(&lab);
+    let mut indexes = Vec::new();
+    for k in 2..=4 {
+        indexes.push(lab.link_nodes("node1", "node2", k).await.unwrap());
+    }
+    for n in ["node1", "node2"] {
+        let links = lab.node(n).unwrap().addresses().await.unwrap().links;
+        for (k, i) in (2..=4).zip(&indexes) {
+            let l = links.iter().find(|l| l.ifindex == *i);
+            assert!(
+                l.is_some_and(|l| l.name == format!("eth{k}") && l.up),
+                "{n}: eth{k} (ifindex {i}) missing or down: {links:?}"
+            );
+        }
+    }
+    let node3 = lab.node("node3").unwrap().addresses().await.unwrap().links;
+    assert!(node3.iter().all(|l| !indexes.contains(&l.ifindex)));
+    // eth1 is the bridged segment; eth10 would not fit the index plan; no self-links.
+    for (a, b, k) in [
+        ("node1", "node2", 1),
+        ("node1", "node2", 10),
+        ("node1", "node1", 5),
+    ] {
+        assert!(lab.link_nodes(a, b, k).await.is_err(), "{a}-{b} eth{k}");
+    }
+    assert!(
+        lab.link_nodes("node1", "node2", 2).await.is_err(),
+        "eth2 twice"
+    );
+    drop(lab);
+    let in_use = leaks::netns_in_use();
+    assert!(
+        ns.iter().all(|i| !in_use.contains(i)),
+        "a namespace survived"
+    );
+    assert_eq!(
+        leaks::host_network().await.unwrap(),
+        host_before,
+        "host links, addresses or routes changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_harness_leaves_nothing_behind() {
     vrrplab::lab::privilege::require_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vrrplab"))

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
-use super::footprint::{cpu_ns, percent};
+use super::sampling::{cpu_ns, percent};
 use super::{Target, Verdict};
 use crate::daemons::Daemon;
 use crate::lab::process::ProcessSpec;

@@ -11,20 +11,19 @@
 //! (largest − smallest window) / median. Peak RSS is the sum of `VmHWM` over the
 //! node's processes at the end.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use nix::unistd::Pid;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::sampling::{self, Configs};
 use super::{Stats, Target, Verdict};
 use crate::daemons::Daemon;
-use crate::lab::process::ProcessSpec;
 use crate::lab::topology::Topology;
-use crate::lab::{Host, Lab};
+use crate::lab::Lab;
 
 /// Number of instances.
 pub const INSTANCES: u8 = 255;
@@ -252,18 +251,12 @@ pub async fn run(windows: usize, secs: Duration, daemons: &[Daemon]) -> Result<F
     })
 }
 
-/// Writes the node's 255-instance configuration where the daemon's driver expects it and
-/// returns how the driver starts the daemon (the one launcher the runner uses too).
-fn spec(d: &Daemon, dir: &Path, n: &NodeConf, name: &str) -> Result<ProcessSpec> {
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let (file, text) = match d.name().as_str() {
-        "vrrpd" => (crate::daemons::vrrpd::CONFIG, vrrpd_toml(n)),
-        "keepalived" => (crate::daemons::keepalived::CONFIG, keepalived_conf(n, name)),
-        other => bail!("the footprint benchmark compares vrrpd and keepalived, not {other}"),
-    };
-    let conf = dir.join(file);
-    std::fs::write(&conf, text).with_context(|| format!("write {}", conf.display()))?;
-    Ok(d.driver().launch(None, dir)?.main)
+/// Both daemons' configurations of one node.
+fn configs(n: &NodeConf, name: &str) -> Configs {
+    Configs {
+        vrrpd: vrrpd_toml(n),
+        keepalived: keepalived_conf(n, name),
+    }
 }
 
 async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow> {
@@ -284,33 +277,35 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
         peer: a1,
     };
     let all: Vec<IpAddr> = (1..=INSTANCES).map(|v| IpAddr::V4(vip(v))).collect();
+    let set: HashSet<IpAddr> = all.iter().copied().collect();
+    let ifs = [n1.ifindex()];
     let log1 = tmp.path().join("node1/daemon.log");
     let t0 = Instant::now();
+    let poll = Duration::from_millis(50);
     // node1 first, as an operator brings up a pair: started together, keepalived's
     // 255 instances on node2 time out before node1's first adverts and stay split.
-    n1.spawn(&spec(d, &tmp.path().join("node1"), &c1, "node1")?)?;
-    converge(d, n1, n2, &all, false, t0, &log1).await?;
-    n2.spawn(&spec(d, &tmp.path().join("node2"), &c2, "node2")?)?;
+    n1.spawn(&sampling::spec(
+        d,
+        &tmp.path().join("node1"),
+        configs(&c1, "node1"),
+    )?)?;
+    let deadline = (t0, CONVERGE_DEADLINE);
+    sampling::converge(d, (n1, n2), &set, &ifs, false, deadline, poll, &log1).await?;
+    n2.spawn(&sampling::spec(
+        d,
+        &tmp.path().join("node2"),
+        configs(&c2, "node2"),
+    )?)?;
     tokio::time::sleep(SETTLE).await;
-    converge(d, n1, n2, &all, true, t0, &log1).await?;
+    sampling::converge(d, (n1, n2), &set, &ifs, true, deadline, poll, &log1).await?;
     let converged_s = t0.elapsed().as_secs_f64();
     tokio::time::sleep(WARMUP).await;
-    let window = secs / u32::try_from(windows.max(1)).unwrap_or(u32::MAX);
-    let (mut m, mut b) = (Vec::new(), Vec::new());
-    let mut prev = (cpu_ns(n1), cpu_ns(n2));
-    let mut prev_t = Instant::now();
-    for _ in 0..windows.max(1) {
-        tokio::time::sleep(window).await;
-        let now = (cpu_ns(n1), cpu_ns(n2));
-        let dt = prev_t.elapsed().as_secs_f64();
-        prev_t = Instant::now();
-        m.push(percent(&prev.0, &now.0, dt));
-        b.push(percent(&prev.1, &now.1, dt));
-        prev = now;
-    }
+    let (m, b) = sampling::cpu_windows(n1, n2, windows, secs).await;
     let problem = if n1.processes().is_empty() || n2.processes().is_empty() {
         Some("a daemon exited while being sampled".to_string())
-    } else if count_held(n1, &all).await? != all.len() || count_held(n2, &all).await? != 0 {
+    } else if sampling::count_held(n1, &set, &ifs).await? != all.len()
+        || sampling::count_held(n2, &set, &ifs).await? != 0
+    {
         Some("the VIPs moved while being sampled".to_string())
     } else {
         None
@@ -320,10 +315,10 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
         converged_s: Some(converged_s),
         master_cpu: Stats::of(&m),
         backup_cpu: Stats::of(&b),
-        master_spread: spread(&m),
-        backup_spread: spread(&b),
-        master_rss_mb: Some(peak_rss_kb(n1) as f64 / 1024.0),
-        backup_rss_mb: Some(peak_rss_kb(n2) as f64 / 1024.0),
+        master_spread: sampling::spread(&m),
+        backup_spread: sampling::spread(&b),
+        master_rss_mb: Some(sampling::peak_rss_kb(n1) as f64 / 1024.0),
+        backup_rss_mb: Some(sampling::peak_rss_kb(n2) as f64 / 1024.0),
         processes: (n1.processes().len(), n2.processes().len()),
         problem,
         // After the CPU sampling, so the observers do not load what was measured.
@@ -338,122 +333,6 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
     };
     drop(lab);
     Ok(row)
-}
-
-/// Waits until `n1` holds every VIP and `n2` none (and, with `both`, both daemons run).
-async fn converge(
-    d: &Daemon,
-    n1: &Host,
-    n2: &Host,
-    all: &[IpAddr],
-    both: bool,
-    t0: Instant,
-    log1: &Path,
-) -> Result<()> {
-    loop {
-        let held1 = count_held(n1, all).await?;
-        let held2 = count_held(n2, all).await?;
-        if held1 == all.len() && held2 == 0 {
-            return Ok(());
-        }
-        if n1.processes().is_empty() || (both && n2.processes().is_empty()) {
-            bail!(
-                "{} exited before converging (node1 held {held1} VIPs, node2 {held2}); log: {}",
-                d.name(),
-                tail(log1)
-            );
-        }
-        if t0.elapsed() > CONVERGE_DEADLINE {
-            bail!(
-                "after {CONVERGE_DEADLINE:?} node1 held {held1} of {} VIPs and node2 {held2}; log: {}",
-                all.len(),
-                tail(log1)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// How many of `vips` the host's eth1 holds.
-async fn count_held(h: &Host, vips: &[IpAddr]) -> Result<usize> {
-    let snap = h.addresses().await?;
-    Ok(snap
-        .entries
-        .iter()
-        .filter(|e| e.ifindex == h.ifindex() && vips.contains(&e.addr))
-        .count())
-}
-
-/// CPU time in ns of every process of the host (all its threads), by PID.
-pub(crate) fn cpu_ns(h: &Host) -> Vec<(Pid, u64)> {
-    h.processes()
-        .into_iter()
-        .filter_map(|p| Some((p, process_cpu_ns(p)?)))
-        .collect()
-}
-
-/// The sum of `schedstat`'s run time over the threads of `pid`.
-fn process_cpu_ns(pid: Pid) -> Option<u64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut sum = 0;
-    for t in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(t.path().join("schedstat")) {
-            sum += schedstat_ns(&text)?;
-        }
-    }
-    Some(sum)
-}
-
-/// The first field of a `schedstat` line: time spent on the CPU, ns.
-pub fn schedstat_ns(text: &str) -> Option<u64> {
-    text.split_whitespace().next()?.parse().ok()
-}
-
-/// CPU % of one core between two samples, over processes present in both.
-pub(crate) fn percent(before: &[(Pid, u64)], after: &[(Pid, u64)], secs: f64) -> f64 {
-    let used: u64 = after
-        .iter()
-        .filter_map(|(p, t)| {
-            before
-                .iter()
-                .find(|(q, _)| q == p)
-                .map(|(_, t0)| t.saturating_sub(*t0))
-        })
-        .sum();
-    used as f64 / 1e9 / secs * 100.0
-}
-
-/// (largest − smallest) / median of the windows, in per cent of the median.
-pub fn spread(windows: &[f64]) -> Option<f64> {
-    let st = Stats::of(windows)?;
-    let max = windows.iter().copied().fold(f64::MIN, f64::max);
-    (st.median > 0.0).then(|| (max - st.min) / st.median * 100.0)
-}
-
-/// Sum of `VmHWM` over the host's processes, kB.
-fn peak_rss_kb(h: &Host) -> u64 {
-    h.processes()
-        .into_iter()
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
-            status_kb(&text, "VmHWM")
-        })
-        .sum()
-}
-
-/// A `Key:   123 kB` line of `/proc/<pid>/status`.
-pub fn status_kb(status: &str, key: &str) -> Option<u64> {
-    status.lines().find_map(|l| {
-        let v = l.strip_prefix(key)?.strip_prefix(':')?;
-        v.split_whitespace().next()?.parse().ok()
-    })
-}
-
-/// The last lines of a log, for error messages.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
 #[cfg(test)]
@@ -498,30 +377,5 @@ mod tests {
             "{warnings:?}"
         );
         assert_eq!(cfg.instances.len(), 255);
-    }
-
-    #[test]
-    fn proc_parsing() {
-        assert_eq!(schedstat_ns("123456789 2000 31\n"), Some(123_456_789));
-        assert_eq!(schedstat_ns(""), None);
-        let status = "Name:\tvrrpd\nVmHWM:\t    4242 kB\nVmRSS:\t 4000 kB\n";
-        assert_eq!(status_kb(status, "VmHWM"), Some(4242));
-        assert_eq!(status_kb(status, "VmRSS"), Some(4000));
-        assert_eq!(status_kb(status, "VmSwap"), None);
-    }
-
-    #[test]
-    fn cpu_percent() {
-        let p = Pid::from_raw;
-        let before = [(p(1), 100), (p(2), 50)];
-        let after = [(p(1), 100_000_100), (p(3), 999)];
-        // 100 ms of CPU in 2 s = 5 %; pid 3 was not there before, pid 2 is gone.
-        assert!((percent(&before, &after, 2.0) - 5.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn spread_of_windows() {
-        assert_eq!(spread(&[4.0, 5.0, 6.0]), Some(40.0));
-        assert_eq!(spread(&[0.0, 0.0]), None);
     }
 }

@@ -1,6 +1,6 @@
 //! `vrrplab bench`: the numbers behind BENCHMARKS.md.
 //!
-//! Five sections, each selectable with `--only`:
+//! The sections, each selectable with `--only`:
 //!
 //! 1. `lab`: [`crate::lab::Lab::build`] + teardown against the same lab built with
 //!    iproute2 commands ([`iproute`]), for 2, 8, 32 and 64 nodes;
@@ -14,7 +14,9 @@
 //! 6. `expiry`: how late the kernel removes an address after its lifetime ends;
 //! 7. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
 //!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
-//!    keepalived ([`flood`]).
+//!    keepalived ([`flood`]);
+//! 8. `scale`: convergence time, CPU and RSS of 1,000 VRRPv3 instances over 4
+//!    interfaces with 8 IPv6 VIPs each, vrrpd against keepalived ([`scale`]).
 //!
 //! Every figure is a [`Stats`] (median, min, p95) over the runs of one invocation, and
 //! every comparison is a ratio of two figures measured in that same invocation.
@@ -26,6 +28,8 @@ pub mod footprint;
 pub mod iproute;
 pub mod labbuild;
 pub mod observers;
+pub mod sampling;
+pub mod scale;
 pub mod table;
 
 use std::fmt;
@@ -53,11 +57,13 @@ pub enum Section {
     Expiry,
     /// CPU and advert jitter under a packet flood.
     Flood,
+    /// Convergence, CPU and memory of 1,000 instances over 4 interfaces.
+    Scale,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
@@ -65,6 +71,7 @@ impl Section {
         Section::Footprint,
         Section::Expiry,
         Section::Flood,
+        Section::Scale,
     ];
 
     /// The name `--only` uses.
@@ -77,6 +84,7 @@ impl Section {
             Section::Footprint => "footprint",
             Section::Expiry => "expiry",
             Section::Flood => "flood",
+            Section::Scale => "scale",
         }
     }
 
@@ -286,6 +294,8 @@ pub struct BenchReport {
     pub expiry: Option<expiry::ExpirySection>,
     /// Section 7.
     pub flood: Option<flood::FloodSection>,
+    /// Section 8.
+    pub scale: Option<scale::ScaleSection>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
     /// Wall time of the whole invocation, seconds.
@@ -351,6 +361,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     } else {
         None
     };
+    let scale = if want(Section::Scale) {
+        Some(rt.block_on(scale::run(runs, &opts.daemons))?)
+    } else {
+        None
+    };
     let mut targets = Vec::new();
     if let Some(l) = &lab {
         targets.extend(l.targets());
@@ -370,6 +385,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(f) = &flood {
         targets.extend(f.targets());
     }
+    if let Some(s) = &scale {
+        targets.extend(s.targets());
+    }
     Ok(BenchReport {
         machine,
         runs,
@@ -379,6 +397,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         footprint,
         expiry,
         flood,
+        scale,
         targets,
         wall_s: started.elapsed().as_secs_f64(),
     })

@@ -71,6 +71,9 @@ pub fn render(r: &BenchReport) -> String {
     if let Some(f) = &r.flood {
         flood(&mut s, f);
     }
+    if let Some(x) = &r.scale {
+        x.markdown(&mut s);
+    }
     if !r.targets.is_empty() {
         let _ = writeln!(s, "\n## Targets\n");
         let _ = writeln!(s, "| target | measured | result |");
@@ -403,6 +406,7 @@ mod tests {
             footprint: None,
             expiry: None,
             flood: None,
+            scale: None,
             targets: vec![Target {
                 what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),
                 measured: "20.0×".into(),

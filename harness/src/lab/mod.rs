@@ -593,6 +593,51 @@ impl Lab {
         Ok(())
     }
 
+    /// Joins two nodes by one more segment of their own: a veth pair named `eth{k}` in
+    /// both namespaces (ifindex 1000 + k − 1 on both sides, lab MACs), both ends up, no
+    /// address but the kernel's IPv6 link-local ones. `k` is 2..=9 (`eth1` is the bridged
+    /// segment). The pair lives only in the two node namespaces, so it vanishes with the
+    /// lab on every path; a [`Lab::reboot`] of either node does not recreate it. Returns
+    /// the ifindex (the same in both nodes).
+    pub async fn link_nodes(&self, a: &str, b: &str, k: u8) -> Result<u32> {
+        if !(2..=9).contains(&k) {
+            bail!("extra node links are eth2..eth9, not eth{k}");
+        }
+        let (ha, hb) = (self.node(a)?, self.node(b)?);
+        if a == b {
+            bail!("cannot link {a} to itself");
+        }
+        let name = format!("eth{k}");
+        let index = ETH1_INDEX + u32::from(k) - 1;
+        // Slots above every bridge port (at most 64 nodes and their reboots).
+        let slot = |side: u16| 0x8000 | (u16::from(k) << 1) | side;
+        let peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(name.clone())
+            .index(index)
+            .address(lab_mac(self.id, slot(1)).to_vec())
+            .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&hb.ns.fd()))
+            .build();
+        let msg = LinkVeth::new(&name, &name)
+            .index(index)
+            .address(lab_mac(self.id, slot(0)).to_vec())
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .up()
+            .build();
+        ha.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .with_context(|| format!("create veth {name} between {a} and {b}"))?;
+        hb.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .with_context(|| format!("{name} up on {b}"))?;
+        Ok(index)
+    }
+
     /// `nsenter` commands that enter each namespace of the lab while this process lives.
     pub fn enter_hints(&self) -> Vec<(String, String)> {
         std::iter::once(&self.segment)
