@@ -351,7 +351,10 @@ pub fn conflict_targets(r: &ConflictRow) -> Vec<Target> {
         let (limit, name) = if subsecond {
             (
                 SUBSECOND_CONFLICT_MS,
-                format!("≤ {SUBSECOND_CONFLICT_MS:.0} ms worst case in {} runs", r.runs),
+                format!(
+                    "≤ {SUBSECOND_CONFLICT_MS:.0} ms worst case in {} runs",
+                    r.runs
+                ),
             )
         } else {
             (0.0, format!("0 ms in {0} of {0} runs", r.runs))
@@ -396,7 +399,13 @@ pub fn sample_str(s: &Sample) -> String {
 /// How many runs of `daemon` a case gets: `conflict_runs` for vrrpd's SIGKILL cases when
 /// section 3 is measured (issue 14's "N of N runs"), `runs` otherwise (keepalived's
 /// conflict never ends: more runs would not tell more).
-pub fn runs_for(case: &Case, daemon: &str, runs: usize, conflict_runs: usize, conflict: bool) -> usize {
+pub fn runs_for(
+    case: &Case,
+    daemon: &str,
+    runs: usize,
+    conflict_runs: usize,
+    conflict: bool,
+) -> usize {
     if conflict && case.fault == "sigkill" && daemon == "vrrpd" {
         conflict_runs
     } else {
@@ -700,14 +709,21 @@ mod tests {
         );
         assert_eq!(t[0].measured, "3 of 3 runs (worst 0.0 ms)");
         assert_eq!(t[0].verdict, Verdict::Met);
-        assert_eq!(t[2].what, "outage sigkill, v3, 1000 ms: vrrpd median ≤ 700 ms");
+        assert_eq!(
+            t[2].what,
+            "outage sigkill, v3, 1000 ms: vrrpd median ≤ 700 ms"
+        );
         assert_eq!(t[2].verdict, Verdict::Met);
         // One run unmeasured: not a pass.
         let t = conflict_targets(&conflict(1000, 3, vec![Sample::exact(0.0); 2]));
         assert_eq!(t[0].verdict, Verdict::Unknown);
         assert_eq!(t[0].measured, "2 of 3 runs (worst 0.0 ms), 1 unknown");
         // One run with a conflict: missed, whatever else is unknown.
-        let t = conflict_targets(&conflict(1000, 3, vec![Sample::exact(0.0), Sample::exact(1.5)]));
+        let t = conflict_targets(&conflict(
+            1000,
+            3,
+            vec![Sample::exact(0.0), Sample::exact(1.5)],
+        ));
         assert_eq!(t[0].verdict, Verdict::Missed);
     }
 
@@ -721,11 +737,19 @@ mod tests {
             "conflict sigkill, v3, 100 ms: vrrpd client two nodes ≤ 50 ms worst case in 2 runs"
         );
         assert_eq!(t[1].verdict, Verdict::Met);
-        let t = conflict_targets(&conflict(100, 2, vec![Sample::exact(3.0), Sample::exact(376.4)]));
+        let t = conflict_targets(&conflict(
+            100,
+            2,
+            vec![Sample::exact(3.0), Sample::exact(376.4)],
+        ));
         assert_eq!(t[0].verdict, Verdict::Missed);
         assert_eq!(t[0].measured, "1 of 2 runs (worst 376.4 ms)");
         // An open window under the limit could have gone past it.
-        let t = conflict_targets(&conflict(100, 2, vec![Sample::exact(3.0), Sample::at_least(20.0)]));
+        let t = conflict_targets(&conflict(
+            100,
+            2,
+            vec![Sample::exact(3.0), Sample::at_least(20.0)],
+        ));
         assert_eq!(t[0].verdict, Verdict::Unknown);
     }
 
@@ -737,7 +761,10 @@ mod tests {
             interval_ms: 1000,
             ipv6: false,
         };
-        let stop = Case { fault: "stop", ..kill };
+        let stop = Case {
+            fault: "stop",
+            ..kill
+        };
         assert_eq!(runs_for(&kill, "vrrpd", 10, 100, true), 100);
         assert_eq!(runs_for(&kill, "keepalived", 10, 100, true), 10);
         assert_eq!(runs_for(&stop, "vrrpd", 10, 100, true), 10);

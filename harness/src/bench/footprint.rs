@@ -201,8 +201,14 @@ impl FootprintRow {
             converged_s: max(runs.iter().map(|r| r.converged_s).collect()),
             master_cpu: Stats::of(&master),
             backup_cpu: Stats::of(&backup),
-            master_spread: max(runs.iter().filter_map(|r| spread(&r.master_windows)).collect()),
-            backup_spread: max(runs.iter().filter_map(|r| spread(&r.backup_windows)).collect()),
+            master_spread: max(runs
+                .iter()
+                .filter_map(|r| spread(&r.master_windows))
+                .collect()),
+            backup_spread: max(runs
+                .iter()
+                .filter_map(|r| spread(&r.backup_windows))
+                .collect()),
             master_run_spread: spread(&master),
             backup_run_spread: spread(&backup),
             master_rss_mb: max(runs.iter().map(|r| r.master_rss_mb).collect()),
@@ -329,8 +335,14 @@ pub async fn run(
     secs: Duration,
     daemons: &[Daemon],
 ) -> Result<FootprintSection> {
-    let mut measured: Vec<(Vec<FootprintRun>, Vec<String>, Option<super::observers::ObserveRow>)> =
-        daemons.iter().map(|_| (Vec::new(), Vec::new(), None)).collect();
+    let mut measured: Vec<(
+        Vec<FootprintRun>,
+        Vec<String>,
+        Option<super::observers::ObserveRow>,
+    )> = daemons
+        .iter()
+        .map(|_| (Vec::new(), Vec::new(), None))
+        .collect();
     for i in 0..runs.max(1) {
         for (d, acc) in daemons.iter().zip(measured.iter_mut()) {
             match one(d, windows, secs, i == 0).await {
@@ -665,7 +677,11 @@ mod tests {
     fn rows_aggregate_runs_and_both_spreads() {
         let r = FootprintRow::of_runs(
             "vrrpd",
-            vec![run(2.0, vec![2.0, 2.2]), run(2.1, vec![1.0, 2.0, 3.0]), run(2.2, vec![2.0])],
+            vec![
+                run(2.0, vec![2.0, 2.2]),
+                run(2.1, vec![1.0, 2.0, 3.0]),
+                run(2.2, vec![2.0]),
+            ],
             vec!["run 4: lab failed".into()],
             None,
         );
@@ -686,12 +702,17 @@ mod tests {
         let t = sec.targets();
         let spread = t
             .iter()
-            .find(|t| t.what.starts_with("footprint MASTER CPU: vrrpd spread between runs"))
+            .find(|t| {
+                t.what
+                    .starts_with("footprint MASTER CPU: vrrpd spread between runs")
+            })
             .unwrap();
         assert_eq!(spread.verdict, Verdict::Met);
         assert_eq!(spread.measured, "9.5 %");
         // keepalived unmeasured: the ratio cannot be judged.
-        assert!(t.iter().any(|t| t.what.contains("≤ ½ keepalived") && t.verdict == Verdict::Unknown));
+        assert!(t
+            .iter()
+            .any(|t| t.what.contains("≤ ½ keepalived") && t.verdict == Verdict::Unknown));
     }
 
     #[test]

@@ -10,10 +10,11 @@
 //! the NEWSETELEM batch that opens the gate for [`TIMEOUT`]; then the client sends an
 //! ARP request (or a Neighbor Solicitation) for the address every
 //! [`PROBE_EVERY`] from an AF_PACKET socket and reads the answers on it, until none has
-//! come for 30 ms past the end. "First missing" is the send instant of the probe after
-//! the last answered one − (t + timeout): the gate closed at most that late (and at
-//! most one probe interval earlier). "Last answer" is when the last answer arrived,
-//! against the same end.
+//! come for 30 ms past the end (waiting for answers with `ppoll`, whose hrtimer keeps
+//! the 1 ms cadence; a socket receive timeout would round to whole jiffies). "First
+//! missing" is the send instant of the probe after the last answered one − (t +
+//! timeout): the gate closed at most that late (and at most one probe interval
+//! earlier). "Last answer" is when the last answer arrived, against the same end.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
@@ -151,7 +152,8 @@ impl GateSection {
 /// The section as markdown (kept here, next to its figures, so `table.rs` only calls it).
 pub fn render(s: &mut String, g: &GateSection) {
     use std::fmt::Write as _;
-    let cell = |x: Option<Stats>| x.map_or_else(|| "—".to_string(), |st| super::table::stats_cell(&st, 1));
+    let cell =
+        |x: Option<Stats>| x.map_or_else(|| "—".to_string(), |st| super::table::stats_cell(&st, 1));
     let ms = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
     let _ = writeln!(
         s,
@@ -206,7 +208,8 @@ pub async fn run(samples: usize) -> Result<GateSection> {
         .flat_map(|v6| (0..samples).map(move |k| sample_vip(v6, k)))
         .collect();
     for v in &vips {
-        node.add_address(*v, if v.is_ipv4() { 32 } else { 128 }).await?;
+        node.add_address(*v, if v.is_ipv4() { 32 } else { 128 })
+            .await?;
     }
     let mut gate = node.ns().run(Gate::open)?;
     gate.apply(&Batch::install(&vips))
@@ -243,13 +246,21 @@ pub async fn run(samples: usize) -> Result<GateSection> {
 }
 
 /// One family's samples, on a blocking thread (1 ms probing needs a thread of its own).
-fn family(mut gate: Gate, sock: OwnedFd, me: Mac, v6: bool, samples: usize) -> (Result<GateRow>, Gate) {
+fn family(
+    mut gate: Gate,
+    sock: OwnedFd,
+    me: Mac,
+    v6: bool,
+    samples: usize,
+) -> (Result<GateRow>, Gate) {
     let r = (|| {
         let label = if v6 { "IPv6 (NS/NA)" } else { "IPv4 (ARP)" };
         // The closed gate must drop the answers: otherwise nothing here measures it.
         let closed = probe_window(&sock, me, sample_vip(v6, 0), Duration::from_millis(20))?;
         if closed > 0 {
-            bail!("{label}: the closed gate let {closed} answers through: the gate is not in force");
+            bail!(
+                "{label}: the closed gate let {closed} answers through: the gate is not in force"
+            );
         }
         let mut row = GateRow {
             family: label.to_string(),
@@ -279,7 +290,7 @@ fn probe_window(sock: &OwnedFd, me: Mac, vip: IpAddr, len: Duration) -> Result<u
         packet::send(sock, &request(me, vip)).context("send probe")?;
         let next = Instant::now() + PROBE_EVERY;
         while Instant::now() < next {
-            if let Some(n) = recv(sock, &mut buf)? {
+            if let Some(n) = recv(sock, &mut buf, next)? {
                 if is_answer(&buf[..n], vip, me) {
                     answers += 1;
                 }
@@ -305,7 +316,7 @@ fn one(gate: &mut Gate, sock: &OwnedFd, me: Mac, vip: IpAddr) -> Result<GateSamp
         sent.push(s);
         let next = s + PROBE_EVERY;
         while Instant::now() < next {
-            if let Some(n) = recv(sock, &mut buf)? {
+            if let Some(n) = recv(sock, &mut buf, next)? {
                 if is_answer(&buf[..n], vip, me) {
                     last = Some((sent.len() - 1, Instant::now()));
                 }
@@ -320,7 +331,8 @@ fn one(gate: &mut Gate, sock: &OwnedFd, me: Mac, vip: IpAddr) -> Result<GateSamp
             bail!("{vip}: still answered {GIVE_UP:?} after the element's end");
         }
     }
-    let (idx, at) = last.with_context(|| format!("{vip}: never answered while the gate was open"))?;
+    let (idx, at) =
+        last.with_context(|| format!("{vip}: never answered while the gate was open"))?;
     let first_missing = sent
         .get(idx + 1)
         .copied()
@@ -361,15 +373,31 @@ pub fn is_answer(frame: &[u8], vip: IpAddr, me: Mac) -> bool {
     }
 }
 
-/// One frame, or `None` when the socket's short timeout passed first.
-fn recv(sock: &OwnedFd, buf: &mut [u8]) -> Result<Option<usize>> {
+/// One frame, or `None` when `until` passed first. Waits with `ppoll` (an hrtimer,
+/// microseconds), not the socket's SO_RCVTIMEO, which the kernel rounds up to whole
+/// jiffies (4 ms at HZ=250): that would delay the next probe by as much.
+fn recv(sock: &OwnedFd, buf: &mut [u8], until: Instant) -> Result<Option<usize>> {
+    use nix::errno::Errno;
+    use nix::poll::{ppoll, PollFd, PollFlags};
+    use std::os::fd::{AsFd, AsRawFd};
+    let left = until.saturating_duration_since(Instant::now());
+    let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+    match ppoll(
+        &mut fds,
+        Some(nix::sys::time::TimeSpec::from_duration(left)),
+        None,
+    ) {
+        Ok(0) | Err(Errno::EINTR) => return Ok(None),
+        Ok(_) => {}
+        Err(e) => bail!("wait for probe answers: {e}"),
+    }
     match nix::sys::socket::recv(
-        std::os::fd::AsRawFd::as_raw_fd(sock),
+        sock.as_raw_fd(),
         buf,
-        nix::sys::socket::MsgFlags::empty(),
+        nix::sys::socket::MsgFlags::MSG_DONTWAIT,
     ) {
         Ok(n) => Ok(Some(n)),
-        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => Ok(None),
+        Err(Errno::EAGAIN | Errno::EINTR) => Ok(None),
         Err(e) => Err(anyhow!("receive probe answers: {e}")),
     }
 }
@@ -408,7 +436,11 @@ mod tests {
     fn targets_met_missed_and_unknown() {
         let g = GateSection {
             builder: "test".into(),
-            rows: vec![row(&[2.0, 4.0, 6.0], 0), row(&[2.0, 60.0], 1), row(&[3.0], 2)],
+            rows: vec![
+                row(&[2.0, 4.0, 6.0], 0),
+                row(&[2.0, 60.0], 1),
+                row(&[3.0], 2),
+            ],
         };
         let t = g.targets();
         assert_eq!(t[0].verdict, Verdict::Met);
@@ -436,8 +468,16 @@ mod tests {
         }
         .to_frame(node, me);
         assert!(is_answer(&reply, IpAddr::V4(vip), me));
-        assert!(!is_answer(&reply, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), me));
+        assert!(!is_answer(
+            &reply,
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+            me
+        ));
         // Our own request is not an answer.
-        assert!(!is_answer(&request(me, IpAddr::V4(vip)), IpAddr::V4(vip), me));
+        assert!(!is_answer(
+            &request(me, IpAddr::V4(vip)),
+            IpAddr::V4(vip),
+            me
+        ));
     }
 }

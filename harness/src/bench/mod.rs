@@ -11,9 +11,9 @@
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
 //!    keepalived; then, under the same load, the capture's drops and the client
 //!    probe's answer latency ([`observers`]);
-//! 6. `expiry`: how late the kernel removes an address after its lifetime ends;
-//! 6b. `gate`: how late an nftables set element's timeout stops a VIP's ARP replies and
-//!    neighbour adverts ([`gate`]);
+//! 6. `expiry`: how late the kernel removes an address after its lifetime ends; and
+//!    `gate` (6b): how late an nftables set element's timeout stops a VIP's ARP
+//!    replies and neighbour adverts ([`gate`]);
 //! 7. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
 //!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
 //!    keepalived ([`flood`]).

@@ -10,13 +10,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use netlink_packet_core::{
-    NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST};
 use netlink_packet_netfilter::nftables::{
-    ChainAttribute, Cmp, DataAttribute, Expressions, Hook, HookNumber, Immediate,
-    InetHookNumber, ListAttribute, Lookup, Meta, MetaKey, NfTablesMessage, Operator, Payload,
-    Register, RuleAttribute, RuleMessage, SetAttribute, SetElementAttribute, SetElementList,
+    ChainAttribute, Cmp, DataAttribute, Expressions, Hook, HookNumber, Immediate, InetHookNumber,
+    ListAttribute, Lookup, Meta, MetaKey, NfTablesMessage, Operator, Payload, Register,
+    RuleAttribute, RuleMessage, SetAttribute, SetElementAttribute, SetElementList,
     SetElementMessage, SetFlags, SetMessage, TableAttribute, TableMessage, Verdict,
     VerdictAttribute,
 };
@@ -110,7 +108,11 @@ fn chain(family: NetfilterProtoFamily, name: &str, hook: u32) -> Op {
     }
 }
 
-fn load(base: u32, offset: u32, len: u32) -> ListAttribute<netlink_packet_netfilter::nftables::ExpressionAttribute> {
+fn load(
+    base: u32,
+    offset: u32,
+    len: u32,
+) -> ListAttribute<netlink_packet_netfilter::nftables::ExpressionAttribute> {
     Expressions::Payload(vec![
         Payload::DestinationRegister(Register::Reg1),
         Payload::Base(base),
@@ -137,7 +139,10 @@ fn meta(key: MetaKey) -> ListAttribute<netlink_packet_netfilter::nftables::Expre
     .into()
 }
 
-fn lookup(set: &str, inverted: bool) -> ListAttribute<netlink_packet_netfilter::nftables::ExpressionAttribute> {
+fn lookup(
+    set: &str,
+    inverted: bool,
+) -> ListAttribute<netlink_packet_netfilter::nftables::ExpressionAttribute> {
     let mut l = vec![
         Lookup::Set(set.into()),
         Lookup::SourceRegister(Register::Reg1),
@@ -165,7 +170,11 @@ fn gate_rule(
     mut prefix: Vec<ListAttribute<netlink_packet_netfilter::nftables::ExpressionAttribute>>,
     v6: bool,
 ) -> Op {
-    let (vips, live) = if v6 { ("vips6", "live6") } else { ("vips4", "live4") };
+    let (vips, live) = if v6 {
+        ("vips6", "live6")
+    } else {
+        ("vips4", "live4")
+    };
     prefix.push(lookup(vips, false));
     prefix.push(lookup(live, true));
     prefix.push(drop_verdict());
@@ -446,7 +455,10 @@ mod tests {
         let bytes = b.encode(7);
         // BEGIN: type NFNL_MSG_BATCH_BEGIN (0x10), res_id NFNL_SUBSYS_NFTABLES.
         assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x10);
-        assert_eq!(u32::from_ne_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]), 7);
+        assert_eq!(
+            u32::from_ne_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]),
+            7
+        );
         assert_eq!(u16::from_be_bytes([bytes[18], bytes[19]]), 10);
         // Walk the messages: nftables changes, each with an ack requested, then END.
         let mut rest = &bytes[..];
@@ -470,7 +482,10 @@ mod tests {
     #[test]
     fn open_writes_both_tables_for_ipv4_only_inet_for_ipv6() {
         let t = Duration::from_millis(300);
-        assert_eq!(Batch::open(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), t).len(), 2);
+        assert_eq!(
+            Batch::open(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), t).len(),
+            2
+        );
         let b = Batch::open(IpAddr::V6(Ipv6Addr::LOCALHOST), t);
         assert_eq!(b.len(), 1);
         let bytes = b.encode(1);

@@ -244,7 +244,10 @@ fn footprint(s: &mut String, f: &FootprintSection) {
         s,
         "| daemon | MASTER CPU % of a core (over runs) | spread between runs | between windows | BACKUP CPU % of a core | spread between runs | between windows | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
     );
-    let _ = writeln!(s, "|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---|"
+    );
     for r in &f.rows {
         let mb = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
         let pct = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1} %"));
