@@ -181,19 +181,23 @@ pub struct FootprintRun {
 
 impl FootprintRow {
     /// Aggregates the runs of one daemon; `failures` are the runs that measured nothing.
+    /// CPU figures and spreads count only the runs without a problem.
     pub fn of_runs(
         daemon: &str,
         runs: Vec<FootprintRun>,
         failures: Vec<String>,
         observe: Option<super::observers::ObserveRow>,
     ) -> FootprintRow {
-        let master: Vec<f64> = runs.iter().map(|r| r.master_pct).collect();
-        let backup: Vec<f64> = runs.iter().map(|r| r.backup_pct).collect();
+        // A run whose daemon exited or whose VIPs moved did not measure the steady
+        // state: it is listed, not counted.
+        let clean: Vec<&FootprintRun> = runs.iter().filter(|r| r.problem.is_none()).collect();
+        let master: Vec<f64> = clean.iter().map(|r| r.master_pct).collect();
+        let backup: Vec<f64> = clean.iter().map(|r| r.backup_pct).collect();
         let max = |v: Vec<f64>| v.into_iter().max_by(f64::total_cmp);
         let mut problems = failures;
         for (i, r) in runs.iter().enumerate() {
             if let Some(p) = &r.problem {
-                problems.push(format!("run {}: {p}", i + 1));
+                problems.push(format!("run {} not counted: {p}", i + 1));
             }
         }
         FootprintRow {
@@ -201,11 +205,11 @@ impl FootprintRow {
             converged_s: max(runs.iter().map(|r| r.converged_s).collect()),
             master_cpu: Stats::of(&master),
             backup_cpu: Stats::of(&backup),
-            master_spread: max(runs
+            master_spread: max(clean
                 .iter()
                 .filter_map(|r| spread(&r.master_windows))
                 .collect()),
-            backup_spread: max(runs
+            backup_spread: max(clean
                 .iter()
                 .filter_map(|r| spread(&r.backup_windows))
                 .collect()),
@@ -288,7 +292,8 @@ impl FootprintSection {
                 "footprint {role} CPU: vrrpd spread between runs < {RUN_SPREAD_TARGET:.0} % ({} runs of {} s)",
                 self.runs, self.secs
             );
-            let measured_runs = v.map_or(0, |r| r.runs.len());
+            let measured_runs =
+                v.map_or(0, |r| r.runs.iter().filter(|x| x.problem.is_none()).count());
             out.push(match v.and_then(get) {
                 Some(sp) if measured_runs >= 2 => Target {
                     what,
@@ -713,6 +718,22 @@ mod tests {
         assert!(t
             .iter()
             .any(|t| t.what.contains("≤ ½ keepalived") && t.verdict == Verdict::Unknown));
+    }
+
+    #[test]
+    fn runs_with_a_problem_are_listed_not_counted() {
+        let mut moved = run(18.0, vec![22.0, 8.0, 24.0]);
+        moved.problem = Some("the VIPs moved while being sampled".into());
+        let runs = vec![run(7.6, vec![7.6]), moved, run(9.1, vec![9.1])];
+        let r = FootprintRow::of_runs("keepalived", runs, vec![], None);
+        assert_eq!(r.master_cpu.unwrap().n, 2);
+        assert_eq!(r.master_cpu.unwrap().p95, 9.1);
+        assert_eq!(r.master_spread, Some(0.0));
+        assert_eq!(
+            r.problem.as_deref(),
+            Some("run 2 not counted: the VIPs moved while being sampled")
+        );
+        assert_eq!(r.runs.len(), 3);
     }
 
     #[test]

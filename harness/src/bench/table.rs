@@ -50,7 +50,7 @@ pub fn render(r: &BenchReport) -> String {
     let _ = writeln!(s, "- command: `{}`", m.command);
     let _ = writeln!(
         s,
-        "- every figure is median / min / p95 over {} runs; every ratio compares figures of this same invocation; wall time {:.0} s",
+        "- every figure is median / min / p95 over {} runs unless its table gives its own run count; every ratio compares figures of this same invocation; wall time {:.0} s",
         r.runs, r.wall_s
     );
     if !r.section_s.is_empty() {
