@@ -393,8 +393,12 @@ pub struct BenchArgs {
     /// Runs per figure (median, min and p95 are over these).
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
+    /// Runs of each of vrrpd's conflict rows (SIGKILL at v2 1 s, v3 1 s, v3 1 s IPv6,
+    /// v3 100 ms); keepalived's rows and section 2's other rows use --runs.
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+    pub conflict_runs: usize,
     /// Sections, comma-separated: lab, failover, conflict, catalogue, footprint, expiry,
-    /// flood, scale
+    /// gate, flood, scale
     /// (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -404,9 +408,16 @@ pub struct BenchArgs {
     /// Also write the markdown table here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Seconds of CPU/RSS sampling per daemon in the footprint section.
+    /// Seconds of CPU/RSS sampling per footprint run.
     #[arg(long, default_value_t = 30)]
     pub footprint_secs: u64,
+    /// Footprint runs per daemon, each in a fresh lab (the spread between runs is over
+    /// these).
+    #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+    pub footprint_runs: usize,
+    /// Windows each footprint run's sampling is cut into (window = secs / windows).
+    #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+    pub footprint_windows: usize,
     /// Seconds per flood kind in the flood section.
     #[arg(long, default_value_t = 5)]
     pub flood_secs: u64,
@@ -467,6 +478,9 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         jobs: args.jobs,
         catalogue_runs: args.catalogue_runs,
         footprint_secs: args.footprint_secs,
+        conflict_runs: args.conflict_runs,
+        footprint_runs: args.footprint_runs,
+        footprint_windows: args.footprint_windows,
         flood_secs: args.flood_secs,
         catalogue_dir: args.catalogue.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),

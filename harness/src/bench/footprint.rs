@@ -4,12 +4,16 @@
 //! Instance *i* (VRID *i*) holds one VIP on eth1: 198.51.100.*i* for VRIDs 1–254 and
 //! 203.0.113.1 for VRID 255. node1 starts first; once it holds all 255 VIPs, node2
 //! starts, and once node2 has run without taking any VIP, the sampling
-//! time is cut into N equal windows; in each, CPU time in nanoseconds (the first
+//! time is cut into W equal windows; in each, CPU time in nanoseconds (the first
 //! field of `/proc/<pid>/task/<tid>/schedstat`, summed over every thread of every
 //! process of the node; clock ticks of `/proc/<pid>/stat` would be 10 ms steps) is
-//! divided by the window's length: per cent of one core. The spread of a figure is
-//! (largest − smallest window) / median. Peak RSS is the sum of `VmHWM` over the
-//! node's processes at the end.
+//! divided by the window's length: per cent of one core. That is one run; each daemon
+//! gets R runs, each in a fresh lab, the daemons taking turns (vrrpd, keepalived,
+//! vrrpd, …) so a change in the machine's load falls on both. A CPU figure is over the
+//! runs (each run's whole sampling time); the spread between runs is (largest −
+//! smallest run) / median, the spread between windows the largest (largest − smallest
+//! window) / median of any one run. Peak RSS is the sum of `VmHWM` over the node's
+//! processes at the end of a run, the largest over the runs.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -116,41 +120,122 @@ pub fn keepalived_conf(n: &NodeConf, router_id: &str) -> String {
     s
 }
 
-/// One daemon's footprint.
+/// One daemon's footprint over its runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct FootprintRow {
     /// The daemon.
     pub daemon: String,
     /// Time from starting node1 until node1 held every VIP and node2 had run 2 s
-    /// without taking any, s (`None` if that never happened).
+    /// without taking any, s, largest over the runs (`None` if no run got there).
     pub converged_s: Option<f64>,
-    /// CPU of the MASTER node, % of one core, per window.
+    /// CPU of the MASTER node, % of one core, over the runs.
     pub master_cpu: Option<Stats>,
-    /// CPU of the BACKUP node, % of one core, per window.
+    /// CPU of the BACKUP node, % of one core, over the runs.
     pub backup_cpu: Option<Stats>,
-    /// Spread of the MASTER's windows, % of its median.
+    /// Spread of the MASTER's windows within a run, % of its median, largest of any run.
     pub master_spread: Option<f64>,
-    /// Spread of the BACKUP's windows, % of its median.
+    /// Spread of the BACKUP's windows within a run, % of its median, largest of any run.
     pub backup_spread: Option<f64>,
-    /// Peak RSS summed over the MASTER node's processes, MB.
+    /// Spread of the MASTER's runs, % of their median.
+    pub master_run_spread: Option<f64>,
+    /// Spread of the BACKUP's runs, % of their median.
+    pub backup_run_spread: Option<f64>,
+    /// Peak RSS summed over the MASTER node's processes, MB, largest over the runs.
     pub master_rss_mb: Option<f64>,
-    /// Peak RSS summed over the BACKUP node's processes, MB.
+    /// Peak RSS summed over the BACKUP node's processes, MB, largest over the runs.
     pub backup_rss_mb: Option<f64>,
+    /// Processes per node at the end of the last measured run (MASTER, BACKUP).
+    pub processes: (usize, usize),
+    /// What went wrong, if anything (per run).
+    pub problem: Option<String>,
+    /// The capture and the client probe under this load, after the first run's CPU
+    /// sampling.
+    pub observe: Option<super::observers::ObserveRow>,
+    /// Every measured run.
+    pub runs: Vec<FootprintRun>,
+}
+
+/// One run of one daemon in a fresh lab.
+#[derive(Debug, Clone, Serialize)]
+pub struct FootprintRun {
+    /// Seconds to convergence.
+    pub converged_s: f64,
+    /// MASTER CPU % over the whole sampling time.
+    pub master_pct: f64,
+    /// BACKUP CPU % over the whole sampling time.
+    pub backup_pct: f64,
+    /// MASTER CPU % per window.
+    pub master_windows: Vec<f64>,
+    /// BACKUP CPU % per window.
+    pub backup_windows: Vec<f64>,
+    /// MASTER peak RSS, MB.
+    pub master_rss_mb: f64,
+    /// BACKUP peak RSS, MB.
+    pub backup_rss_mb: f64,
     /// Processes per node at the end (MASTER, BACKUP).
     pub processes: (usize, usize),
-    /// What went wrong, if anything.
+    /// Set when the run's figures are suspect (a daemon exited, VIPs moved).
     pub problem: Option<String>,
-    /// The capture and the client probe under this load, after the CPU sampling.
-    pub observe: Option<super::observers::ObserveRow>,
 }
+
+impl FootprintRow {
+    /// Aggregates the runs of one daemon; `failures` are the runs that measured nothing.
+    /// CPU figures and spreads count only the runs without a problem.
+    pub fn of_runs(
+        daemon: &str,
+        runs: Vec<FootprintRun>,
+        failures: Vec<String>,
+        observe: Option<super::observers::ObserveRow>,
+    ) -> FootprintRow {
+        // A run whose daemon exited or whose VIPs moved did not measure the steady
+        // state: it is listed, not counted.
+        let clean: Vec<&FootprintRun> = runs.iter().filter(|r| r.problem.is_none()).collect();
+        let master: Vec<f64> = clean.iter().map(|r| r.master_pct).collect();
+        let backup: Vec<f64> = clean.iter().map(|r| r.backup_pct).collect();
+        let max = |v: Vec<f64>| v.into_iter().max_by(f64::total_cmp);
+        let mut problems = failures;
+        for (i, r) in runs.iter().enumerate() {
+            if let Some(p) = &r.problem {
+                problems.push(format!("run {} not counted: {p}", i + 1));
+            }
+        }
+        FootprintRow {
+            daemon: daemon.to_string(),
+            converged_s: max(runs.iter().map(|r| r.converged_s).collect()),
+            master_cpu: Stats::of(&master),
+            backup_cpu: Stats::of(&backup),
+            master_spread: max(clean
+                .iter()
+                .filter_map(|r| sampling::spread(&r.master_windows))
+                .collect()),
+            backup_spread: max(clean
+                .iter()
+                .filter_map(|r| sampling::spread(&r.backup_windows))
+                .collect()),
+            master_run_spread: sampling::spread(&master),
+            backup_run_spread: sampling::spread(&backup),
+            master_rss_mb: max(runs.iter().map(|r| r.master_rss_mb).collect()),
+            backup_rss_mb: max(runs.iter().map(|r| r.backup_rss_mb).collect()),
+            processes: runs.last().map_or((0, 0), |r| r.processes),
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            observe,
+            runs,
+        }
+    }
+}
+
+/// Target for the spread of vrrpd's CPU figure between runs, % of the median.
+pub const RUN_SPREAD_TARGET: f64 = 10.0;
 
 /// Section 5.
 #[derive(Debug, Clone, Serialize)]
 pub struct FootprintSection {
-    /// Sampling time, s.
+    /// Sampling time per run, s.
     pub secs: u64,
-    /// Windows the sampling time was cut into.
+    /// Windows each run's sampling time was cut into.
     pub windows: usize,
+    /// Runs per daemon.
+    pub runs: usize,
     /// One row per daemon.
     pub rows: Vec<FootprintRow>,
 }
@@ -160,7 +245,13 @@ impl FootprintSection {
         self.rows.iter().find(|r| r.daemon == daemon)
     }
 
-    /// Targets: vrrpd CPU ≤ half keepalived's (MASTER and BACKUP), RSS < 10 MB.
+    /// Length of one window, s.
+    pub fn window_s(&self) -> f64 {
+        self.secs as f64 / self.windows.max(1) as f64
+    }
+
+    /// Targets: vrrpd CPU ≤ half keepalived's (MASTER and BACKUP), vrrpd's CPU spread
+    /// between runs < 10 %, RSS < 10 MB.
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         let v = self.row("vrrpd");
@@ -185,6 +276,32 @@ impl FootprintSection {
                 _ => Target {
                     what,
                     measured: "not measured".into(),
+                    verdict: Verdict::Unknown,
+                },
+            });
+        }
+        for (role, get) in [
+            (
+                "MASTER",
+                (|r: &FootprintRow| r.master_run_spread) as fn(&FootprintRow) -> _,
+            ),
+            ("BACKUP", |r: &FootprintRow| r.backup_run_spread),
+        ] {
+            let what = format!(
+                "footprint {role} CPU: vrrpd spread between runs < {RUN_SPREAD_TARGET:.0} % ({} runs of {} s)",
+                self.runs, self.secs
+            );
+            let measured_runs =
+                v.map_or(0, |r| r.runs.iter().filter(|x| x.problem.is_none()).count());
+            out.push(match v.and_then(get) {
+                Some(sp) if measured_runs >= 2 => Target {
+                    what,
+                    measured: format!("{sp:.1} %"),
+                    verdict: Verdict::from_bool(sp < RUN_SPREAD_TARGET),
+                },
+                _ => Target {
+                    what,
+                    measured: format!("{measured_runs} run(s) measured: no spread"),
                     verdict: Verdict::Unknown,
                 },
             });
@@ -214,39 +331,57 @@ impl FootprintSection {
     }
 }
 
-/// Measures each daemon (vrrpd, then keepalived) in turn.
-pub async fn run(windows: usize, secs: Duration, daemons: &[Daemon]) -> Result<FootprintSection> {
-    let mut rows = Vec::new();
-    for d in daemons {
-        let row = match one(d, windows, secs).await {
-            Ok(r) => r,
-            Err(e) => FootprintRow {
-                daemon: d.name(),
-                converged_s: None,
-                master_cpu: None,
-                backup_cpu: None,
-                master_spread: None,
-                backup_spread: None,
-                master_rss_mb: None,
-                backup_rss_mb: None,
-                processes: (0, 0),
-                problem: Some(format!("{e:#}")),
-                observe: None,
-            },
-        };
-        eprintln!(
-            "bench footprint: {}: MASTER {:?} % BACKUP {:?} % RSS {:?} MB {}",
-            row.daemon,
-            row.master_cpu.map(|s| s.median),
-            row.backup_cpu.map(|s| s.median),
-            row.master_rss_mb,
-            row.problem.as_deref().unwrap_or("")
-        );
-        rows.push(row);
+/// Measures each daemon `runs` times, the daemons taking turns, each run sampling
+/// `secs` cut into `windows`.
+pub async fn run(
+    runs: usize,
+    windows: usize,
+    secs: Duration,
+    daemons: &[Daemon],
+) -> Result<FootprintSection> {
+    let mut measured: Vec<(
+        Vec<FootprintRun>,
+        Vec<String>,
+        Option<super::observers::ObserveRow>,
+    )> = daemons
+        .iter()
+        .map(|_| (Vec::new(), Vec::new(), None))
+        .collect();
+    for i in 0..runs.max(1) {
+        for (d, acc) in daemons.iter().zip(measured.iter_mut()) {
+            match one(d, windows, secs, i == 0).await {
+                Ok((r, obs)) => {
+                    eprintln!(
+                        "bench footprint: {} run {}: MASTER {:.2} % BACKUP {:.2} % (windows {:?} / {:?}) {}",
+                        d.name(),
+                        i + 1,
+                        r.master_pct,
+                        r.backup_pct,
+                        r.master_windows,
+                        r.backup_windows,
+                        r.problem.as_deref().unwrap_or("")
+                    );
+                    acc.0.push(r);
+                    if obs.is_some() {
+                        acc.2 = obs;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("bench footprint: {} run {}: {e:#}", d.name(), i + 1);
+                    acc.1.push(format!("run {}: {e:#}", i + 1));
+                }
+            }
+        }
     }
+    let rows = daemons
+        .iter()
+        .zip(measured)
+        .map(|(d, (r, f, o))| FootprintRow::of_runs(&d.name(), r, f, o))
+        .collect();
     Ok(FootprintSection {
         secs: secs.as_secs(),
         windows,
+        runs: runs.max(1),
         rows,
     })
 }
@@ -259,7 +394,12 @@ fn configs(n: &NodeConf, name: &str) -> Configs {
     }
 }
 
-async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow> {
+async fn one(
+    d: &Daemon,
+    windows: usize,
+    secs: Duration,
+    observe: bool,
+) -> Result<(FootprintRun, Option<super::observers::ObserveRow>)> {
     let lab = Lab::build(Topology::with_nodes(2, false)).await?;
     let tmp = tempfile::tempdir().context("temp dir")?;
     let (n1, n2) = (lab.node("node1")?, lab.node("node2")?);
@@ -300,7 +440,7 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
     sampling::converge(d, (n1, n2), &set, &ifs, true, deadline, poll, &log1).await?;
     let converged_s = t0.elapsed().as_secs_f64();
     tokio::time::sleep(WARMUP).await;
-    let (m, b) = sampling::cpu_windows(n1, n2, windows, secs).await;
+    let cpu = sampling::cpu_windows(n1, n2, windows, secs).await;
     let problem = if n1.processes().is_empty() || n2.processes().is_empty() {
         Some("a daemon exited while being sampled".to_string())
     } else if sampling::count_held(n1, &set, &ifs).await? != all.len()
@@ -310,29 +450,27 @@ async fn one(d: &Daemon, windows: usize, secs: Duration) -> Result<FootprintRow>
     } else {
         None
     };
-    let row = FootprintRow {
-        daemon: d.name(),
-        converged_s: Some(converged_s),
-        master_cpu: Stats::of(&m),
-        backup_cpu: Stats::of(&b),
-        master_spread: sampling::spread(&m),
-        backup_spread: sampling::spread(&b),
-        master_rss_mb: Some(sampling::peak_rss_kb(n1) as f64 / 1024.0),
-        backup_rss_mb: Some(sampling::peak_rss_kb(n2) as f64 / 1024.0),
+    let run = FootprintRun {
+        converged_s,
+        master_pct: cpu.master_pct,
+        backup_pct: cpu.backup_pct,
+        master_windows: cpu.master_windows,
+        backup_windows: cpu.backup_windows,
+        master_rss_mb: sampling::peak_rss_kb(n1) as f64 / 1024.0,
+        backup_rss_mb: sampling::peak_rss_kb(n2) as f64 / 1024.0,
         processes: (n1.processes().len(), n2.processes().len()),
         problem,
-        // After the CPU sampling, so the observers do not load what was measured.
-        observe: super::observers::under_load(
-            &lab,
-            &all[..super::observers::PROBED],
-            "node1",
-            OBSERVE,
-        )
-        .await
-        .ok(),
+    };
+    // After the CPU sampling, so the observers do not load what was measured.
+    let obs = if observe {
+        super::observers::under_load(&lab, &all[..super::observers::PROBED], "node1", OBSERVE)
+            .await
+            .ok()
+    } else {
+        None
     };
     drop(lab);
-    Ok(row)
+    Ok((run, obs))
 }
 
 #[cfg(test)]
@@ -377,5 +515,93 @@ mod tests {
             "{warnings:?}"
         );
         assert_eq!(cfg.instances.len(), 255);
+    }
+
+    fn run(master: f64, windows: Vec<f64>) -> FootprintRun {
+        FootprintRun {
+            converged_s: 2.0,
+            master_pct: master,
+            backup_pct: master / 2.0,
+            master_windows: windows.clone(),
+            backup_windows: windows,
+            master_rss_mb: 9.0,
+            backup_rss_mb: 8.0,
+            processes: (1, 1),
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn rows_aggregate_runs_and_both_spreads() {
+        let r = FootprintRow::of_runs(
+            "vrrpd",
+            vec![
+                run(2.0, vec![2.0, 2.2]),
+                run(2.1, vec![1.0, 2.0, 3.0]),
+                run(2.2, vec![2.0]),
+            ],
+            vec!["run 4: lab failed".into()],
+            None,
+        );
+        assert_eq!(r.master_cpu.unwrap().median, 2.1);
+        // Between runs: (2.2 − 2.0) / 2.1.
+        assert!((r.master_run_spread.unwrap() - 9.5238).abs() < 1e-3);
+        // Between windows: the worst run, (3 − 1) / 2.
+        assert_eq!(r.master_spread, Some(100.0));
+        assert_eq!(r.master_rss_mb, Some(9.0));
+        assert_eq!(r.problem.as_deref(), Some("run 4: lab failed"));
+        let sec = FootprintSection {
+            secs: 30,
+            windows: 3,
+            runs: 4,
+            rows: vec![r],
+        };
+        assert_eq!(sec.window_s(), 10.0);
+        let t = sec.targets();
+        let spread = t
+            .iter()
+            .find(|t| {
+                t.what
+                    .starts_with("footprint MASTER CPU: vrrpd spread between runs")
+            })
+            .unwrap();
+        assert_eq!(spread.verdict, Verdict::Met);
+        assert_eq!(spread.measured, "9.5 %");
+        // keepalived unmeasured: the ratio cannot be judged.
+        assert!(t
+            .iter()
+            .any(|t| t.what.contains("≤ ½ keepalived") && t.verdict == Verdict::Unknown));
+    }
+
+    #[test]
+    fn runs_with_a_problem_are_listed_not_counted() {
+        let mut moved = run(18.0, vec![22.0, 8.0, 24.0]);
+        moved.problem = Some("the VIPs moved while being sampled".into());
+        let runs = vec![run(7.6, vec![7.6]), moved, run(9.1, vec![9.1])];
+        let r = FootprintRow::of_runs("keepalived", runs, vec![], None);
+        assert_eq!(r.master_cpu.unwrap().n, 2);
+        assert_eq!(r.master_cpu.unwrap().p95, 9.1);
+        assert_eq!(r.master_spread, Some(0.0));
+        assert_eq!(
+            r.problem.as_deref(),
+            Some("run 2 not counted: the VIPs moved while being sampled")
+        );
+        assert_eq!(r.runs.len(), 3);
+    }
+
+    #[test]
+    fn one_run_has_no_run_spread_to_judge() {
+        let r = FootprintRow::of_runs("vrrpd", vec![run(2.0, vec![2.0, 2.0])], vec![], None);
+        let sec = FootprintSection {
+            secs: 30,
+            windows: 2,
+            runs: 1,
+            rows: vec![r],
+        };
+        let t = sec.targets();
+        assert!(t
+            .iter()
+            .filter(|t| t.what.contains("spread between runs"))
+            .all(|t| t.verdict == Verdict::Unknown));
     }
 }

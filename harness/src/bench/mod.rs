@@ -11,7 +11,9 @@
 //! 5. `footprint`: CPU and RSS of 255 VRRPv3 instances at 100 ms, vrrpd against
 //!    keepalived; then, under the same load, the capture's drops and the client
 //!    probe's answer latency ([`observers`]);
-//! 6. `expiry`: how late the kernel removes an address after its lifetime ends;
+//! 6. `expiry`: how late the kernel removes an address after its lifetime ends; and
+//!    `gate` (6b): how late an nftables set element's timeout stops a VIP's ARP
+//!    replies and neighbour adverts ([`gate`]);
 //! 7. `flood`: a hostile segment — CPU and advert jitter under a 50k packets/s flood
 //!    of valid and invalid adverts for the instance's VRID and another, vrrpd against
 //!    keepalived ([`flood`]);
@@ -25,8 +27,10 @@ pub mod expiry;
 pub mod failover;
 pub mod flood;
 pub mod footprint;
+pub mod gate;
 pub mod iproute;
 pub mod labbuild;
+pub mod nftgate;
 pub mod observers;
 pub mod sampling;
 pub mod scale;
@@ -55,6 +59,8 @@ pub enum Section {
     Footprint,
     /// How late the kernel removes an address after its lifetime.
     Expiry,
+    /// How late an nftables element timeout closes the gate.
+    Gate,
     /// CPU and advert jitter under a packet flood.
     Flood,
     /// Convergence, CPU and memory of 1,000 instances over 4 interfaces.
@@ -63,13 +69,14 @@ pub enum Section {
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Lab,
         Section::Failover,
         Section::Conflict,
         Section::Catalogue,
         Section::Footprint,
         Section::Expiry,
+        Section::Gate,
         Section::Flood,
         Section::Scale,
     ];
@@ -83,6 +90,7 @@ impl Section {
             Section::Catalogue => "catalogue",
             Section::Footprint => "footprint",
             Section::Expiry => "expiry",
+            Section::Gate => "gate",
             Section::Flood => "flood",
             Section::Scale => "scale",
         }
@@ -122,6 +130,12 @@ pub struct BenchOptions {
     /// The daemons to measure and compare: vrrpd, and the keepalived given with
     /// `--daemon keepalived=/path` (default: the one on PATH, when installed).
     pub daemons: Vec<crate::daemons::Daemon>,
+    /// Runs of each of vrrpd's conflict rows (SIGKILL cases) in section 3.
+    pub conflict_runs: usize,
+    /// Independent footprint runs per daemon (a fresh lab each).
+    pub footprint_runs: usize,
+    /// Windows each footprint run's sampling time is cut into.
+    pub footprint_windows: usize,
 }
 
 /// One figure over N runs. `open` marks a statistic that is only a lower bound (a
@@ -296,10 +310,36 @@ pub struct BenchReport {
     pub flood: Option<flood::FloodSection>,
     /// Section 8.
     pub scale: Option<scale::ScaleSection>,
+    /// Section 6b.
+    pub gate: Option<gate::GateSection>,
+    /// Wall time of each section that ran, in order.
+    pub section_s: Vec<SectionTime>,
     /// Every target, in section order.
     pub targets: Vec<Target>,
     /// Wall time of the whole invocation, seconds.
     pub wall_s: f64,
+}
+
+/// How long one section took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SectionTime {
+    /// The section's `--only` name (`failover+conflict` for the shared runs).
+    pub section: String,
+    /// Wall time, s.
+    pub secs: f64,
+}
+
+/// Runs `f` as section `name`, printing and recording how long it took.
+fn timed<T>(times: &mut Vec<SectionTime>, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let t0 = Instant::now();
+    let out = f();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!("bench: section {name} took {secs:.0} s");
+    times.push(SectionTime {
+        section: name.to_string(),
+        secs,
+    });
+    out
 }
 
 /// Runs the selected sections and returns what they measured. Needs root.
@@ -313,51 +353,76 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .build()
         .context("tokio runtime")?;
     let runs = opts.runs.max(1);
+    let mut times = Vec::new();
     let lab = if want(Section::Lab) {
-        Some(labbuild::run(&rt, runs)?)
+        Some(timed(&mut times, "lab", || labbuild::run(&rt, runs))?)
     } else {
         None
     };
     let failover = if want(Section::Failover) || want(Section::Conflict) {
-        Some(rt.block_on(failover::run(
-            runs,
-            opts.jobs,
-            want(Section::Failover),
-            want(Section::Conflict),
-            &opts.daemons,
-        ))?)
+        let name = match (want(Section::Failover), want(Section::Conflict)) {
+            (true, true) => "failover+conflict",
+            (true, false) => "failover",
+            _ => "conflict",
+        };
+        Some(timed(&mut times, name, || {
+            rt.block_on(failover::run(
+                runs,
+                opts.conflict_runs.max(1),
+                opts.jobs,
+                want(Section::Failover),
+                want(Section::Conflict),
+                &opts.daemons,
+            ))
+        })?)
     } else {
         None
     };
     let catalogue = if want(Section::Catalogue) {
-        Some(rt.block_on(failover::catalogue(
-            &opts.catalogue_dir,
-            opts.catalogue_runs.max(1),
-            opts.jobs,
-            &opts.daemons,
-        ))?)
+        Some(timed(&mut times, "catalogue", || {
+            rt.block_on(failover::catalogue(
+                &opts.catalogue_dir,
+                opts.catalogue_runs.max(1),
+                opts.jobs,
+                &opts.daemons,
+            ))
+        })?)
     } else {
         None
     };
     let footprint = if want(Section::Footprint) {
-        Some(rt.block_on(footprint::run(
-            runs,
-            Duration::from_secs(opts.footprint_secs.max(1)),
-            &opts.daemons,
-        ))?)
+        Some(timed(&mut times, "footprint", || {
+            rt.block_on(footprint::run(
+                opts.footprint_runs.max(1),
+                opts.footprint_windows.max(1),
+                Duration::from_secs(opts.footprint_secs.max(1)),
+                &opts.daemons,
+            ))
+        })?)
     } else {
         None
     };
     let expiry = if want(Section::Expiry) {
-        Some(rt.block_on(expiry::run(expiry::SAMPLES))?)
+        Some(timed(&mut times, "expiry", || {
+            rt.block_on(expiry::run(expiry::SAMPLES))
+        })?)
+    } else {
+        None
+    };
+    let gate = if want(Section::Gate) {
+        Some(timed(&mut times, "gate", || {
+            rt.block_on(gate::run(gate::SAMPLES))
+        })?)
     } else {
         None
     };
     let flood = if want(Section::Flood) {
-        Some(rt.block_on(flood::run(
-            Duration::from_secs(opts.flood_secs.max(1)),
-            &opts.daemons,
-        ))?)
+        Some(timed(&mut times, "flood", || {
+            rt.block_on(flood::run(
+                Duration::from_secs(opts.flood_secs.max(1)),
+                &opts.daemons,
+            ))
+        })?)
     } else {
         None
     };
@@ -382,6 +447,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     if let Some(e) = &expiry {
         targets.extend(e.targets());
     }
+    if let Some(g) = &gate {
+        targets.extend(g.targets());
+    }
     if let Some(f) = &flood {
         targets.extend(f.targets());
     }
@@ -398,6 +466,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         expiry,
         flood,
         scale,
+        gate,
+        section_s: times,
         targets,
         wall_s: started.elapsed().as_secs_f64(),
     })

@@ -88,29 +88,48 @@ pub(crate) async fn converge(
     }
 }
 
-/// Cuts `secs` into `windows` equal windows and returns the CPU % of one core of each
-/// node's processes in each window (MASTER `n1`, BACKUP `n2`).
-pub(crate) async fn cpu_windows(
-    n1: &Host,
-    n2: &Host,
-    windows: usize,
-    secs: Duration,
-) -> (Vec<f64>, Vec<f64>) {
+/// CPU use of both nodes over one sampling time: each window's % of one core and the
+/// whole time's.
+pub(crate) struct CpuSample {
+    /// MASTER (`n1`) per window.
+    pub master_windows: Vec<f64>,
+    /// BACKUP (`n2`) per window.
+    pub backup_windows: Vec<f64>,
+    /// MASTER over the whole time.
+    pub master_pct: f64,
+    /// BACKUP over the whole time.
+    pub backup_pct: f64,
+}
+
+/// Cuts `secs` into `windows` equal windows and measures the CPU % of one core of each
+/// node's processes in each window and over the whole time (MASTER `n1`, BACKUP `n2`).
+pub(crate) async fn cpu_windows(n1: &Host, n2: &Host, windows: usize, secs: Duration) -> CpuSample {
     let windows = windows.max(1);
     let window = secs / u32::try_from(windows).unwrap_or(u32::MAX);
     let (mut m, mut b) = (Vec::new(), Vec::new());
-    let mut prev = (cpu_ns(n1), cpu_ns(n2));
-    let mut prev_t = Instant::now();
-    for _ in 0..windows {
-        tokio::time::sleep(window).await;
+    let first = (cpu_ns(n1), cpu_ns(n2));
+    let start = Instant::now();
+    let mut prev = first.clone();
+    let mut prev_t = start;
+    for k in 1..=windows {
+        // Sleep to the window's planned end, so a late wake-up does not shift the rest.
+        let k = u32::try_from(k).unwrap_or(u32::MAX);
+        tokio::time::sleep_until((start + window * k).into()).await;
         let now = (cpu_ns(n1), cpu_ns(n2));
-        let dt = prev_t.elapsed().as_secs_f64();
-        prev_t = Instant::now();
+        let t = Instant::now();
+        let dt = (t - prev_t).as_secs_f64();
+        prev_t = t;
         m.push(percent(&prev.0, &now.0, dt));
         b.push(percent(&prev.1, &now.1, dt));
         prev = now;
     }
-    (m, b)
+    let total = (prev_t - start).as_secs_f64();
+    CpuSample {
+        master_pct: percent(&first.0, &prev.0, total),
+        backup_pct: percent(&first.1, &prev.1, total),
+        master_windows: m,
+        backup_windows: b,
+    }
 }
 
 /// CPU time in ns of every process of the host (all its threads), by PID.

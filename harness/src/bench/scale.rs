@@ -400,11 +400,11 @@ async fn one(d: &Daemon, lease: bool, windows: usize, row: &mut ScaleRow) -> Res
     record_end(n1, n2, row);
     settle?;
     tokio::time::sleep(POLL).await;
-    let (m, b) = sampling::cpu_windows(n1, n2, windows, SAMPLE).await;
-    row.master_cpu = Stats::of(&m);
-    row.backup_cpu = Stats::of(&b);
-    row.master_spread = sampling::spread(&m);
-    row.backup_spread = sampling::spread(&b);
+    let cpu = sampling::cpu_windows(n1, n2, windows, SAMPLE).await;
+    row.master_cpu = Stats::of(&cpu.master_windows);
+    row.backup_cpu = Stats::of(&cpu.backup_windows);
+    row.master_spread = sampling::spread(&cpu.master_windows);
+    row.backup_spread = sampling::spread(&cpu.backup_windows);
     record_end(n1, n2, row);
     if n1.processes().is_empty() || n2.processes().is_empty() {
         bail!("a daemon exited while being sampled");

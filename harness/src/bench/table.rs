@@ -50,9 +50,17 @@ pub fn render(r: &BenchReport) -> String {
     let _ = writeln!(s, "- command: `{}`", m.command);
     let _ = writeln!(
         s,
-        "- every figure is median / min / p95 over {} runs; every ratio compares figures of this same invocation; wall time {:.0} s",
+        "- every figure is median / min / p95 over {} runs unless its table gives its own run count; every ratio compares figures of this same invocation; wall time {:.0} s",
         r.runs, r.wall_s
     );
+    if !r.section_s.is_empty() {
+        let times: Vec<String> = r
+            .section_s
+            .iter()
+            .map(|t| format!("{} {:.0} s", t.section, t.secs))
+            .collect();
+        let _ = writeln!(s, "- section wall times: {}", times.join(", "));
+    }
     if let Some(l) = &r.lab {
         lab(&mut s, l);
     }
@@ -67,6 +75,9 @@ pub fn render(r: &BenchReport) -> String {
     }
     if let Some(e) = &r.expiry {
         expiry(&mut s, e);
+    }
+    if let Some(g) = &r.gate {
+        super::gate::render(&mut s, g);
     }
     if let Some(f) = &r.flood {
         flood(&mut s, f);
@@ -114,20 +125,21 @@ fn failover(s: &mut String, f: &FailoverSection) {
     if !f.failover.is_empty() {
         let _ = writeln!(
             s,
-            "\n## 2. Failover, ms (median / min / p95; {} runs per row, {} at once, {:.0} s for sections 2–3)\n",
-            f.runs, f.jobs, f.wall_s
+            "\n## 2. Failover, ms (median / min / p95; {} at once, {:.0} s for sections 2–3)\n",
+            f.jobs, f.wall_s
         );
         let _ = writeln!(
             s,
-            "| fault, version, interval | daemon | RFC value | measured | median − RFC | unmeasured runs |"
+            "| fault, version, interval | daemon | runs | RFC value | measured | median − RFC | unmeasured runs |"
         );
-        let _ = writeln!(s, "|---|---|---|---|---:|---:|");
+        let _ = writeln!(s, "|---|---|---:|---|---|---:|---:|");
         for r in &f.failover {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} {:.3} | {} | {} | {} |",
+                "| {} | {} | {} | {} {:.3} | {} | {} | {} |",
                 r.case.label(),
                 r.daemon,
+                r.runs,
                 r.rfc_name,
                 r.rfc_ms,
                 opt_cell(r.failover_ms.as_ref(), 2),
@@ -144,26 +156,25 @@ fn failover(s: &mut String, f: &FailoverSection) {
         );
         let _ = writeln!(
             s,
-            "| version, interval | daemon | two holders | worst | client: two nodes answer | worst | outage (no holder) | vrrpd lease bound | unmeasured |"
+            "| version, interval | daemon | runs | two holders | worst | client: two nodes answer | worst | outage (no holder) | worst | vrrpd lease bound | unmeasured |"
         );
-        let _ = writeln!(s, "|---|---|---|---|---|---|---|---:|---:|");
+        let _ = writeln!(s, "|---|---|---:|---|---|---|---|---|---|---:|---:|");
         let worst = |v: &[super::Sample]| {
-            v.iter()
-                .copied()
-                .max_by(|a, b| a.value.total_cmp(&b.value))
-                .map_or_else(|| "—".to_string(), |w| sample_str(&w))
+            super::failover::worst(v).map_or_else(|| "—".to_string(), |w| sample_str(&w))
         };
         for r in &f.conflict {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.case.timer_label(),
                 r.daemon,
+                r.runs,
                 opt_cell(r.holders_stats().as_ref(), 1),
                 worst(&r.holders),
                 opt_cell(r.client_stats().as_ref(), 1),
                 worst(&r.client),
                 opt_cell(r.outage_stats().as_ref(), 1),
+                worst(&r.outage),
                 r.bound_ms,
                 r.unknown.len()
             );
@@ -226,24 +237,32 @@ fn expiry(s: &mut String, e: &ExpirySection) {
 fn footprint(s: &mut String, f: &FootprintSection) {
     let _ = writeln!(
         s,
-        "\n## 5. Footprint: 255 VRRPv3 instances at 100 ms, unicast ({} s cut into {} windows)\n",
-        f.secs, f.windows
+        "\n## 5. Footprint: 255 VRRPv3 instances at 100 ms, unicast ({} runs per daemon in turn, each a fresh lab sampled {} s in {} windows of {:.1} s)\n",
+        f.runs,
+        f.secs,
+        f.windows,
+        f.window_s()
     );
     let _ = writeln!(
         s,
-        "| daemon | MASTER CPU % of a core | spread | BACKUP CPU % of a core | spread | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
+        "| daemon | MASTER CPU % of a core (over runs) | spread between runs | between windows | BACKUP CPU % of a core | spread between runs | between windows | MASTER peak RSS MB | BACKUP peak RSS MB | processes (M/B) | converged s | problem |"
     );
-    let _ = writeln!(s, "|---|---|---:|---|---:|---:|---:|---|---:|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---|"
+    );
     for r in &f.rows {
         let mb = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
-        let pct = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.0} %"));
+        let pct = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1} %"));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} |",
             r.daemon,
             opt_cell(r.master_cpu.as_ref(), 2),
+            pct(r.master_run_spread),
             pct(r.master_spread),
             opt_cell(r.backup_cpu.as_ref(), 2),
+            pct(r.backup_run_spread),
             pct(r.backup_spread),
             mb(r.master_rss_mb),
             mb(r.backup_rss_mb),
@@ -376,11 +395,13 @@ mod tests {
         };
         let fo = failover::FailoverSection {
             runs: 1,
+            conflict_runs: 1,
             jobs: 4,
             wall_s: 12.0,
             failover: vec![failover::FailoverRow {
                 daemon: "vrrpd".into(),
                 case,
+                runs: 1,
                 rfc_name: "Master_Down_Interval".into(),
                 rfc_ms: 3609.375,
                 failover_ms: Some(st(&[3611.0])),
@@ -390,6 +411,7 @@ mod tests {
             conflict: vec![failover::ConflictRow {
                 daemon: "keepalived".into(),
                 case,
+                runs: 1,
                 holders: vec![Sample::at_least(2000.0)],
                 client: vec![Sample::exact(0.0)],
                 outage: vec![Sample::exact(0.0)],
@@ -407,6 +429,17 @@ mod tests {
             expiry: None,
             flood: None,
             scale: None,
+            gate: None,
+            section_s: vec![
+                super::super::SectionTime {
+                    section: "lab".into(),
+                    secs: 3.2,
+                },
+                super::super::SectionTime {
+                    section: "failover+conflict".into(),
+                    secs: 12.0,
+                },
+            ],
             targets: vec![Target {
                 what: "lab 2 nodes: ≥ 10× faster than iproute2".into(),
                 measured: "20.0×".into(),
@@ -423,9 +456,10 @@ mod tests {
             "| 2 | 2.00 / 2.00 / 2.00 | 1.00 / 1.00 / 1.00 | 3.00 / 3.00 / 3.00 | 1.50 / 1.50 / 1.50 | 40.0 / 40.0 / 40.0 | 20.0 / 20.0 / 20.0 | 60.0 / 60.0 / 60.0 | 20 | 20.0× |"
         ));
         assert!(md.contains(
-            "| sigkill, v2, 1000 ms | vrrpd | Master_Down_Interval 3609.375 | 3611.00 / 3611.00 / 3611.00 | +1.62 | 0 |"
+            "| sigkill, v2, 1000 ms | vrrpd | 1 | Master_Down_Interval 3609.375 | 3611.00 / 3611.00 / 3611.00 | +1.62 | 0 |"
         ));
-        assert!(md.contains("| v2, 1000 ms | keepalived | open ≥ 2000.0 / open ≥ 2000.0 / open ≥ 2000.0 | open ≥ 2000.0 ms |"));
+        assert!(md.contains("| v2, 1000 ms | keepalived | 1 | open ≥ 2000.0 / open ≥ 2000.0 / open ≥ 2000.0 | open ≥ 2000.0 ms | 0.0 / 0.0 / 0.0 | 0.0 ms | 0.0 / 0.0 / 0.0 | 0.0 ms | 0 | 0 |"));
+        assert!(md.contains("- section wall times: lab 3 s, failover+conflict 12 s"));
         assert!(md.contains("| lab 2 nodes: ≥ 10× faster than iproute2 | 20.0× | MISSED |"));
         assert!(!md.contains("## 4."));
         // Every row of a table has as many cells as its header.
