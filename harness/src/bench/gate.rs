@@ -4,7 +4,7 @@
 //!
 //! One lab (client + one node, [`crate::lab`]); the node gets [`SAMPLES`] extra
 //! addresses per family on `eth1` (198.51.100.k/32, 2001:db8:0:1::k/128) and the gate
-//! of GATE.md over netlink ([`super::nftgate`]) with every one of them managed and none
+//! of GATE.md over netlink ([`vrrpd::gate`]) with every one of them managed and none
 //! live. Before the first sample, a VIP is probed to prove the closed gate drops its
 //! answers. Each sample (a fresh address, so no element is reused): instant `t` before
 //! the NEWSETELEM batch that opens the gate for [`TIMEOUT`]; then the client sends an
@@ -24,11 +24,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use vrrpd::wire::{arp, ndisc, Mac};
 
-use super::nftgate::{Batch, Gate};
 use super::{Stats, Target, Verdict};
 use crate::lab::topology::{Topology, CLIENT_V4, CLIENT_V6};
 use crate::lab::Lab;
 use crate::observe::packet;
+use vrrpd::gate::{Batch, LiveElem};
+use vrrpd::runtime::gate::GateSocket as Gate;
 
 /// Samples per family.
 pub const SAMPLES: usize = 200;
@@ -211,9 +212,10 @@ pub async fn run(samples: usize) -> Result<GateSection> {
         node.add_address(*v, if v.is_ipv4() { 32 } else { 128 })
             .await?;
     }
-    let mut gate = node.ns().run(Gate::open)?;
-    gate.apply(&Batch::install(&vips))
-        .context("install the gate's tables")?;
+    let mut gate = node.ns().run(|| Gate::open().context("nfnetlink socket"))?;
+    let mut install = Batch::new();
+    install.reconcile(&vips);
+    gate.send(install).context("install the gate's tables")?;
     let client = lab.client();
     let ifindex = client.ifindex();
     let me = Mac(client.mac());
@@ -240,7 +242,7 @@ pub async fn run(samples: usize) -> Result<GateSection> {
     drop(gate);
     drop(lab);
     Ok(GateSection {
-        builder: "bench-local netlink builder, harness/src/bench/nftgate.rs (vrrpd::gate was not yet on main)".into(),
+        builder: "vrrpd::gate, the daemon's own builder and socket".into(),
         rows,
     })
 }
@@ -303,8 +305,12 @@ fn probe_window(sock: &OwnedFd, me: Mac, vip: IpAddr, len: Duration) -> Result<u
 fn one(gate: &mut Gate, sock: &OwnedFd, me: Mac, vip: IpAddr) -> Result<GateSample> {
     let mut buf = vec![0u8; 2048];
     let t = Instant::now();
-    gate.apply(&Batch::open(vip, TIMEOUT))
-        .context("open the gate")?;
+    let mut open = Batch::new();
+    open.open(&[LiveElem {
+        addr: vip,
+        timeout: TIMEOUT,
+    }]);
+    gate.send(open).context("open the gate")?;
     let acked = Instant::now();
     let end = t + TIMEOUT;
     let mut sent: Vec<Instant> = Vec::new();

@@ -30,7 +30,6 @@ pub mod footprint;
 pub mod gate;
 pub mod iproute;
 pub mod labbuild;
-pub mod nftgate;
 pub mod observers;
 pub mod sampling;
 pub mod scale;
