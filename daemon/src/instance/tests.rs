@@ -1193,7 +1193,10 @@ fn master_whose_gate_lapsed_announces_again() {
     inst.handle_timeout(late);
     inst.handle_event(late, Event::GateLapsed);
     let actions = drain(&mut inst);
-    let garps = actions.iter().filter(|a| **a == Action::SendGratuitous).count();
+    let garps = actions
+        .iter()
+        .filter(|a| **a == Action::SendGratuitous)
+        .count();
     assert_eq!(garps, 1, "{actions:?}");
     assert_eq!(inst.counters().lease_lapses, 2);
     // A backup has nothing to announce.
