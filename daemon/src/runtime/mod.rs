@@ -8,9 +8,9 @@
 //!   before a peer could take over ([`lease`]).
 //! * Start-up reconcile: before any instance starts, every address carrying vrrpd's
 //!   mark is removed from every configured interface.
-//! * Self-check: every advert interval each non-Master looks for its VIPs on its
+//! * Self-check: every advert interval (at least [`CHECK_PERIOD_FLOOR`]) each non-Master looks for its VIPs on its
 //!   interfaces (one netlink dump for all instances) and removes them.
-//! * Conflict probes: every advert interval each Master sends an ARP probe / DAD-style
+//! * Conflict probes: every advert interval (at least [`CHECK_PERIOD_FLOOR`]) each Master sends an ARP probe / DAD-style
 //!   NS per VIP; an answer from another MAC is logged and runs `notify_conflict`.
 //!
 //! # Cost
@@ -33,6 +33,7 @@ pub mod lease;
 pub mod lock;
 pub mod misbehave;
 pub mod notify;
+pub mod present;
 pub mod reload;
 pub mod router;
 pub mod routes;
@@ -79,6 +80,17 @@ pub const EXIT_RUNTIME: u8 = 1;
 /// How long start-up waits for an interface's addresses (a fresh IPv6 link-local
 /// address is tentative for about a second).
 const ADDRESS_PATIENCE: Duration = Duration::from_secs(5);
+/// The shortest period of the conflict probes and the Backup self-check. Both are
+/// diagnostics with nothing to time precisely; at one probe per VIP per 100 ms advert,
+/// 255 instances sent 2,550 ARP probes a second (a fifth of vrrpd's CPU in the
+/// footprint bench), so below 1 s they run once a second.
+pub const CHECK_PERIOD_FLOOR: Duration = Duration::from_secs(1);
+
+/// How often a router at `advert_interval` probes for conflicts or self-checks.
+fn check_period(advert_interval: Duration) -> Duration {
+    advert_interval.max(CHECK_PERIOD_FLOOR)
+}
+
 /// A conflict seen at every probe is logged (and `notify_conflict` run) at most this
 /// often per instance; the instance's `conflicts` counter counts every one.
 const CONFLICT_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -292,6 +304,13 @@ pub async fn run(opts: Options, config: Config) -> anyhow::Result<()> {
         .socket_mut()
         .add_membership(libc::RTNLGRP_LINK)
         .context("subscribe to link events")?;
+    // Address deletions, so a refresh knows a VIP was deleted without a dump ([`present`]).
+    for group in [libc::RTNLGRP_IPV4_IFADDR, libc::RTNLGRP_IPV6_IFADDR] {
+        conn.socket_mut()
+            .socket_mut()
+            .add_membership(group)
+            .context("subscribe to address events")?;
+    }
     tokio::spawn(conn);
     let vips = VipManager::new(handle.clone()).await;
     if let Some(p) = &opts.pid_file {
@@ -338,6 +357,8 @@ struct Daemon {
     behaviour: Behaviour,
     handle: rtnetlink::Handle,
     vips: VipManager,
+    /// VIPs the kernel reported deleted since we added them ([`present`]).
+    deleted: present::Deleted,
     /// Virtual-MAC links (instances with `vmac`), and the ones this run uses.
     vmacs: VmacManager,
     vmac_links: Vec<VmacLink>,
@@ -401,6 +422,7 @@ impl Daemon {
             route_mgr: routes::RouteManager::new(handle.clone()),
             handle,
             vips,
+            deleted: present::Deleted::default(),
             tracking: track::Tracking::default(),
             group_state: Vec::new(),
             config: Config::default(),
@@ -1078,7 +1100,7 @@ impl Daemon {
             let slack = r.cfg.advert_interval / 2;
             if r.probe_at.is_some_and(|t| t <= now + slack) {
                 if r.inst.state() == State::Master {
-                    r.probe_at = Some(now + r.cfg.advert_interval);
+                    r.probe_at = Some(now + check_period(r.cfg.advert_interval));
                     self.send_probes(ri);
                 } else {
                     r.probe_at = None;
@@ -1185,9 +1207,10 @@ impl Daemon {
                         priority = r.inst.effective_priority(),
                         master = r.inst.master().map(tracing::field::display),
                         "state change");
-                    r.probe_at = (to == State::Master).then(|| now + r.cfg.advert_interval);
+                    r.probe_at =
+                        (to == State::Master).then(|| now + check_period(r.cfg.advert_interval));
                     if to != State::Master && to != State::Stopped && self.selfcheck_at.is_none() {
-                        self.selfcheck_at = Some(now + r.cfg.advert_interval);
+                        self.selfcheck_at = Some(now + check_period(r.cfg.advert_interval));
                     }
                     if let Some(argv) = notify::command_for(&r.cfg.notify, to) {
                         let what = format!("notify_{}", to.as_str().to_lowercase());
@@ -1522,7 +1545,7 @@ impl Daemon {
     }
 
     async fn vip_op(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
-        let readded = what == "refresh" && self.vips_missing(ri).await;
+        let readded = what == "refresh" && self.vips_missing(ri);
         self.vip_op_inner(ri, lease, what).await;
         if readded {
             let r = &mut self.routers[ri];
@@ -1534,19 +1557,13 @@ impl Daemon {
     /// Whether one of the router's VIPs is absent from its interface (an operator
     /// deleted it): the refresh about to run adds it anew, and it must be announced
     /// (explore schedule 91). One address dump; a failed dump reads as "none missing".
-    async fn vips_missing(&self, ri: usize) -> bool {
-        let r = &self.routers[ri];
-        match self.vips.list(None).await {
-            Ok(entries) => r.vips.iter().any(|s| {
-                !entries
-                    .iter()
-                    .any(|e| e.ifindex == s.ifindex && e.addr == s.vip.addr)
-            }),
-            Err(e) => {
-                tracing::debug!(instance = %r.cfg.name, "listing addresses before a refresh failed: {e}");
-                false
-            }
-        }
+    fn vips_missing(&self, ri: usize) -> bool {
+        self.deleted.any_gone(
+            self.routers[ri]
+                .vips
+                .iter()
+                .map(|s| (s.ifindex, s.vip.addr)),
+        )
     }
 
     async fn vip_op_inner(&mut self, ri: usize, lease: Option<Duration>, what: &str) {
@@ -1560,7 +1577,10 @@ impl Daemon {
             {
                 errors += 1;
                 tracing::error!(instance = %r.cfg.name, vip = %slot.vip, "{what} VIP failed: {e}");
-            } else if what == "add" {
+                continue;
+            }
+            self.deleted.on_present(slot.ifindex, slot.vip.addr);
+            if what == "add" {
                 tracing::info!(instance = %r.cfg.name, vip = %slot.vip,
                     lease_s = lease.map(|l| l.as_secs_f64()), "VIP added");
             }
@@ -1795,7 +1815,7 @@ impl Daemon {
             self.selfcheck_at = None;
             return;
         };
-        self.selfcheck_at = Some(now + interval);
+        self.selfcheck_at = Some(now + check_period(interval));
         if !self.behaviour.backup_self_check {
             return;
         }
@@ -1833,6 +1853,7 @@ impl Daemon {
     async fn on_netlink(&mut self, msg: NetlinkMessage<RouteNetlinkMessage>) {
         match msg.payload {
             NetlinkPayload::InnerMessage(m) => {
+                self.on_address_event(&m);
                 self.on_link_identity(&m).await;
                 if let Some((index, name, up)) = iface::link_event(&m) {
                     let name = name.or_else(|| self.link_names.get(&index).cloned());
@@ -2036,6 +2057,31 @@ impl Daemon {
         self.routers[ri].last_refresh = Some(now);
         self.routers[ri].inst.handle_event(now, Event::VipsReadded);
         self.run_actions(ri, now).await;
+    }
+
+    /// Address events: remember deletions of our VIPs until they are added again.
+    fn on_address_event(&mut self, m: &RouteNetlinkMessage) {
+        match m {
+            RouteNetlinkMessage::DelAddress(a) => {
+                let Some(e) = vip::AddrEntry::from_message(a) else {
+                    return;
+                };
+                let ours = self.routers.iter().any(|r| {
+                    r.vips
+                        .iter()
+                        .any(|s| s.ifindex == e.ifindex && s.vip.addr == e.addr)
+                });
+                if ours {
+                    self.deleted.on_deleted(e.ifindex, e.addr);
+                }
+            }
+            RouteNetlinkMessage::NewAddress(a) => {
+                if let Some(e) = vip::AddrEntry::from_message(a) {
+                    self.deleted.on_present(e.ifindex, e.addr);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Link identity changes: a deleted link we use, or a link of a name we use that
