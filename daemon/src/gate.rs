@@ -1,5 +1,5 @@
 //! The nftables gate: nfnetlink messages (no IO) for a lease the kernel enforces with
-//! millisecond precision and that survives SIGKILL of vrrpd (contract: GATE.md).
+//! millisecond precision and that survives SIGKILL of vrrpd (contract: docs/gate.md).
 //!
 //! Two tables named `vrrpd`, one per family, hold the VIPs this daemon manages
 //! (`vips4`/`vips6`, no timeout) and the ones whose gate is open (`live4`/`live6`,

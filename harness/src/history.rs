@@ -89,7 +89,7 @@ pub enum LinkChange {
 }
 
 /// How a node's nftables gate for one VIP changed (the `inet vrrpd` table of the
-/// vrrpd gate contract, `GATE.md`), as seen through nfnetlink.
+/// vrrpd gate contract, `docs/gate.md`), as seen through nfnetlink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GateChange {

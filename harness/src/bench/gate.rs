@@ -1,10 +1,10 @@
 //! Section `gate`: how precisely an nftables set element's timeout ends a VIP's gate
-//! (issue 14, GATE.md): when the kernel really stops letting the VIP's ARP replies
+//! (issue 14, docs/gate.md): when the kernel really stops letting the VIP's ARP replies
 //! (IPv4) and neighbour adverts (IPv6) through, relative to the element's end.
 //!
 //! One lab (client + one node, [`crate::lab`]); the node gets [`SAMPLES`] extra
 //! addresses per family on `eth1` (198.51.100.k/32, 2001:db8:0:1::k/128) and the gate
-//! of GATE.md over netlink ([`vrrpd::gate`]) with every one of them managed and none
+//! of docs/gate.md over netlink ([`vrrpd::gate`]) with every one of them managed and none
 //! live. Before the first sample, a VIP is probed to prove the closed gate drops its
 //! answers. Each sample (a fresh address, so no element is reused): instant `t` before
 //! the NEWSETELEM batch that opens the gate for [`TIMEOUT`]; then the client sends an
@@ -162,7 +162,7 @@ pub fn render(s: &mut String, g: &GateSection) {
     );
     let _ = writeln!(
         s,
-        "nftables gate of GATE.md ({}); one probe every {} ms from the client; first missing = send instant of the first unanswered probe.\n",
+        "nftables gate of docs/gate.md ({}); one probe every {} ms from the client; first missing = send instant of the first unanswered probe.\n",
         g.builder,
         PROBE_EVERY.as_millis()
     );

@@ -7,7 +7,7 @@
 //! such a link while it is not live (a protodown macvlan of a FRR backup, a macvlan over
 //! a downed `eth1`) is *present*: shown apart, never counted as held.
 //!
-//! A VIP that vrrpd gates with nftables (`GATE.md`) is live only while its gate is open:
+//! A VIP that vrrpd gates with nftables (`docs/gate.md`) is live only while its gate is open:
 //! it is *managed* (in the node's `vips` set) and then live iff its `live` element has
 //! not expired nor been deleted. A present, usable address whose gate is closed is
 //! *gated*: shown apart, never counted as held. A node the history has no gate event for

@@ -1,4 +1,4 @@
-//! Gate monitor: what a node's nftables gate (`GATE.md`, table `inet vrrpd`) lets
+//! Gate monitor: what a node's nftables gate (`docs/gate.md`, table `inet vrrpd`) lets
 //! through, from nfnetlink notifications (group `NFNLGRP_NFTABLES`).
 //!
 //! - `NEWSETELEM` / `DELSETELEM` on `vips4`/`vips6`: the VIP is managed / not managed;
