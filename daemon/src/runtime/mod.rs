@@ -91,6 +91,9 @@ fn check_period(advert_interval: Duration) -> Duration {
     advert_interval.max(CHECK_PERIOD_FLOOR)
 }
 
+/// Managed VIPs per start-up batch (below 64 kB of messages each).
+const MANAGE_CHUNK: usize = 512;
+
 /// A conflict seen at every probe is logged (and `notify_conflict` run) at most this
 /// often per instance; the instance's `conflicts` counter counts every one.
 const CONFLICT_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -1377,9 +1380,21 @@ impl Daemon {
             .filter(|r| r.cfg.gate)
             .flat_map(|r| r.vips.iter().map(|s| s.vip.addr))
             .collect();
+        // One sendmsg must fit the socket's send buffer (about 200 kB): thousands of
+        // managed VIPs (the scale bench has 8,000) go in batches of their own after the
+        // tables. Until its VIPs are managed an instance adds none (gate_open also
+        // manages them), so the split leaves nothing ungated.
+        let mut chunks = managed.chunks(MANAGE_CHUNK);
         let mut b = crate::gate::Batch::new();
-        b.reconcile(&managed);
-        match sock.send(b) {
+        b.reconcile(chunks.next().unwrap_or(&[]));
+        let sent = sock.send(b).and_then(|()| {
+            chunks.try_for_each(|c| {
+                let mut b = crate::gate::Batch::new();
+                b.manage(c, true);
+                sock.send(b)
+            })
+        });
+        match sent {
             Ok(()) => {
                 tracing::info!(managed = managed.len(), "nftables gate ready (tables inet/arp vrrpd)");
                 self.gate = Some(GateIo {
