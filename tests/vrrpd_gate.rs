@@ -94,6 +94,21 @@ async fn master(h: &Host, d: &Vrrpd, vip: IpAddr) -> Result<bool> {
     Ok(holds(h, vip).await? && d.instance_state("VI_1").as_deref() == Some("MASTER"))
 }
 
+/// Waits until node1 (priority 150, alone) is MASTER with `vip`, or fails with its log.
+async fn elected(h1: &Host, n1: &Vrrpd, vip: IpAddr) -> Result<()> {
+    let elected = wait_for(
+        master_down_interval(Version::V3, 150, INTERVAL) + SLACK,
+        || async { master(h1, n1, vip).await },
+    )
+    .await?;
+    ensure!(
+        elected.is_some(),
+        "node1 never became master\n{}",
+        logs(&[n1])
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_silences_a_killed_master_before_takeover_ipv4() -> Result<()> {
     killed_master_goes_quiet(false, false).await
@@ -129,16 +144,7 @@ async fn killed_master_goes_quiet(ipv6: bool, vmac: bool) -> Result<()> {
     ensure!(lease_for(Version::V3, 150, INTERVAL) > takeover + Duration::from_millis(300));
 
     let n1 = spawn(&lab, dir.path(), "node1", "a", &config(150, vip_cfg, extra))?;
-    let elected = wait_for(
-        master_down_interval(Version::V3, 150, INTERVAL) + SLACK,
-        || async { master(h1, &n1, vip).await },
-    )
-    .await?;
-    ensure!(
-        elected.is_some(),
-        "node1 never became master\n{}",
-        logs(&[&n1])
-    );
+    elected(h1, &n1, vip).await?;
     let n2 = spawn(&lab, dir.path(), "node2", "a", &config(100, vip_cfg, extra))?;
     let backup = wait_for(SLACK, || async {
         Ok(n2.instance_state("VI_1").as_deref() == Some("BACKUP"))
@@ -336,7 +342,7 @@ fn ping(lab: &Lab, dst: std::net::Ipv4Addr, id: u16, within: Duration) -> Result
         )?;
         let mut req = vec![8u8, 0, 0, 0, (id >> 8) as u8, id as u8, 0, 1];
         req.extend_from_slice(b"vrrplab gate");
-        let sum = checksum(&req);
+        let sum = vrrpd::wire::checksum::finish(vrrpd::wire::checksum::sum(&req));
         req[2..4].copy_from_slice(&sum.to_be_bytes());
         let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
         use std::os::fd::AsRawFd;
@@ -361,17 +367,6 @@ fn ping(lab: &Lab, dst: std::net::Ipv4Addr, id: u16, within: Duration) -> Result
     })
 }
 
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in b.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// node1 alone at 100 ms, SIGKILLed: nobody takes over, so the window between its gate's
 /// end and its address lease's end is wide. In it the client's ARP requests go
 /// unanswered and its pings get no reply (traffic to the VIP is dropped by the `in`
@@ -392,16 +387,7 @@ async fn gate_drops_traffic_of_a_killed_master_that_keeps_its_address() -> Resul
         "a",
         &config(150, "192.0.2.20/32", ""),
     )?;
-    let elected = wait_for(
-        master_down_interval(Version::V3, 150, INTERVAL) + SLACK,
-        || async { master(h1, &n1, vip).await },
-    )
-    .await?;
-    ensure!(
-        elected.is_some(),
-        "node1 never became master\n{}",
-        logs(&[&n1])
-    );
+    elected(h1, &n1, vip).await?;
     let mut answered = false;
     for i in 0..20 {
         if ping(&lab, v4, 0x7000 + i, Duration::from_millis(100))? {
