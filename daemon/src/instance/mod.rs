@@ -485,6 +485,21 @@ impl Instance {
 
     /// Fires every timer whose deadline is at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_coalesced(now, Duration::ZERO);
+    }
+
+    /// The Master's next advert, if one is scheduled.
+    pub fn next_advert(&self) -> Option<Instant> {
+        self.adver_at
+    }
+
+    /// As [`Instance::handle_timeout`], and also sends a Master's advert that is due
+    /// within `advert_slack`, `now`, so that adverts of many instances falling due
+    /// together leave with one wakeup. An advert sent early restarts the cadence from
+    /// `now`, so instances sent together stay together. Sending early never hurts a
+    /// Backup (its `Master_Down_Timer` restarts sooner); only the advert timer has
+    /// slack, never `Master_Down_Timer`.
+    pub fn handle_timeout_coalesced(&mut self, now: Instant, advert_slack: Duration) {
         if due(self.master_down_at, now) {
             self.master_down_at = None;
             if self.state == State::Backup {
@@ -492,10 +507,11 @@ impl Instance {
                 self.enter_master(now);
             }
         }
-        if let Some(at) = self.adver_at.filter(|&at| at <= now) {
-            // Keep the cadence when the caller is a little late, but never burst.
+        if let Some(at) = self.adver_at.filter(|&at| at <= now + advert_slack) {
+            // Keep the cadence when the caller is a little late, but never burst; an
+            // early advert restarts it from now.
             let next = at + self.params.advert_interval;
-            self.adver_at = Some(if next > now {
+            self.adver_at = Some(if at < now && next > now {
                 next
             } else {
                 now + self.params.advert_interval

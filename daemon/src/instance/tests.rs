@@ -567,6 +567,45 @@ fn master_late_timer_keeps_cadence_without_bursting() {
 }
 
 #[test]
+fn master_advert_within_slack_is_sent_early_and_restarts_the_cadence() {
+    let t0 = Instant::now();
+    let mut inst = started(
+        Params {
+            advert_interval: ms(100),
+            ..params(255)
+        },
+        t0,
+    );
+    drain(&mut inst);
+    assert_eq!(inst.next_advert(), Some(t0 + ms(100)));
+    // 3 ms before the advert: outside a 2 ms slack, nothing happens.
+    inst.handle_timeout_coalesced(t0 + ms(97), ms(2));
+    assert!(drain(&mut inst).is_empty());
+    // 1.5 ms before: sent now, the next one interval from now.
+    let early = t0 + ms(98) + ns(500_000);
+    inst.handle_timeout_coalesced(early, ms(2));
+    assert_eq!(
+        drain(&mut inst).first(),
+        Some(&Action::SendAdvert { priority: 255 })
+    );
+    assert_eq!(inst.next_advert(), Some(early + ms(100)));
+    assert_eq!(inst.counters().adverts_sent, 2);
+}
+
+#[test]
+fn master_down_timer_has_no_slack() {
+    let t0 = Instant::now();
+    let mut inst = started(params(100), t0);
+    let at = inst.poll_timeout().expect("down timer armed");
+    // A slack of a whole second does not fire Master_Down_Timer even 1 ms early.
+    inst.handle_timeout_coalesced(at - ms(1), ms(1000));
+    assert_eq!(inst.state(), State::Backup);
+    assert!(drain(&mut inst).is_empty());
+    inst.handle_timeout_coalesced(at, ms(1000));
+    assert_eq!(inst.state(), State::Master);
+}
+
+#[test]
 fn master_without_lease_adds_permanent_vips_and_never_refreshes() {
     let t0 = Instant::now();
     let mut inst = Instance::new(Params {

@@ -32,6 +32,26 @@ const EDGE_TICKS: u64 = 2;
 
 const SEC_NS: u64 = 1_000_000_000;
 
+/// The address lease of a gated Master whose lease cannot follow its adverts (below
+/// about 0.85 s, where even the shortest whole-second lease outlives the peer's
+/// takeover). There the nftables gate is what silences a killed Master on time, and
+/// the address lease only makes sure the address itself goes too: a longer one is
+/// refreshed a fifth as often (at 255 instances × 100 ms, 60 netlink requests a
+/// second instead of 510, each acknowledged and echoed back to vrrpd's own address
+/// subscription), and it leaves a gated, silent address for 5 s instead of 1 s.
+pub const GATED_BACKSTOP: Duration = Duration::from_secs(5);
+
+/// The address lease for a Master at `lease` (the instance's own, [`crate::instance::lease_for`])
+/// whose refreshes do not follow its adverts: [`GATED_BACKSTOP`] when it is gated,
+/// else `lease`.
+pub fn backstop(lease: Duration, gated: bool) -> Duration {
+    if gated {
+        lease.max(GATED_BACKSTOP)
+    } else {
+        lease
+    }
+}
+
 /// How far past the window's end adverts are moved. The wait is measured at the
 /// refresh, a little after its advert; without this margin the next advert lands
 /// that little before the window's end and its refresh inside it again, so the
@@ -243,6 +263,15 @@ fn whole_secs(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backstop_is_longer_only_when_gated() {
+        let one = Duration::from_secs(1);
+        assert_eq!(backstop(one, false), one);
+        assert_eq!(backstop(one, true), GATED_BACKSTOP);
+        let long = GATED_BACKSTOP * 2;
+        assert_eq!(backstop(long, true), long);
+    }
 
     fn list(now: u64, jiffies: u64) -> String {
         format!("Timer List Version: v0.10\nHRTIMER_MAX_CLOCK_BASES: 8\nnow at {now} nsecs\n\ncpu: 0\n  .last_jiffies   : 1\njiffies: {jiffies}\n")

@@ -396,6 +396,9 @@ struct Daemon {
     timers: TimerHeap,
     /// Routers given an event since their actions last ran.
     touched: Vec<usize>,
+    /// Scratch for [`Daemon::on_time`]: routers popped within the advert slack but
+    /// not due.
+    not_yet: Vec<usize>,
     buf: Vec<u8>,
     cmsg: Vec<u8>,
     out: Vec<u8>,
@@ -448,6 +451,7 @@ impl Daemon {
             retry_at: None,
             timers: TimerHeap::default(),
             touched: Vec::new(),
+            not_yet: Vec::new(),
             buf: vec![0; 65_536],
             cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
             out: vec![0; 8192],
@@ -1090,12 +1094,23 @@ impl Daemon {
         if !self.tracking.is_empty() && self.tracking.poll(now) {
             self.apply_health(now);
         }
-        while let Some(ri) = self.timers.pop_due(now) {
+        // Routers due within the slack: a Master whose advert falls due that soon sends
+        // it with this wakeup; the others go back to the heap untouched.
+        let mut not_yet = std::mem::take(&mut self.not_yet);
+        while let Some(ri) = self.timers.pop_due(now + timer::ADVERT_SLACK_MAX) {
             let Some(r) = self.routers.get_mut(ri) else {
                 continue;
             };
-            if r.inst.poll_timeout().is_some_and(|t| t <= now) {
-                r.inst.handle_timeout(now);
+            let slack = timer::advert_slack(r.cfg.advert_interval);
+            let timer_due = r.inst.poll_timeout().is_some_and(|t| t <= now);
+            let advert_due = r.inst.next_advert().is_some_and(|t| t <= now + slack);
+            let probe_due = r.probe_at.is_some_and(|t| t <= now);
+            if !(timer_due || advert_due || probe_due) {
+                not_yet.push(ri);
+                continue;
+            }
+            if timer_due || advert_due {
+                r.inst.handle_timeout_coalesced(now, slack);
             }
             // A probe has no precision to keep: send it with this wakeup if due
             // within half an interval, so probes ride on the advert timer instead of
@@ -1111,6 +1126,11 @@ impl Daemon {
             }
             self.touched.push(ri);
         }
+        for &ri in &not_yet {
+            self.rearm(ri);
+        }
+        not_yet.clear();
+        self.not_yet = not_yet;
         let mut touched = std::mem::take(&mut self.touched);
         for &ri in &touched {
             self.run_actions(ri, now).await;
@@ -1172,8 +1192,11 @@ impl Daemon {
                     let r = &self.routers[ri];
                     if r.lease_plan.tracks_adverts(self.window.is_some()) {
                         self.refresh_lease(ri).await;
-                    } else if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
-                    {
+                        continue;
+                    }
+                    let lease = lease::backstop(lease, self.gated(ri));
+                    let r = &self.routers[ri];
+                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
                         self.vip_op(ri, Some(lease), "refresh").await;
                         self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
                         self.routers[ri].last_refresh = Some(now);
@@ -1311,7 +1334,7 @@ impl Daemon {
             .lease_plan
             .tracks_adverts(self.window.is_some())
         {
-            return nominal;
+            return lease::backstop(nominal, self.gated(ri));
         }
         let now = Instant::now();
         self.plan_lease(ri, now, now)
