@@ -38,6 +38,7 @@ pub mod reload;
 pub mod router;
 pub mod routes;
 pub mod rx;
+pub mod rxpoll;
 pub mod signals;
 pub mod sockets;
 pub mod state_file;
@@ -90,6 +91,9 @@ pub const CHECK_PERIOD_FLOOR: Duration = Duration::from_secs(1);
 fn check_period(advert_interval: Duration) -> Duration {
     advert_interval.max(CHECK_PERIOD_FLOOR)
 }
+
+/// How often the VRRP sockets' read modes are decided again without a state change.
+const RX_MODES_EVERY: Duration = Duration::from_secs(1);
 
 /// Managed VIPs per start-up batch (below 64 kB of messages each).
 const MANAGE_CHUNK: usize = 512;
@@ -399,8 +403,12 @@ struct Daemon {
     /// Scratch for [`Daemon::on_time`]: routers popped within the advert slack but
     /// not due.
     not_yet: Vec<usize>,
+    /// A state changed: decide again which VRRP sockets are polled.
+    rx_modes_dirty: bool,
+    /// When to decide that again anyway (a learnt `Master_Adver_Interval` moves it).
+    rx_modes_at: Instant,
     buf: Vec<u8>,
-    cmsg: Vec<u8>,
+    rx_batch: sockets::RecvBatch,
     out: Vec<u8>,
     /// Where in each second a lease must not end (`None`: unknown, so leases assume
     /// the kernel's rounded lateness).
@@ -452,8 +460,10 @@ impl Daemon {
             timers: TimerHeap::default(),
             touched: Vec::new(),
             not_yet: Vec::new(),
+            rx_modes_dirty: true,
+            rx_modes_at: Instant::now(),
             buf: vec![0; 65_536],
-            cmsg: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::c_int),
+            rx_batch: sockets::RecvBatch::new(),
             out: vec![0; 8192],
             window: None,
             clock: lease::MonoClock::new(),
@@ -1081,6 +1091,11 @@ impl Daemon {
             self.retry_at,
             self.tracking.next_deadline(),
             self.gate.as_ref().and_then(|g| g.pending.flush_at()),
+            self.vrrp
+                .iter()
+                .filter_map(|s| s.polled())
+                .map(|p| p.next)
+                .min(),
         ]
         .into_iter()
         .flatten()
@@ -1094,6 +1109,7 @@ impl Daemon {
         if !self.tracking.is_empty() && self.tracking.poll(now) {
             self.apply_health(now);
         }
+        self.read_polled(now);
         // Routers due within the slack: a Master whose advert falls due that soon sends
         // it with this wakeup; the others go back to the heap untouched.
         let mut not_yet = std::mem::take(&mut self.not_yet);
@@ -1153,7 +1169,69 @@ impl Daemon {
         {
             self.gate_flush();
         }
+        if self.rx_modes_dirty || now >= self.rx_modes_at {
+            self.update_rx_modes(now);
+        }
         self.flush_state(now);
+    }
+
+    /// Reads the polled VRRP sockets whose turn it is, and all of them when a router
+    /// timer is due: an advert that came before a deadline is seen before it fires.
+    fn read_polled(&mut self, now: Instant) {
+        let timer_due = self
+            .timers
+            .peek()
+            .is_some_and(|t| t <= now + timer::ADVERT_SLACK_MAX);
+        for si in 0..self.vrrp.len() {
+            let Some(p) = self.vrrp[si].polled().copied() else {
+                continue;
+            };
+            if timer_due || p.next <= now {
+                self.drain_vrrp(si);
+                self.vrrp[si].poll_next(now + p.every);
+            }
+        }
+    }
+
+    /// Decides per VRRP socket whether packets wake the loop or it is read on a
+    /// schedule ([`rxpoll::poll_period`]), from the states of the routers on it.
+    fn update_rx_modes(&mut self, now: Instant) {
+        self.rx_modes_dirty = false;
+        self.rx_modes_at = now + RX_MODES_EVERY;
+        for si in 0..self.vrrp.len() {
+            let listeners =
+                self.routers
+                    .iter()
+                    .filter(|r| r.sock == si)
+                    .map(|r| match r.inst.state() {
+                        State::Master => rxpoll::Listener::Master,
+                        State::Backup => rxpoll::Listener::Backup {
+                            interval: r.inst.master_adver_interval(),
+                            skew: r.inst.skew_time(),
+                        },
+                        _ => rxpoll::Listener::Idle,
+                    });
+            let period = rxpoll::poll_period(listeners);
+            let sock = &mut self.vrrp[si];
+            if sock.polled().map(|p| p.every) == period {
+                continue;
+            }
+            let schedule = period.map(|every| rxpoll::Polled {
+                every,
+                next: now + every,
+            });
+            match sock.set_polled(schedule) {
+                Ok(()) => tracing::debug!(interface = %sock.ifname, family = ?sock.family,
+                    period_us = period.map(|p| p.as_micros() as u64),
+                    "VRRP socket read mode"),
+                Err(e) => tracing::warn!(interface = %sock.ifname,
+                    "cannot register the VRRP socket with the event loop again: {e}"),
+            }
+            if period.is_none() {
+                // Whatever came while it was polled.
+                self.drain_vrrp(si);
+            }
+        }
     }
 
     async fn run_all_actions(&mut self, now: Instant) {
@@ -1225,6 +1303,7 @@ impl Daemon {
                 Action::SendGratuitous => self.send_gratuitous(ri),
                 Action::StateChange { from, to } => {
                     self.state_dirty = true;
+                    self.rx_modes_dirty = true;
                     let r = &mut self.routers[ri];
                     // `master` names the router we now follow: when a Master yields,
                     // the sender of the advert that made it yield.
@@ -1716,16 +1795,33 @@ impl Daemon {
     }
 
     fn drain_vrrp(&mut self, si: usize) {
-        let mut buf = std::mem::take(&mut self.buf);
-        let mut cmsg = std::mem::take(&mut self.cmsg);
+        let mut batch = std::mem::take(&mut self.rx_batch);
         let now = Instant::now();
+        let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+            .ok()
+            .map(Duration::from);
         while let Some(sock) = self.vrrp.get(si) {
-            match sock.recv(&mut buf, &mut cmsg) {
-                Ok(Some(rx)) => {
-                    let payload = buf.get(rx.payload.clone()).unwrap_or(&[]);
-                    self.on_vrrp(si, &rx, payload, now);
+            match sock.recv_batch(&mut batch) {
+                Ok(n) => {
+                    for i in 0..n {
+                        match batch.get(i) {
+                            Some((Some(rx), data)) => {
+                                let payload = data.get(rx.payload.clone()).unwrap_or(&[]);
+                                // Dated by the kernel: a polled socket is read up to a
+                                // period late.
+                                let at = real.map_or(now, |r| rxpoll::arrival(now, r, rx.stamp));
+                                self.on_vrrp(si, &rx, payload, at);
+                            }
+                            Some((None, _)) => self.drops.bump(DropReason::Truncated),
+                            None => {}
+                        }
+                    }
+                    // A short read emptied the queue; a packet after it is a new
+                    // readiness event (or the next scheduled read).
+                    if n < batch.capacity() {
+                        break;
+                    }
                 }
-                Ok(None) => self.drops.bump(DropReason::Truncated),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -1734,8 +1830,7 @@ impl Daemon {
                 }
             }
         }
-        self.buf = buf;
-        self.cmsg = cmsg;
+        self.rx_batch = batch;
         self.counters_dirty = true;
     }
 
@@ -1952,6 +2047,7 @@ impl Daemon {
     }
 
     async fn reload(&mut self) {
+        self.rx_modes_dirty = true;
         tracing::info!("SIGHUP: reloading the configuration");
         let new = match self.opts.source.load() {
             Ok((c, warnings)) => {
@@ -2206,6 +2302,7 @@ impl Daemon {
             }
         }
         self.vrrp = kept;
+        self.rx_modes_dirty = true;
         let mut pmap = vec![usize::MAX; self.pkt.len()];
         let mut kept = Vec::new();
         for (i, sock) in std::mem::take(&mut self.pkt).into_iter().enumerate() {
@@ -2374,7 +2471,8 @@ fn interfaces_of(instances: &[InstanceConfig]) -> Vec<String> {
 async fn readable(vrrp: &[VrrpSocket], pkt: &[PacketSocket]) -> Readable {
     poll_fn(|cx| {
         for (i, s) in vrrp.iter().enumerate() {
-            if let Poll::Ready(Ok(mut g)) = s.async_fd().poll_read_ready(cx) {
+            let Some(fd) = s.async_fd() else { continue };
+            if let Poll::Ready(Ok(mut g)) = fd.poll_read_ready(cx) {
                 g.clear_ready();
                 return Poll::Ready(Readable::Vrrp(i));
             }

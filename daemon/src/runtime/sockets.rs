@@ -14,14 +14,17 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
-    SockaddrStorage,
+    recvmmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn,
+    SockaddrIn6, SockaddrStorage,
 };
 use tokio::io::unix::AsyncFd;
 
 use crate::wire::{ipv4, vrrp, Family};
+
+use super::rxpoll::Polled;
 
 /// `IPV6_MULTICAST_ALL` (Linux 4.20+), missing from libc.
 const IPV6_MULTICAST_ALL: libc::c_int = 29;
@@ -71,6 +74,17 @@ fn set_int(
     set_opt(fd, level, name, &v)
 }
 
+/// Registers `sock`'s descriptor with the runtime's reactor for readability.
+fn register_vrrp(sock: &OwnedFd) -> io::Result<AsyncFd<FdNum>> {
+    // SAFETY: the number is that of `sock`, which VrrpSocket owns next to the
+    // registration and drops after it (field order), and never replaces: the
+    // descriptor stays open and the same for the registration's whole life.
+    unsafe {
+        AsyncFd::register_with_interest(FdNum(sock.as_raw_fd()), tokio::io::Interest::READABLE)
+    }
+    .map_err(|e| io::Error::other(e.to_string()))
+}
+
 /// Registers `fd` with the runtime's reactor for readability.
 fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: an OwnedFd is a valid open descriptor that stays open, and keeps
@@ -109,6 +123,89 @@ pub struct Received {
     pub ttl: Option<u8>,
     /// Where the VRRP message is in the receive buffer.
     pub payload: std::ops::Range<usize>,
+    /// The kernel's receive timestamp (`SO_TIMESTAMPNS`, wall clock), if given.
+    pub stamp: Option<Duration>,
+}
+
+/// What the kernel told about one datagram of a [`RecvBatch`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Facts {
+    len: usize,
+    ttl: Option<u8>,
+    src6: Option<Ipv6Addr>,
+    dst6: Option<Ipv6Addr>,
+    stamp: Option<Duration>,
+}
+
+/// Buffers for [`VrrpSocket::recv_batch`], reused from read to read.
+#[derive(Debug)]
+pub struct RecvBatch {
+    bufs: Vec<Vec<u8>>,
+    got: Vec<Facts>,
+    family: Family,
+}
+
+/// A batch without buffers (reads nothing): what [`std::mem::take`] leaves behind
+/// while the real one is in use, at no cost.
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            bufs: Vec::new(),
+            got: Vec::new(),
+            family: Family::Ipv4,
+        }
+    }
+}
+
+impl RecvBatch {
+    /// Buffers for [`RecvBatch::CAPACITY`] packets.
+    pub fn new() -> Self {
+        RecvBatch {
+            bufs: vec![vec![0; Self::BUF_LEN]; Self::CAPACITY],
+            got: Vec::with_capacity(Self::CAPACITY),
+            family: Family::Ipv4,
+        }
+    }
+
+    /// How many packets one read takes at most.
+    pub fn capacity(&self) -> usize {
+        self.bufs.len()
+    }
+
+    /// Packets per read.
+    pub const CAPACITY: usize = 32;
+    /// Bytes per packet: the largest VRRP message (255 IPv6 addresses, 4,088 bytes)
+    /// behind the largest IPv4 header; a longer datagram is cut and then fails the
+    /// length check.
+    pub const BUF_LEN: usize = 4_160;
+
+    /// Packet `i` of the last read: its IP facts (`None` when its IP header was
+    /// unusable) and the buffer it is in (the VRRP message is `buf[payload]`).
+    pub fn get(&self, i: usize) -> Option<(Option<Received>, &[u8])> {
+        let f = self.got.get(i)?;
+        let buf = self.bufs.get(i)?;
+        let data = buf.get(..f.len).unwrap_or(buf);
+        let rx = match self.family {
+            Family::Ipv4 => split_ipv4(data, f.ttl),
+            Family::Ipv6 => match (f.src6, f.dst6) {
+                (Some(s), Some(d)) => Some(Received {
+                    src: IpAddr::V6(s),
+                    dst: IpAddr::V6(d),
+                    ttl: f.ttl,
+                    payload: 0..data.len(),
+                    stamp: None,
+                }),
+                _ => None,
+            },
+        };
+        Some((
+            rx.map(|r| Received {
+                stamp: f.stamp,
+                ..r
+            }),
+            data,
+        ))
+    }
 }
 
 /// Splits a datagram read from a raw IPv4 socket (IP header included) into its IP
@@ -125,13 +222,29 @@ pub fn split_ipv4(datagram: &[u8], cmsg_ttl: Option<u8>) -> Option<Received> {
         dst: IpAddr::V4(p.dst_addr()),
         ttl: cmsg_ttl.or(Some(p.ttl())),
         payload: start..end,
+        stamp: None,
     })
+}
+
+/// A descriptor number owned elsewhere, for a reactor registration that can be dropped
+/// and made again while the descriptor stays open.
+#[derive(Debug)]
+pub struct FdNum(std::os::fd::RawFd);
+
+impl AsRawFd for FdNum {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0
+    }
 }
 
 /// Raw VRRP socket for one (interface, family).
 #[derive(Debug)]
 pub struct VrrpSocket {
-    fd: AsyncFd<OwnedFd>,
+    /// The reactor registration, `None` while the loop polls the socket; declared
+    /// before `fd` so that it is dropped (deregistered) first.
+    events: Option<AsyncFd<FdNum>>,
+    fd: OwnedFd,
+    polled: Option<Polled>,
     /// Address family.
     pub family: Family,
     /// Interface index.
@@ -222,23 +335,52 @@ impl VrrpSocket {
                 fd
             }
         };
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| with_context(e.into(), "SO_TIMESTAMPNS"))?;
         Ok(VrrpSocket {
-            fd: register(fd)?,
+            events: Some(register_vrrp(&fd)?),
+            fd,
+            polled: None,
             family,
             ifindex,
             ifname: ifname.to_owned(),
         })
     }
 
-    /// The readiness handle, for the event loop.
-    pub fn async_fd(&self) -> &AsyncFd<OwnedFd> {
-        &self.fd
+    /// The readiness handle, for the event loop; `None` while the loop polls it.
+    pub fn async_fd(&self) -> Option<&AsyncFd<FdNum>> {
+        self.events.as_ref()
+    }
+
+    /// When the loop reads the socket, if on a schedule rather than on readiness.
+    pub fn polled(&self) -> Option<&Polled> {
+        self.polled.as_ref()
+    }
+
+    /// Moves the next scheduled read (no-op unless polled).
+    pub fn poll_next(&mut self, at: Instant) {
+        if let Some(p) = &mut self.polled {
+            p.next = at;
+        }
+    }
+
+    /// Takes the socket out of the reactor and has the loop read it on `schedule`
+    /// (packets no longer wake the loop), or (`None`) puts it back. Must be called
+    /// inside a tokio runtime.
+    pub fn set_polled(&mut self, schedule: Option<Polled>) -> io::Result<()> {
+        if schedule.is_some() {
+            self.events = None;
+        } else if self.events.is_none() {
+            self.events = Some(register_vrrp(&self.fd)?);
+        }
+        self.polled = schedule;
+        Ok(())
     }
 
     /// Sends one VRRP message from `src` (the kernel adds the IP header; for IPv6 it
     /// also computes the checksum) to `dst`, a group or a unicast peer.
     pub fn send(&self, msg: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
-        let fd = self.fd.get_ref().as_raw_fd();
+        let fd = self.fd.as_raw_fd();
         let iov = [IoSlice::new(msg)];
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -281,46 +423,63 @@ impl VrrpSocket {
         Ok(())
     }
 
-    /// Reads one packet into `buf` (`WouldBlock` when there is none), with ancillary
-    /// data in `cmsg` (size it with `nix::cmsg_space!(libc::in6_pktinfo, libc::c_int,
-    /// libc::c_int)`). `Ok(None)`: the datagram's IP header was unusable.
-    pub fn recv(&self, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result<Option<Received>> {
-        let fd = self.fd.get_ref().as_raw_fd();
-        let mut ttl = None;
-        let mut dst6 = None;
-        let (len, src) = {
-            let mut iov = [IoSliceMut::new(buf)];
-            let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::empty())?;
-            for c in msg.cmsgs()? {
-                match c {
-                    ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
-                        ttl = u8::try_from(t).ok();
+    /// Reads up to [`RecvBatch::capacity`] packets with one `recvmmsg` (`WouldBlock`
+    /// when there is none); returns how many, each then in [`RecvBatch::get`].
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        batch.got.clear();
+        if batch.bufs.is_empty() {
+            return Ok(0);
+        }
+        let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(
+            batch.bufs.len(),
+            Some(nix::cmsg_space!(
+                libc::in6_pktinfo,
+                libc::c_int,
+                libc::c_int,
+                libc::timespec
+            )),
+        );
+        {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = batch
+                .bufs
+                .iter_mut()
+                .map(|b| [IoSliceMut::new(&mut b[..])])
+                .collect();
+            let msgs = recvmmsg(
+                self.fd.as_raw_fd(),
+                &mut hdrs,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )?;
+            for msg in msgs {
+                let mut facts = Facts {
+                    len: msg.bytes,
+                    src6: msg
+                        .address
+                        .as_ref()
+                        .and_then(|a| a.as_sockaddr_in6().map(|s| s.ip())),
+                    ..Facts::default()
+                };
+                for c in msg.cmsgs()? {
+                    match c {
+                        ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
+                            facts.ttl = u8::try_from(t).ok();
+                        }
+                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                            facts.dst6 = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                        }
+                        ControlMessageOwned::ScmTimestampns(ts) => {
+                            facts.stamp = Some(Duration::from(ts));
+                        }
+                        _ => {}
                     }
-                    ControlMessageOwned::Ipv6PacketInfo(pi) => {
-                        dst6 = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
-                    }
-                    _ => {}
                 }
+                batch.got.push(facts);
             }
-            let src = msg
-                .address
-                .as_ref()
-                .and_then(|a| a.as_sockaddr_in6().map(|s| s.ip()));
-            (msg.bytes, src)
-        };
-        let data = &buf[..len];
-        Ok(match self.family {
-            Family::Ipv4 => split_ipv4(data, ttl),
-            Family::Ipv6 => match (src, dst6) {
-                (Some(s), Some(d)) => Some(Received {
-                    src: IpAddr::V6(s),
-                    dst: IpAddr::V6(d),
-                    ttl,
-                    payload: 0..len,
-                }),
-                _ => None,
-            },
-        })
+        }
+        batch.family = self.family;
+        Ok(batch.got.len())
     }
 }
 
