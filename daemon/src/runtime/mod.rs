@@ -1066,7 +1066,9 @@ impl Daemon {
                     None => anyhow::bail!("netlink event stream ended"),
                 },
                 which = readable(&self.vrrp, &self.pkt) => match which {
-                    Readable::Vrrp(i) => self.drain_vrrp(i),
+                    Readable::Vrrp(i) => {
+                        self.drain_vrrp(i);
+                    }
                     Readable::Packet(i) => self.drain_packet(i),
                 },
                 r = sleep.expired() => {
@@ -1187,8 +1189,16 @@ impl Daemon {
                 continue;
             };
             if timer_due || p.next <= now {
-                self.drain_vrrp(si);
+                let read = self.drain_vrrp(si);
                 self.vrrp[si].poll_next(now + p.every);
+                if read as f64 > rxpoll::MAX_BATCH {
+                    // More than the Backups send (a flood, or a misconfigured peer):
+                    // a full buffer would drop adverts, so wake per packet for a while.
+                    self.vrrp[si].busy_until = Some(now + rxpoll::BUSY_HOLD);
+                    self.rx_modes_dirty = true;
+                    tracing::debug!(interface = %self.vrrp[si].ifname, read,
+                        "VRRP socket busier than its Backups: per-packet wakeups");
+                }
             }
         }
     }
@@ -1211,7 +1221,8 @@ impl Daemon {
                         },
                         _ => rxpoll::Listener::Idle,
                     });
-            let period = rxpoll::poll_period(listeners);
+            let busy = self.vrrp[si].busy_until.is_some_and(|t| now < t);
+            let period = rxpoll::poll_period(listeners).filter(|_| !busy);
             let sock = &mut self.vrrp[si];
             if sock.polled().map(|p| p.every) == period {
                 continue;
@@ -1794,7 +1805,9 @@ impl Daemon {
         self.send_frames(ri, true);
     }
 
-    fn drain_vrrp(&mut self, si: usize) {
+    /// Reads every packet waiting on VRRP socket `si`; returns how many.
+    fn drain_vrrp(&mut self, si: usize) -> usize {
+        let mut read = 0;
         let mut batch = std::mem::take(&mut self.rx_batch);
         let now = Instant::now();
         let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
@@ -1803,6 +1816,7 @@ impl Daemon {
         while let Some(sock) = self.vrrp.get(si) {
             match sock.recv_batch(&mut batch) {
                 Ok(n) => {
+                    read += n;
                     for i in 0..n {
                         match batch.get(i) {
                             Some((Some(rx), data)) => {
@@ -1832,6 +1846,7 @@ impl Daemon {
         }
         self.rx_batch = batch;
         self.counters_dirty = true;
+        read
     }
 
     fn on_vrrp(&mut self, si: usize, rx: &sockets::Received, payload: &[u8], now: Instant) {

@@ -10,18 +10,31 @@
 //! the same instants as when each packet woke the loop, and a period of at most half
 //! the smallest `Skew_Time` on the socket keeps even a priority-0 takeover on time.
 //! At 255 Backups × 100 ms the 2,550 wakeups a second (each a context switch, most of
-//! a Backup's CPU) become 100.
+//! a Backup's CPU) become 40.
 //!
 //! A socket with a Master on it always wakes the loop per packet (a better advert must
 //! make it yield at once), and so does one whose Backups expect fewer than
 //! [`MIN_BATCH`] packets per period, where polling would add wakeups, not save them.
+//! The period is at most [`MAX_PERIOD`], half the smallest `Skew_Time`, a quarter of
+//! the shortest interval, and the time [`MAX_BATCH`] packets take to arrive.
 
 use std::time::{Duration, Instant};
 
-/// The longest poll period.
-pub const MAX_PERIOD: Duration = Duration::from_millis(10);
+/// The longest poll period. Each wakeup costs about 90 µs of CPU in the footprint
+/// bench's VM (the context switch and its mitigations, not the reads): at 255 Backups
+/// × 100 ms a 10 ms period cost 1.6 % of a core, 25 ms 1.0 %.
+pub const MAX_PERIOD: Duration = Duration::from_millis(25);
 /// Packets expected per period below which a socket keeps a wakeup per packet.
 pub const MIN_BATCH: f64 = 4.0;
+/// Packets expected per period at most: they wait in the socket's receive buffer
+/// ([`RCVBUF`]), about 1.3 kB each.
+pub const MAX_BATCH: f64 = 256.0;
+/// How long a polled socket that received more than [`MAX_BATCH`] packets in one
+/// period wakes the loop per packet instead (a flood, or more peers than configured).
+pub const BUSY_HOLD: Duration = Duration::from_secs(5);
+/// The receive buffer vrrpd asks for on its VRRP sockets: [`MAX_BATCH`] packets with
+/// room to spare.
+pub const RCVBUF: usize = 1 << 20;
 /// The oldest a receive timestamp is believed: a larger age (a process frozen with
 /// packets queued, or a step of the wall clock, which the timestamps are read on) is
 /// cut to this, which dates the packet later than it came, never earlier, so a timer
@@ -61,13 +74,16 @@ pub fn poll_period(listeners: impl IntoIterator<Item = Listener>) -> Option<Dura
         match l {
             Listener::Master => return None,
             Listener::Backup { interval, skew } => {
-                period = period.min(skew / 2).min(interval / 10);
+                period = period.min(skew / 2).min(interval / 4);
                 if !interval.is_zero() {
                     rate += 1.0 / interval.as_secs_f64();
                 }
             }
             Listener::Idle => {}
         }
+    }
+    if rate > 0.0 {
+        period = period.min(Duration::from_secs_f64(MAX_BATCH / rate));
     }
     (!period.is_zero() && rate * period.as_secs_f64() >= MIN_BATCH).then_some(period)
 }
@@ -99,9 +115,16 @@ mod tests {
     }
 
     #[test]
-    fn many_backups_at_100ms_are_polled_every_10ms() {
+    fn many_backups_at_100ms_are_polled_every_25ms() {
         let l = std::iter::repeat_n(backup(100, 61), 255);
-        assert_eq!(poll_period(l), Some(ms(10)));
+        assert_eq!(poll_period(l), Some(ms(25)));
+    }
+
+    #[test]
+    fn a_period_holds_at_most_max_batch_packets() {
+        // 4,000 Backups at 100 ms: 40,000 packets a second, 256 in 6.4 ms.
+        let l = std::iter::repeat_n(backup(100, 61), 4000);
+        assert_eq!(poll_period(l), Some(Duration::from_micros(6400)));
     }
 
     #[test]
@@ -119,13 +142,13 @@ mod tests {
     }
 
     #[test]
-    fn period_is_at_most_half_the_smallest_skew_and_a_tenth_of_the_interval() {
+    fn period_is_at_most_half_the_smallest_skew_and_a_quarter_of_the_interval() {
         // Skew 3 ms (priority 248 at 100 ms): 1.5 ms; 1,000 Backups expected.
         let l = std::iter::repeat_n(backup(100, 61), 999).chain([backup(100, 3)]);
         assert_eq!(poll_period(l), Some(Duration::from_micros(1500)));
-        // 20 ms adverts: 2 ms.
+        // 20 ms adverts: 5 ms.
         let l = std::iter::repeat_n(backup(20, 12), 100);
-        assert_eq!(poll_period(l), Some(ms(2)));
+        assert_eq!(poll_period(l), Some(ms(5)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!   interface, joined to the VRRP group, TTL / hop limit 255 out, and reporting the
 //!   TTL / hop limit (and the IPv6 destination) of every packet in.
 //! * [`PacketSocket`]: `AF_PACKET` on one interface, to send gratuitous ARP /
-//!   unsolicited NA / probes from the interface MAC and to receive ARP and Neighbor
+//!   unsolicited NA / probes from the interface MAC and to receive ARP replies and Neighbor
 //!   Advertisements (a kernel BPF filter passes nothing else) for conflict detection.
 //!
 //! Both are non-blocking and wrapped in [`AsyncFd`] for the single-threaded runtime.
@@ -245,6 +245,9 @@ pub struct VrrpSocket {
     events: Option<AsyncFd<FdNum>>,
     fd: OwnedFd,
     polled: Option<Polled>,
+    /// Until when the socket must not be polled (it received more than its Backups
+    /// send, [`super::rxpoll::BUSY_HOLD`]).
+    pub busy_until: Option<Instant>,
     /// Address family.
     pub family: Family,
     /// Interface index.
@@ -335,12 +338,20 @@ impl VrrpSocket {
                 fd
             }
         };
+        // A polled socket holds a period's packets (super::rxpoll::MAX_BATCH). Beyond
+        // rmem_max only with CAP_NET_ADMIN; otherwise the plain request, capped.
+        let want = super::rxpoll::RCVBUF;
+        if nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBufForce, &want).is_err()
+        {
+            let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBuf, &want);
+        }
         nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
             .map_err(|e| with_context(e.into(), "SO_TIMESTAMPNS"))?;
         Ok(VrrpSocket {
             events: Some(register_vrrp(&fd)?),
             fd,
             polled: None,
+            busy_until: None,
             family,
             ifindex,
             ifname: ifname.to_owned(),
@@ -511,8 +522,12 @@ const BPF_LDB_ABS: u16 = 0x30;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_RET_K: u16 = 0x06;
 
-/// Accept ARP, and IPv6 whose next header is ICMPv6 (58) with type 136 (NA).
-const ARP_AND_NA: [SockFilter; 9] = [
+/// Accept ARP replies (opcode 2 at offset 20), and IPv6 whose next header is ICMPv6
+/// (58) with type 136 (NA): the only frames in which another host can claim a VIP
+/// ([`crate::runtime`]'s conflict check). ARP requests, the bulk of a busy segment's
+/// ARP (a client resolving VIPs, a Master's own probes seen by its peers), are dropped
+/// in the kernel instead of waking vrrpd.
+const ARP_REPLY_AND_NA: [SockFilter; 11] = [
     SockFilter {
         code: BPF_LDH_ABS,
         jt: 0,
@@ -521,9 +536,21 @@ const ARP_AND_NA: [SockFilter; 9] = [
     },
     SockFilter {
         code: BPF_JEQ_K,
-        jt: 5,
-        jf: 0,
+        jt: 0,
+        jf: 2,
         k: 0x0806,
+    },
+    SockFilter {
+        code: BPF_LDH_ABS,
+        jt: 0,
+        jf: 0,
+        k: 20,
+    },
+    SockFilter {
+        code: BPF_JEQ_K,
+        jt: 5,
+        jf: 6,
+        k: 2,
     },
     SockFilter {
         code: BPF_JEQ_K,
@@ -607,14 +634,14 @@ fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
 }
 
 impl PacketSocket {
-    /// Opens the socket on `ifindex` with the ARP/NA filter. Must be called inside a
+    /// Opens the socket on `ifindex` with the ARP-reply/NA filter. Must be called inside a
     /// tokio runtime.
     pub fn open(ifindex: u32) -> io::Result<PacketSocket> {
         let proto = libc::c_int::from((libc::ETH_P_ALL as u16).to_be());
         let fd = new_socket(libc::AF_PACKET, libc::SOCK_RAW, proto)?;
         let prog = SockFprog {
-            len: ARP_AND_NA.len() as u16,
-            filter: ARP_AND_NA.as_ptr(),
+            len: ARP_REPLY_AND_NA.len() as u16,
+            filter: ARP_REPLY_AND_NA.as_ptr(),
         };
         set_opt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
             .map_err(|e| with_context(e, "SO_ATTACH_FILTER"))?;
