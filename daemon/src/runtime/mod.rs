@@ -33,6 +33,7 @@ pub mod lease;
 pub mod lock;
 pub mod misbehave;
 pub mod notify;
+pub mod outbox;
 pub mod present;
 pub mod reload;
 pub mod router;
@@ -409,7 +410,10 @@ struct Daemon {
     rx_modes_at: Instant,
     buf: Vec<u8>,
     rx_batch: sockets::RecvBatch,
-    out: Vec<u8>,
+    /// Adverts of this pass of the loop, sent together ([`outbox`]).
+    outbox: outbox::Outbox,
+    /// Inside [`Daemon::on_time`]'s pass over the routers: adverts wait for its end.
+    batching: bool,
     /// Where in each second a lease must not end (`None`: unknown, so leases assume
     /// the kernel's rounded lateness).
     window: Option<lease::RoundingWindow>,
@@ -464,7 +468,8 @@ impl Daemon {
             rx_modes_at: Instant::now(),
             buf: vec![0; 65_536],
             rx_batch: sockets::RecvBatch::new(),
-            out: vec![0; 8192],
+            outbox: outbox::Outbox::default(),
+            batching: false,
             window: None,
             clock: lease::MonoClock::new(),
             gate: None,
@@ -1150,9 +1155,12 @@ impl Daemon {
         not_yet.clear();
         self.not_yet = not_yet;
         let mut touched = std::mem::take(&mut self.touched);
+        self.batching = true;
         for &ri in &touched {
             self.run_actions(ri, now).await;
         }
+        self.batching = false;
+        self.flush_adverts();
         touched.clear();
         if self.touched.is_empty() {
             self.touched = touched;
@@ -1255,6 +1263,12 @@ impl Daemon {
         let mut sync = Vec::new();
         while let Some(action) = self.routers[ri].inst.poll_action() {
             self.counters_dirty = true;
+            // Whatever follows an advert on the wire, or waits, goes after it.
+            let quiet_refresh = matches!(action, Action::RefreshVips { lease }
+                if self.refresh_is_quiet(ri, lease, now));
+            if !matches!(action, Action::SendAdvert { .. }) && !quiet_refresh {
+                self.flush_adverts();
+            }
             match action {
                 Action::SendAdvert { priority } => {
                     if priority == 0 && !self.behaviour.priority_zero {
@@ -1356,12 +1370,25 @@ impl Daemon {
             }
         }
         self.rearm(ri);
+        if !self.batching {
+            self.flush_adverts();
+        }
         for (from, to) in sync {
             self.sync_group(ri, from, to, now).await;
         }
         if let Some(g) = self.routers.get(ri).and_then(|r| r.group) {
             self.group_notify(g);
         }
+    }
+
+    /// Whether a lease refresh at `now` would do nothing (skipped until due).
+    fn refresh_is_quiet(&self, ri: usize, lease: Duration, now: Instant) -> bool {
+        let r = &self.routers[ri];
+        if r.lease_plan.tracks_adverts(self.window.is_some()) {
+            return false;
+        }
+        let lease = lease::backstop(lease, self.gated(ri));
+        !router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
     }
 
     /// keepalived's sync group: when member `ri` goes Backup -> Master the other Backups
@@ -1563,11 +1590,10 @@ impl Daemon {
         let advert = r.last_advert.unwrap_or(now);
         let end = self.gate_end(ri, advert);
         let interval = r.cfg.advert_interval;
-        let addrs: Vec<IpAddr> = r.vips.iter().map(|s| s.vip.addr).collect();
         let Some(g) = self.gate.as_mut() else { return };
         let mut now_due = false;
         let mut lapsed = false;
-        for a in addrs {
+        for a in r.vips.iter().map(|s| s.vip.addr) {
             match g.pending.end(a) {
                 Some(e) if e > now => now_due |= g.pending.refresh(a, end, now, interval),
                 Some(_) => {
@@ -1734,6 +1760,8 @@ impl Daemon {
         self.vip_errors += errors;
     }
 
+    /// Queues router `ri`'s advert to each of its destinations ([`outbox`]); it
+    /// leaves at the next [`Daemon::flush_adverts`], within the same pass of the loop.
     fn send_advert(&mut self, ri: usize, priority: u8) {
         let r = &mut self.routers[ri];
         if priority != 0 {
@@ -1742,39 +1770,81 @@ impl Daemon {
         }
         r.template.priority = priority;
         let n = r.template.buffer_len();
-        let Some(sock) = self.vrrp.get(r.sock) else {
-            return;
-        };
-        if self.out.len() < n {
-            self.out.resize(n, 0);
-        }
-        let now = Instant::now();
-        for dst in &r.dsts {
-            let buf = &mut self.out[..n];
-            let sent = r
+        for k in 0..r.dsts.len() {
+            let dst = &r.dsts[k];
+            let buf = self.outbox.reserve(n);
+            match r
                 .template
                 .emit(&mut vrrp::Packet::new_unchecked(&mut buf[..]), r.src, *dst)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-                .and_then(|()| sock.send(buf, r.src, *dst));
-            match sent {
-                // A Master that cannot advertise is the two-masters failure vrrpd
-                // exists to prevent: say so at once, then every few seconds.
+            {
+                Ok(()) => self.outbox.push(ri, r.sock, r.src, *dst, n),
                 Err(e) => {
-                    self.send_errors += 1;
-                    if r.send_error_logged
-                        .is_none_or(|t| now >= t + CONFLICT_REPORT_EVERY)
-                    {
-                        r.send_error_logged = Some(now);
-                        tracing::error!(instance = %r.cfg.name, %dst, errors = self.send_errors,
-                            "advert not sent: {e}");
-                    }
+                    let dst = *dst;
+                    self.outbox.unreserve(n);
+                    let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+                    Self::advert_sent(&mut self.send_errors, r, dst, Err(e));
                 }
-                Ok(()) if r.send_error_logged.is_some() => {
-                    r.send_error_logged = None;
-                    tracing::info!(instance = %r.cfg.name, %dst, "adverts are sent again");
-                }
-                Ok(()) => {}
             }
+        }
+    }
+
+    /// Sends every queued advert: one `sendmmsg` per socket and source; a message the
+    /// kernel refused is sent again alone, for its error.
+    fn flush_adverts(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let (runs, bytes) = self.outbox.runs();
+        for run in &runs {
+            let Some(first) = run.first() else { continue };
+            let Some(sock) = self.vrrp.get(first.sock) else {
+                continue;
+            };
+            let msgs: Vec<(IpAddr, &[u8])> = run
+                .iter()
+                .map(|q| (q.dst, bytes.get(q.msg.clone()).unwrap_or(&[])))
+                .collect();
+            let sent = sock.send_many(first.src, &msgs).unwrap_or(0);
+            for (k, q) in run.iter().enumerate() {
+                let result = if k < sent {
+                    Ok(())
+                } else {
+                    sock.send(msgs[k].1, q.src, q.dst)
+                };
+                if let Some(r) = self.routers.get_mut(q.router) {
+                    Self::advert_sent(&mut self.send_errors, r, q.dst, result);
+                }
+            }
+        }
+        self.outbox.clear();
+    }
+
+    /// Counts and reports the outcome of one advert of `r` to `dst`.
+    fn advert_sent(
+        send_errors: &mut u64,
+        r: &mut Router,
+        dst: IpAddr,
+        result: std::io::Result<()>,
+    ) {
+        match result {
+            // A Master that cannot advertise is the two-masters failure vrrpd
+            // exists to prevent: say so at once, then every few seconds.
+            Err(e) => {
+                *send_errors += 1;
+                let now = Instant::now();
+                if r.send_error_logged
+                    .is_none_or(|t| now >= t + CONFLICT_REPORT_EVERY)
+                {
+                    r.send_error_logged = Some(now);
+                    tracing::error!(instance = %r.cfg.name, %dst, errors = *send_errors,
+                        "advert not sent: {e}");
+                }
+            }
+            Ok(()) if r.send_error_logged.is_some() => {
+                r.send_error_logged = None;
+                tracing::info!(instance = %r.cfg.name, %dst, "adverts are sent again");
+            }
+            Ok(()) => {}
         }
     }
 

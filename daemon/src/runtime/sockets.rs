@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    recvmmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn,
+    recvmmsg, sendmmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn,
     SockaddrIn6, SockaddrStorage,
 };
 use tokio::io::unix::AsyncFd;
@@ -432,6 +432,67 @@ impl VrrpSocket {
             _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
         }
         Ok(())
+    }
+
+    /// Sends VRRP messages from `src`, each to its destination, with one `sendmmsg`;
+    /// returns how many left (the first not sent failed: send it alone for its error).
+    pub fn send_many(&self, src: IpAddr, msgs: &[(IpAddr, &[u8])]) -> io::Result<usize> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        let fd = self.fd.as_raw_fd();
+        let iovs: Vec<[IoSlice<'_>; 1]> = msgs.iter().map(|(_, m)| [IoSlice::new(m)]).collect();
+        let mismatch = || io::Error::from(io::ErrorKind::InvalidInput);
+        match src {
+            IpAddr::V4(s) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: i32::try_from(self.ifindex).map_err(|_| mismatch())?,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(s.octets()),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let addrs = msgs
+                    .iter()
+                    .map(|(d, _)| match d {
+                        IpAddr::V4(d) => Ok(Some(SockaddrIn::from(SocketAddrV4::new(*d, 0)))),
+                        IpAddr::V6(_) => Err(mismatch()),
+                    })
+                    .collect::<io::Result<Vec<_>>>()?;
+                let mut hdrs = MultiHeaders::<SockaddrIn>::preallocate(
+                    msgs.len(),
+                    Some(nix::cmsg_space!(libc::in_pktinfo)),
+                );
+                let cmsgs = [ControlMessage::Ipv4PacketInfo(&info)];
+                let sent = sendmmsg(fd, &mut hdrs, &iovs, addrs, cmsgs, MsgFlags::empty())?;
+                Ok(sent.count())
+            }
+            IpAddr::V6(s) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: s.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let addrs = msgs
+                    .iter()
+                    .map(|(d, _)| match d {
+                        IpAddr::V6(d) => {
+                            let scope = if is_link_scope(d) { self.ifindex } else { 0 };
+                            Ok(Some(SockaddrIn6::from(SocketAddrV6::new(*d, 0, 0, scope))))
+                        }
+                        IpAddr::V4(_) => Err(mismatch()),
+                    })
+                    .collect::<io::Result<Vec<_>>>()?;
+                let mut hdrs = MultiHeaders::<SockaddrIn6>::preallocate(
+                    msgs.len(),
+                    Some(nix::cmsg_space!(libc::in6_pktinfo)),
+                );
+                let cmsgs = [ControlMessage::Ipv6PacketInfo(&info)];
+                let sent = sendmmsg(fd, &mut hdrs, &iovs, addrs, cmsgs, MsgFlags::empty())?;
+                Ok(sent.count())
+            }
+        }
     }
 
     /// Reads up to [`RecvBatch::capacity`] packets with one `recvmmsg` (`WouldBlock`
