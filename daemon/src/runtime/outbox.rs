@@ -72,10 +72,10 @@ impl Outbox {
     pub fn runs(&mut self) -> (Vec<Vec<Queued>>, &[u8]) {
         let mut runs: Vec<Vec<Queued>> = Vec::new();
         for q in self.queued.drain(..) {
-            match runs
-                .iter_mut()
-                .find(|r| r.first().is_some_and(|f| f.sock == q.sock && f.src == q.src))
-            {
+            match runs.iter_mut().find(|r| {
+                r.first()
+                    .is_some_and(|f| f.sock == q.sock && f.src == q.src)
+            }) {
                 Some(run) => run.push(q),
                 None => runs.push(vec![q]),
             }

@@ -7,23 +7,24 @@
 //! socket is Backup, the loop can leave the socket out of the reactor and read it every
 //! [`poll_period`], dating each packet by the kernel's receive timestamp
 //! ([`arrival`]); it also reads it before any router timer fires. Timers then fire at
-//! the same instants as when each packet woke the loop, and a period of at most half
-//! the smallest `Skew_Time` on the socket keeps even a priority-0 takeover on time.
+//! the same instants as when each packet woke the loop, and a period of at most three
+//! quarters of the smallest `Skew_Time` on the socket keeps even a priority-0
+//! takeover on time, with a quarter of it to spare for a busy loop.
 //! At 255 Backups × 100 ms the 2,550 wakeups a second (each a context switch, most of
-//! a Backup's CPU) become 40.
+//! a Backup's CPU) become 22.
 //!
 //! A socket with a Master on it always wakes the loop per packet (a better advert must
 //! make it yield at once), and so does one whose Backups expect fewer than
 //! [`MIN_BATCH`] packets per period, where polling would add wakeups, not save them.
-//! The period is at most [`MAX_PERIOD`], half the smallest `Skew_Time`, a quarter of
-//! the shortest interval, and the time [`MAX_BATCH`] packets take to arrive.
+//! The period is at most [`MAX_PERIOD`], three quarters of the smallest `Skew_Time`,
+//! and the time [`MAX_BATCH`] packets take to arrive.
 
 use std::time::{Duration, Instant};
 
 /// The longest poll period. Each wakeup costs about 90 µs of CPU in the footprint
 /// bench's VM (the context switch and its mitigations, not the reads): at 255 Backups
 /// × 100 ms a 10 ms period cost 1.6 % of a core, 25 ms 1.0 %.
-pub const MAX_PERIOD: Duration = Duration::from_millis(25);
+pub const MAX_PERIOD: Duration = Duration::from_millis(50);
 /// Packets expected per period below which a socket keeps a wakeup per packet.
 pub const MIN_BATCH: f64 = 4.0;
 /// Packets expected per period at most: they wait in the socket's receive buffer
@@ -74,7 +75,7 @@ pub fn poll_period(listeners: impl IntoIterator<Item = Listener>) -> Option<Dura
         match l {
             Listener::Master => return None,
             Listener::Backup { interval, skew } => {
-                period = period.min(skew / 2).min(interval / 4);
+                period = period.min(skew - skew / 4);
                 if !interval.is_zero() {
                     rate += 1.0 / interval.as_secs_f64();
                 }
@@ -115,9 +116,23 @@ mod tests {
     }
 
     #[test]
-    fn many_backups_at_100ms_are_polled_every_25ms() {
-        let l = std::iter::repeat_n(backup(100, 61), 255);
-        assert_eq!(poll_period(l), Some(ms(25)));
+    fn many_backups_at_100ms_are_polled_within_three_quarters_of_skew() {
+        // Priority 100 at 100 ms: Skew_Time 60.9 ms.
+        let skew = Duration::from_micros(60_937);
+        let l = std::iter::repeat_n(backup(100, 0), 255).map(|b| match b {
+            Listener::Backup { interval, .. } => Listener::Backup { interval, skew },
+            other => other,
+        });
+        assert_eq!(poll_period(l), Some(MAX_PERIOD.min(skew - skew / 4)));
+        // Priority 200: Skew_Time 21.9 ms.
+        let l = std::iter::repeat_n(backup(100, 0), 255).map(|b| match b {
+            Listener::Backup { interval, .. } => Listener::Backup {
+                interval,
+                skew: Duration::from_micros(21_875),
+            },
+            other => other,
+        });
+        assert_eq!(poll_period(l), Some(Duration::from_nanos(16_406_250)));
     }
 
     #[test]
@@ -142,13 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn period_is_at_most_half_the_smallest_skew_and_a_quarter_of_the_interval() {
-        // Skew 3 ms (priority 248 at 100 ms): 1.5 ms; 1,000 Backups expected.
-        let l = std::iter::repeat_n(backup(100, 61), 999).chain([backup(100, 3)]);
-        assert_eq!(poll_period(l), Some(Duration::from_micros(1500)));
-        // 20 ms adverts: 5 ms.
+    fn period_is_at_most_three_quarters_of_the_smallest_skew() {
+        // Skew 4 ms (priority 246 at 100 ms): 3 ms; 1,000 Backups expected.
+        let l = std::iter::repeat_n(backup(100, 61), 999).chain([backup(100, 4)]);
+        assert_eq!(poll_period(l), Some(ms(3)));
+        // 20 ms adverts, Skew 12 ms: 9 ms.
         let l = std::iter::repeat_n(backup(20, 12), 100);
-        assert_eq!(poll_period(l), Some(ms(5)));
+        assert_eq!(poll_period(l), Some(ms(9)));
     }
 
     #[test]
