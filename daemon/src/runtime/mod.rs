@@ -20,10 +20,14 @@
 //! deadlines live in a heap ([`timer::TimerHeap`]), so a wakeup only touches the
 //! routers that are due or received something; the loop sleeps on a `timerfd`
 //! ([`timer::PreciseSleep`]) so deadlines fire at their instant, not rounded up to
-//! tokio's millisecond; at sub-second intervals (where a lease cannot end before the
-//! takeover anyway) lease refreshes are skipped while the current lifetime still
-//! covers the next interval with headroom ([`router::REFRESH_HEADROOM`]); counters
-//! reach the state file at most once a
+//! tokio's millisecond. Masters' adverts due within [`timer::advert_slack`] share a
+//! wakeup and leave with one `sendmmsg` ([`outbox`]); a socket that only Backups listen
+//! on is read on a schedule with `recvmmsg`, each packet dated by the kernel
+//! ([`rxpoll`]); the packet socket's kernel filter passes only ARP replies and NAs. At
+//! sub-second intervals (where a lease cannot end before the takeover anyway) lease
+//! refreshes are skipped while the current lifetime still covers the next interval
+//! with headroom ([`router::REFRESH_HEADROOM`]), and a gated instance's lease is a 5 s
+//! backstop ([`lease::GATED_BACKSTOP`]); counters reach the state file at most once a
 //! second, state changes at once.
 
 pub mod cli;
@@ -269,7 +273,33 @@ pub fn host_warnings(source: &Source, config: &Config) -> Vec<String> {
             config::escape_controls(&p)
         ));
     }
+    let leased6 = leased_ipv6_vips(config);
+    if leased6 > LEASED_IPV6_VIPS_MAX {
+        out.push(format!(
+            "{}: warning: {leased6} IPv6 VIPs with a lease: every change of an IPv6 address \
+             lifetime costs the kernel a walk over all of the namespace's addresses, and \
+             above about {LEASED_IPV6_VIPS_MAX} a master cannot refresh them in time \
+             (BENCHMARKS.md, scale); set `lease = false` on these instances (the gate \
+             still silences a killed master)",
+            config::escape_controls(&origin),
+        ));
+    }
     out
+}
+
+/// IPv6 VIPs above which leased instances cannot keep their lifetimes refreshed (the
+/// kernel's lifetime changes are O(addresses); BENCHMARKS.md, scale section).
+pub const LEASED_IPV6_VIPS_MAX: usize = 1_500;
+
+/// How many IPv6 VIPs carry a lease in `config`.
+fn leased_ipv6_vips(config: &Config) -> usize {
+    config
+        .instances
+        .iter()
+        .filter(|i| i.lease)
+        .flat_map(|i| &i.vips)
+        .filter(|v| v.addr.is_ipv6())
+        .count()
 }
 
 fn init_logging(format: LogFormat) {
@@ -1240,9 +1270,13 @@ impl Daemon {
                 next: now + every,
             });
             match sock.set_polled(schedule) {
-                Ok(()) => tracing::debug!(interface = %sock.ifname, family = ?sock.family,
-                    period_us = period.map(|p| p.as_micros() as u64),
-                    "VRRP socket read mode"),
+                Ok(()) => match period {
+                    Some(p) => tracing::info!(interface = %sock.ifname, family = ?sock.family,
+                        period_ms = format!("{:.1}", p.as_secs_f64() * 1e3),
+                        "VRRP socket read every period: only Backups listen on it"),
+                    None => tracing::info!(interface = %sock.ifname, family = ?sock.family,
+                        "VRRP socket wakes the loop per packet again"),
+                },
                 Err(e) => tracing::warn!(interface = %sock.ifname,
                     "cannot register the VRRP socket with the event loop again: {e}"),
             }
@@ -2602,5 +2636,36 @@ vips = ["192.0.2.22"]
         )
         .unwrap();
         assert_eq!(interfaces_of(&c.instances), vec!["eth1", "eth2"]);
+    }
+
+    /// `n` instances of 250 IPv6 VIPs each.
+    fn many_ipv6(n: u16, lease: bool) -> Config {
+        let text: String = (1..=n)
+            .map(|i| {
+                let vips: Vec<String> = (1..=250)
+                    .map(|k| format!("\"2001:db8:{i:x}::{k:x}/128\""))
+                    .collect();
+                format!(
+                    "[[instance]]\nname = \"i{i}\"\ninterface = \"eth1\"\nvrid = {i}\n\
+                     lease = {lease}\nvips = [{}]\n\n",
+                    vips.join(", ")
+                )
+            })
+            .collect();
+        config::parse_toml(&text, "t.toml").unwrap()
+    }
+
+    #[test]
+    fn many_leased_ipv6_vips_get_a_warning_suggesting_lease_false() {
+        let warned = |c: &Config| {
+            host_warnings(&Source::Toml("t.toml".into()), c)
+                .iter()
+                .any(|w| w.contains("IPv6 VIPs with a lease") && w.contains("lease = false"))
+        };
+        // 7 × 250 = 1,750 leased: warned; 6 × 250 = 1,500: not; unleased: not.
+        assert_eq!(leased_ipv6_vips(&many_ipv6(7, true)), 1750);
+        assert!(warned(&many_ipv6(7, true)));
+        assert!(!warned(&many_ipv6(6, true)));
+        assert!(!warned(&many_ipv6(7, false)));
     }
 }
