@@ -408,8 +408,9 @@ pub struct BenchArgs {
     /// Also write the markdown table here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Seconds of CPU/RSS sampling per footprint run.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds of CPU/RSS sampling per footprint run (60: at vrrpd's 0.8 % of a core a
+    /// 30 s run is ~240 ms of CPU, and a few ms of noise made a 10 % spread).
+    #[arg(long, default_value_t = 60)]
     pub footprint_secs: u64,
     /// Footprint runs per daemon, each in a fresh lab (the spread between runs is over
     /// these).

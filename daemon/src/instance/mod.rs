@@ -493,9 +493,9 @@ impl Instance {
         self.adver_at
     }
 
-    /// As [`Instance::handle_timeout`], and also sends a Master's advert that is due
-    /// within `advert_slack`, `now`, so that adverts of many instances falling due
-    /// together leave with one wakeup. An advert sent early restarts the cadence from
+    /// As [`Instance::handle_timeout`], and also sends, at `now`, a Master's advert due
+    /// within `advert_slack`, so that adverts of many instances falling due together
+    /// leave with one wakeup. An advert sent early restarts the cadence from
     /// `now`, so instances sent together stay together. Sending early never hurts a
     /// Backup (its `Master_Down_Timer` restarts sooner); only the advert timer has
     /// slack, never `Master_Down_Timer`.

@@ -33,8 +33,8 @@ const EDGE_TICKS: u64 = 2;
 const SEC_NS: u64 = 1_000_000_000;
 
 /// The address lease of a gated Master whose lease cannot follow its adverts (below
-/// about 0.85 s, where even the shortest whole-second lease outlives the peer's
-/// takeover). There the nftables gate is what silences a killed Master on time, and
+/// about 0.35 s, 0.45 s when the kernel's rounding window is unknown: there even the
+/// shortest whole-second lease outlives the peer's takeover). There the nftables gate is what silences a killed Master on time, and
 /// the address lease only makes sure the address itself goes too: a longer one is
 /// refreshed about every 4.4 s instead of every 0.4 s at 100 ms adverts (at 255
 /// instances, 60 netlink requests a second instead of 510, each acknowledged and

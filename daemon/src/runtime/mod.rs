@@ -913,6 +913,8 @@ impl Daemon {
     /// and sync group give it. Members of a sync group use every tracker as weight 0
     /// (failure = FAULT), as keepalived does, and are FAULT together.
     fn apply_health(&mut self, now: Instant) {
+        // Priorities may move, and Skew_Time with them (it bounds the poll period).
+        self.rx_modes_dirty = true;
         let own: Vec<(bool, u8)> = self
             .routers
             .iter()
@@ -1120,6 +1122,10 @@ impl Daemon {
 
     /// The loop's next wakeup: the earliest router deadline, self-check, or state flush.
     fn next_deadline(&mut self) -> Option<Instant> {
+        if !self.touched.is_empty() {
+            // Routers with events whose actions have not run: now.
+            return Some(Instant::now());
+        }
         let flush = (self.counters_dirty || self.state_dirty).then_some(self.state_flush_at);
         [
             self.timers.peek(),
@@ -1229,7 +1235,7 @@ impl Daemon {
             if timer_due || p.next <= now {
                 let read = self.drain_vrrp(si);
                 self.vrrp[si].poll_next(now + p.every);
-                if read as f64 > rxpoll::MAX_BATCH {
+                if read as f64 > rxpoll::max_batch(self.vrrp[si].rcvbuf) {
                     // More than the Backups send (a flood, or a misconfigured peer):
                     // a full buffer would drop adverts, so wake per packet for a while.
                     self.vrrp[si].busy_until = Some(now + rxpoll::BUSY_HOLD);
@@ -1260,7 +1266,8 @@ impl Daemon {
                         _ => rxpoll::Listener::Idle,
                     });
             let busy = self.vrrp[si].busy_until.is_some_and(|t| now < t);
-            let period = rxpoll::poll_period(listeners).filter(|_| !busy);
+            let room = rxpoll::max_batch(self.vrrp[si].rcvbuf);
+            let period = rxpoll::poll_period(listeners, room).filter(|_| !busy);
             let sock = &mut self.vrrp[si];
             if sock.polled().map(|p| p.every) == period {
                 continue;
@@ -1280,10 +1287,9 @@ impl Daemon {
                 Err(e) => tracing::warn!(interface = %sock.ifname,
                     "cannot register the VRRP socket with the event loop again: {e}"),
             }
-            if period.is_none() {
-                // Whatever came while it was polled.
-                self.drain_vrrp(si);
-            }
+            // Back in the reactor, packets that came while it was polled make it
+            // readable at once (the registration reports them): the select branch
+            // reads them and the pass after it runs their routers' actions.
         }
     }
 
@@ -1331,9 +1337,7 @@ impl Daemon {
                         self.refresh_lease(ri).await;
                         continue;
                     }
-                    let lease = lease::backstop(lease, self.gated(ri));
-                    let r = &self.routers[ri];
-                    if router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease) {
+                    if let Some(lease) = self.untracked_refresh(ri, lease, now) {
                         self.vip_op(ri, Some(lease), "refresh").await;
                         self.virtual_routes(ri, RouteOp::Refresh(lease)).await;
                         self.routers[ri].last_refresh = Some(now);
@@ -1417,12 +1421,25 @@ impl Daemon {
 
     /// Whether a lease refresh at `now` would do nothing (skipped until due).
     fn refresh_is_quiet(&self, ri: usize, lease: Duration, now: Instant) -> bool {
+        !self.routers[ri]
+            .lease_plan
+            .tracks_adverts(self.window.is_some())
+            && self.untracked_refresh(ri, lease, now).is_none()
+    }
+
+    /// For a router whose lease does not follow its adverts: the lease to set now
+    /// ([`lease::backstop`] of the instance's `lease`), or `None` while the one set
+    /// last still covers the next interval with headroom.
+    fn untracked_refresh(&self, ri: usize, lease: Duration, now: Instant) -> Option<Duration> {
         let r = &self.routers[ri];
-        if r.lease_plan.tracks_adverts(self.window.is_some()) {
-            return false;
-        }
-        let lease = lease::backstop(lease, self.gated(ri));
-        !router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease)
+        let lease = lease::backstop(lease, self.gate_holds(ri));
+        router::refresh_due(r.last_refresh, now, r.cfg.advert_interval, lease).then_some(lease)
+    }
+
+    /// Whether router `ri`'s gate is in force: gated, and the last batch went through
+    /// (a failing gate silences nothing, so the address lease must not rely on it).
+    fn gate_holds(&self, ri: usize) -> bool {
+        self.gated(ri) && self.gate.as_ref().is_some_and(|g| !g.failing)
     }
 
     /// keepalived's sync group: when member `ri` goes Backup -> Master the other Backups
@@ -1485,7 +1502,7 @@ impl Daemon {
             .lease_plan
             .tracks_adverts(self.window.is_some())
         {
-            return lease::backstop(nominal, self.gated(ri));
+            return lease::backstop(nominal, self.gate_holds(ri));
         }
         let now = Instant::now();
         self.plan_lease(ri, now, now)
@@ -1917,6 +1934,7 @@ impl Daemon {
         let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
             .ok()
             .map(Duration::from);
+        let last_read = self.vrrp.get_mut(si).and_then(|s| s.last_read.replace(now));
         while let Some(sock) = self.vrrp.get(si) {
             match sock.recv_batch(&mut batch) {
                 Ok(n) => {
@@ -1927,7 +1945,8 @@ impl Daemon {
                                 let payload = data.get(rx.payload.clone()).unwrap_or(&[]);
                                 // Dated by the kernel: a polled socket is read up to a
                                 // period late.
-                                let at = real.map_or(now, |r| rxpoll::arrival(now, r, rx.stamp));
+                                let at = real
+                                    .map_or(now, |r| rxpoll::arrival(now, r, rx.stamp, last_read));
                                 self.on_vrrp(si, &rx, payload, at);
                             }
                             Some((None, _)) => self.drops.bump(DropReason::Truncated),
@@ -1936,7 +1955,7 @@ impl Daemon {
                     }
                     // A short read emptied the queue; a packet after it is a new
                     // readiness event (or the next scheduled read).
-                    if n < batch.capacity() {
+                    if n == 0 || n < batch.capacity() {
                         break;
                     }
                 }
@@ -1993,7 +2012,11 @@ impl Daemon {
                     r.drops.bump(DropReason::AddressMismatch);
                     self.drops.bump(DropReason::AddressMismatch);
                 }
+                let interval = r.inst.master_adver_interval();
                 r.inst.handle_event(now, Event::Advert(adv));
+                // A learnt interval moves Skew_Time, which bounds the poll period.
+                let relearnt = r.inst.master_adver_interval() != interval;
+                self.rx_modes_dirty |= relearnt;
                 self.touched.push(i);
             }
             Err(reason) => {

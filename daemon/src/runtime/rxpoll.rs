@@ -17,7 +17,7 @@
 //! make it yield at once), and so does one whose Backups expect fewer than
 //! [`MIN_BATCH`] packets per period, where polling would add wakeups, not save them.
 //! The period is at most [`MAX_PERIOD`], three quarters of the smallest `Skew_Time`,
-//! and the time [`MAX_BATCH`] packets take to arrive.
+//! and the time the receive buffer's worth of packets ([`max_batch`]) takes to arrive.
 
 use std::time::{Duration, Instant};
 
@@ -28,19 +28,32 @@ pub const MAX_PERIOD: Duration = Duration::from_millis(50);
 /// Packets expected per period below which a socket keeps a wakeup per packet.
 pub const MIN_BATCH: f64 = 4.0;
 /// Packets expected per period at most: they wait in the socket's receive buffer
-/// ([`RCVBUF`]), about 1.3 kB each.
+/// ([`RCVBUF`]).
 pub const MAX_BATCH: f64 = 256.0;
+/// Receive-buffer bytes counted per waiting packet (a small datagram's `truesize` is
+/// 0.8–1.3 kB on veth, more on some NICs): a period never expects more packets than
+/// the granted buffer holds at this size ([`max_batch`]).
+pub const PACKET_BUDGET: usize = 2048;
 /// How long a polled socket that received more than [`MAX_BATCH`] packets in one
 /// period wakes the loop per packet instead (a flood, or more peers than configured).
 pub const BUSY_HOLD: Duration = Duration::from_secs(5);
 /// The receive buffer vrrpd asks for on its VRRP sockets: [`MAX_BATCH`] packets with
 /// room to spare.
 pub const RCVBUF: usize = 1 << 20;
-/// The oldest a receive timestamp is believed: a larger age (a process frozen with
-/// packets queued, or a step of the wall clock, which the timestamps are read on) is
-/// cut to this, which dates the packet later than it came, never earlier, so a timer
-/// can only fire later, never before an advert that arrived in time.
-pub const MAX_AGE: Duration = Duration::from_millis(50);
+/// The oldest a receive timestamp is believed (twice [`MAX_PERIOD`]): a larger age (a
+/// process frozen with packets queued) is cut to this, which dates the packet later
+/// than it came, so a timer can only fire later, never before an advert that arrived
+/// in time. The age is also cut to the time since the socket's previous read began,
+/// which no packet read now can be older than; only a forward step of the wall clock
+/// (on which the timestamps are taken) between arrival and read can date a packet
+/// early, by at most that time.
+pub const MAX_AGE: Duration = Duration::from_millis(100);
+
+/// The most packets a period may expect with `rcvbuf` bytes of receive buffer:
+/// [`MAX_BATCH`], or fewer when the kernel granted less than asked.
+pub fn max_batch(rcvbuf: usize) -> f64 {
+    MAX_BATCH.min((rcvbuf / PACKET_BUDGET) as f64)
+}
 
 /// A socket read on a schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +80,12 @@ pub enum Listener {
     Idle,
 }
 
-/// How often to read a socket whose routers are `listeners`; `None`: wake per packet.
-pub fn poll_period(listeners: impl IntoIterator<Item = Listener>) -> Option<Duration> {
+/// How often to read a socket whose routers are `listeners`, with room for `max_batch`
+/// packets ([`max_batch`]); `None`: wake per packet.
+pub fn poll_period(
+    listeners: impl IntoIterator<Item = Listener>,
+    max_batch: f64,
+) -> Option<Duration> {
     let mut period = MAX_PERIOD;
     let mut rate = 0.0_f64;
     for l in listeners {
@@ -84,19 +101,26 @@ pub fn poll_period(listeners: impl IntoIterator<Item = Listener>) -> Option<Dura
         }
     }
     if rate > 0.0 {
-        period = period.min(Duration::from_secs_f64(MAX_BATCH / rate));
+        period = period.min(Duration::from_secs_f64(max_batch.max(0.0) / rate));
     }
     (!period.is_zero() && rate * period.as_secs_f64() >= MIN_BATCH).then_some(period)
 }
 
 /// The instant a packet arrived: `now` less its age, the wall-clock reading `real_now`
-/// (taken with `now`) less its receive timestamp `stamp`, cut to [`MAX_AGE`]. No stamp,
-/// or one from the future: `now`.
-pub fn arrival(now: Instant, real_now: Duration, stamp: Option<Duration>) -> Instant {
+/// (taken with `now`) less its receive timestamp `stamp`, cut to [`MAX_AGE`] and to
+/// `now − last_read` (when the socket's previous read began). No stamp, or one from
+/// the future: `now`.
+pub fn arrival(
+    now: Instant,
+    real_now: Duration,
+    stamp: Option<Duration>,
+    last_read: Option<Instant>,
+) -> Instant {
+    let bound = last_read.map_or(MAX_AGE, |t| now.saturating_duration_since(t).min(MAX_AGE));
     let age = stamp
         .and_then(|s| real_now.checked_sub(s))
         .unwrap_or(Duration::ZERO)
-        .min(MAX_AGE);
+        .min(bound);
     now.checked_sub(age).unwrap_or(now)
 }
 
@@ -123,7 +147,10 @@ mod tests {
             Listener::Backup { interval, .. } => Listener::Backup { interval, skew },
             other => other,
         });
-        assert_eq!(poll_period(l), Some(MAX_PERIOD.min(skew - skew / 4)));
+        assert_eq!(
+            poll_period(l, MAX_BATCH),
+            Some(MAX_PERIOD.min(skew - skew / 4))
+        );
         // Priority 200: Skew_Time 21.9 ms.
         let l = std::iter::repeat_n(backup(100, 0), 255).map(|b| match b {
             Listener::Backup { interval, .. } => Listener::Backup {
@@ -132,49 +159,75 @@ mod tests {
             },
             other => other,
         });
-        assert_eq!(poll_period(l), Some(Duration::from_nanos(16_406_250)));
+        assert_eq!(
+            poll_period(l, MAX_BATCH),
+            Some(Duration::from_nanos(16_406_250))
+        );
     }
 
     #[test]
     fn a_period_holds_at_most_max_batch_packets() {
         // 4,000 Backups at 100 ms: 40,000 packets a second, 256 in 6.4 ms.
         let l = std::iter::repeat_n(backup(100, 61), 4000);
-        assert_eq!(poll_period(l), Some(Duration::from_micros(6400)));
+        assert_eq!(poll_period(l, MAX_BATCH), Some(Duration::from_micros(6400)));
     }
 
     #[test]
     fn a_master_on_the_socket_means_per_packet_wakeups() {
         let l = std::iter::repeat_n(backup(100, 61), 254).chain([Listener::Master]);
-        assert_eq!(poll_period(l), None);
+        assert_eq!(poll_period(l, MAX_BATCH), None);
     }
 
     #[test]
     fn few_packets_per_period_keep_per_packet_wakeups() {
         // One Backup at 1 s: 0.01 packets per 10 ms.
-        assert_eq!(poll_period([backup(1000, 609)]), None);
-        assert_eq!(poll_period([Listener::Idle, Listener::Idle]), None);
-        assert_eq!(poll_period(std::iter::empty()), None);
+        assert_eq!(poll_period([backup(1000, 609)], MAX_BATCH), None);
+        assert_eq!(
+            poll_period([Listener::Idle, Listener::Idle], MAX_BATCH),
+            None
+        );
+        assert_eq!(poll_period(std::iter::empty(), MAX_BATCH), None);
     }
 
     #[test]
     fn period_is_at_most_three_quarters_of_the_smallest_skew() {
         // Skew 4 ms (priority 246 at 100 ms): 3 ms; 1,000 Backups expected.
         let l = std::iter::repeat_n(backup(100, 61), 999).chain([backup(100, 4)]);
-        assert_eq!(poll_period(l), Some(ms(3)));
+        assert_eq!(poll_period(l, MAX_BATCH), Some(ms(3)));
         // 20 ms adverts, Skew 12 ms: 9 ms.
         let l = std::iter::repeat_n(backup(20, 12), 100);
-        assert_eq!(poll_period(l), Some(ms(9)));
+        assert_eq!(poll_period(l, MAX_BATCH), Some(ms(9)));
     }
 
     #[test]
     fn arrival_is_dated_by_the_stamp_within_max_age() {
         let now = Instant::now();
         let real = Duration::from_secs(1_700_000_000);
-        assert_eq!(arrival(now, real, Some(real - ms(7))), now - ms(7));
-        assert_eq!(arrival(now, real, None), now);
+        assert_eq!(arrival(now, real, Some(real - ms(7)), None), now - ms(7));
+        assert_eq!(arrival(now, real, None, None), now);
         // A stamp from the future (wall clock stepped back): now.
-        assert_eq!(arrival(now, real, Some(real + ms(5))), now);
+        assert_eq!(arrival(now, real, Some(real + ms(5)), None), now);
         // Older than MAX_AGE: dated MAX_AGE ago, later than it came.
-        assert_eq!(arrival(now, real, Some(real - ms(5000))), now - MAX_AGE);
+        assert_eq!(
+            arrival(now, real, Some(real - ms(5000)), None),
+            now - MAX_AGE
+        );
+        // Never older than the previous read (a forward step of the wall clock).
+        let last = Some(now - ms(20));
+        assert_eq!(arrival(now, real, Some(real - ms(7)), last), now - ms(7));
+        assert_eq!(arrival(now, real, Some(real - ms(60)), last), now - ms(20));
+    }
+
+    #[test]
+    fn a_small_receive_buffer_shortens_the_period() {
+        assert_eq!(max_batch(2 << 20), MAX_BATCH);
+        // 208 kB (a default rmem_max): 104 packets.
+        assert_eq!(max_batch(212_992), 104.0);
+        // 255 Backups at 100 ms with 104 packets of room: 40.8 ms.
+        let l = std::iter::repeat_n(backup(100, 61), 255);
+        assert_eq!(
+            poll_period(l, max_batch(212_992)),
+            Some(Duration::from_secs_f64(104.0 / 2550.0))
+        );
     }
 }

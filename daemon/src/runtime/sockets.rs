@@ -7,7 +7,9 @@
 //!   unsolicited NA / probes from the interface MAC and to receive ARP replies and Neighbor
 //!   Advertisements (a kernel BPF filter passes nothing else) for conflict detection.
 //!
-//! Both are non-blocking and wrapped in [`AsyncFd`] for the single-threaded runtime.
+//! Both are non-blocking and registered with the single-threaded runtime's reactor
+//! ([`AsyncFd`]); a [`VrrpSocket`] can leave it and be read on a schedule instead
+//! ([`RxMode::Polled`]).
 //! The few `unsafe` blocks are one-line system calls on descriptors this module owns,
 //! each in a small function that says why it is sound.
 
@@ -17,8 +19,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    recvmmsg, sendmmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders,
-    SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmmsg, sendmmsg, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn,
+    SockaddrIn6, SockaddrStorage,
 };
 use tokio::io::unix::AsyncFd;
 
@@ -135,6 +137,8 @@ struct Facts {
     src6: Option<Ipv6Addr>,
     dst6: Option<Ipv6Addr>,
     stamp: Option<Duration>,
+    /// Its control data could not be read.
+    bad: bool,
 }
 
 /// Buffers for [`VrrpSocket::recv_batch`], reused from read to read.
@@ -184,6 +188,9 @@ impl RecvBatch {
     pub fn get(&self, i: usize) -> Option<(Option<Received>, &[u8])> {
         let f = self.got.get(i)?;
         let buf = self.bufs.get(i)?;
+        if f.bad {
+            return Some((None, &[]));
+        }
         let data = buf.get(..f.len).unwrap_or(buf);
         let rx = match self.family {
             Family::Ipv4 => split_ipv4(data, f.ttl),
@@ -237,17 +244,29 @@ impl AsRawFd for FdNum {
     }
 }
 
+/// How the event loop learns that packets wait on a [`VrrpSocket`].
+#[derive(Debug)]
+pub enum RxMode {
+    /// Registered with the reactor: every packet wakes the loop.
+    Reactor(AsyncFd<FdNum>),
+    /// Out of the reactor: the loop reads it on this schedule.
+    Polled(Polled),
+}
+
 /// Raw VRRP socket for one (interface, family).
 #[derive(Debug)]
 pub struct VrrpSocket {
-    /// The reactor registration, `None` while the loop polls the socket; declared
-    /// before `fd` so that it is dropped (deregistered) first.
-    events: Option<AsyncFd<FdNum>>,
+    /// How the loop learns of packets; declared before `fd` so that a reactor
+    /// registration is dropped (deregistered) first.
+    rx: RxMode,
     fd: OwnedFd,
-    polled: Option<Polled>,
+    /// The receive buffer the kernel granted (`SO_RCVBUF` read back), bytes.
+    pub rcvbuf: usize,
     /// Until when the socket must not be polled (it received more than its Backups
     /// send, [`super::rxpoll::BUSY_HOLD`]).
     pub busy_until: Option<Instant>,
+    /// When the last read of the socket started: no packet read later is older.
+    pub last_read: Option<Instant>,
     /// Address family.
     pub family: Family,
     /// Interface index.
@@ -339,19 +358,24 @@ impl VrrpSocket {
             }
         };
         // A polled socket holds a period's packets (super::rxpoll::MAX_BATCH). Beyond
-        // rmem_max only with CAP_NET_ADMIN; otherwise the plain request, capped.
+        // rmem_max only with CAP_NET_ADMIN; otherwise the plain request, which the
+        // kernel caps. What was granted is read back: it bounds the poll period.
+        use nix::sys::socket::{getsockopt, setsockopt, sockopt};
         let want = super::rxpoll::RCVBUF;
-        if nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBufForce, &want).is_err()
-        {
-            let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBuf, &want);
+        if setsockopt(&fd, sockopt::RcvBufForce, &want).is_err() {
+            setsockopt(&fd, sockopt::RcvBuf, &want)
+                .map_err(|e| with_context(e.into(), "SO_RCVBUF"))?;
         }
+        let rcvbuf =
+            getsockopt(&fd, sockopt::RcvBuf).map_err(|e| with_context(e.into(), "SO_RCVBUF"))?;
         nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
             .map_err(|e| with_context(e.into(), "SO_TIMESTAMPNS"))?;
         Ok(VrrpSocket {
-            events: Some(register_vrrp(&fd)?),
+            rx: RxMode::Reactor(register_vrrp(&fd)?),
             fd,
-            polled: None,
+            rcvbuf,
             busy_until: None,
+            last_read: None,
             family,
             ifindex,
             ifname: ifname.to_owned(),
@@ -360,17 +384,23 @@ impl VrrpSocket {
 
     /// The readiness handle, for the event loop; `None` while the loop polls it.
     pub fn async_fd(&self) -> Option<&AsyncFd<FdNum>> {
-        self.events.as_ref()
+        match &self.rx {
+            RxMode::Reactor(fd) => Some(fd),
+            RxMode::Polled(_) => None,
+        }
     }
 
     /// When the loop reads the socket, if on a schedule rather than on readiness.
     pub fn polled(&self) -> Option<&Polled> {
-        self.polled.as_ref()
+        match &self.rx {
+            RxMode::Polled(p) => Some(p),
+            RxMode::Reactor(_) => None,
+        }
     }
 
     /// Moves the next scheduled read (no-op unless polled).
     pub fn poll_next(&mut self, at: Instant) {
-        if let Some(p) = &mut self.polled {
+        if let RxMode::Polled(p) = &mut self.rx {
             p.next = at;
         }
     }
@@ -379,59 +409,23 @@ impl VrrpSocket {
     /// (packets no longer wake the loop), or (`None`) puts it back. Must be called
     /// inside a tokio runtime.
     pub fn set_polled(&mut self, schedule: Option<Polled>) -> io::Result<()> {
-        if schedule.is_some() {
-            self.events = None;
-        } else if self.events.is_none() {
-            self.events = Some(register_vrrp(&self.fd)?);
+        match (schedule, &mut self.rx) {
+            (Some(s), RxMode::Polled(p)) => *p = s,
+            // Dropping the registration takes the descriptor out of the reactor.
+            (Some(s), RxMode::Reactor(_)) => self.rx = RxMode::Polled(s),
+            (None, RxMode::Polled(_)) => self.rx = RxMode::Reactor(register_vrrp(&self.fd)?),
+            (None, RxMode::Reactor(_)) => {}
         }
-        self.polled = schedule;
         Ok(())
     }
 
     /// Sends one VRRP message from `src` (the kernel adds the IP header; for IPv6 it
     /// also computes the checksum) to `dst`, a group or a unicast peer.
     pub fn send(&self, msg: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
-        let fd = self.fd.as_raw_fd();
-        let iov = [IoSlice::new(msg)];
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let info = libc::in_pktinfo {
-                    ipi_ifindex: i32::try_from(self.ifindex)
-                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-                    ipi_spec_dst: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(s.octets()),
-                    },
-                    ipi_addr: libc::in_addr { s_addr: 0 },
-                };
-                let to = SockaddrIn::from(SocketAddrV4::new(d, 0));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )?;
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: s.octets(),
-                    },
-                    ipi6_ifindex: self.ifindex,
-                };
-                let scope = if is_link_scope(&d) { self.ifindex } else { 0 };
-                let to = SockaddrIn6::from(SocketAddrV6::new(d, 0, 0, scope));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )?;
-            }
-            _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        match self.send_many(src, &[(dst, msg)])? {
+            0 => Err(io::Error::from(io::ErrorKind::WriteZero)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Sends VRRP messages from `src`, each to its destination, with one `sendmmsg`;
@@ -533,7 +527,11 @@ impl VrrpSocket {
                         .and_then(|a| a.as_sockaddr_in6().map(|s| s.ip())),
                     ..Facts::default()
                 };
-                for c in msg.cmsgs()? {
+                // A message whose control data cannot be read loses its IP facts
+                // (counted as truncated), not the rest of the batch.
+                let cmsgs = msg.cmsgs();
+                facts.bad = cmsgs.is_err();
+                for c in cmsgs.into_iter().flatten() {
                     match c {
                         ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
                             facts.ttl = u8::try_from(t).ok();
