@@ -1155,12 +1155,24 @@ impl Daemon {
         self.read_polled(now);
         // Routers due within the slack: a Master whose advert falls due that soon sends
         // it with this wakeup; the others go back to the heap untouched.
+        // Only when a timer is due: a wakeup for anything else (a packet, a flood of
+        // them) sends nothing early, so adverts keep their instants.
         let mut not_yet = std::mem::take(&mut self.not_yet);
-        while let Some(ri) = self.timers.pop_due(now + timer::ADVERT_SLACK_MAX) {
+        let any_due = self.timers.peek().is_some_and(|t| t <= now);
+        let horizon = if any_due {
+            timer::ADVERT_SLACK_MAX
+        } else {
+            Duration::ZERO
+        };
+        while let Some(ri) = self.timers.pop_due(now + horizon) {
             let Some(r) = self.routers.get_mut(ri) else {
                 continue;
             };
-            let slack = timer::advert_slack(r.cfg.advert_interval);
+            let slack = if any_due {
+                timer::advert_slack(r.cfg.advert_interval)
+            } else {
+                Duration::ZERO
+            };
             let timer_due = r.inst.poll_timeout().is_some_and(|t| t <= now);
             let advert_due = r.inst.next_advert().is_some_and(|t| t <= now + slack);
             let probe_due = r.probe_at.is_some_and(|t| t <= now);
