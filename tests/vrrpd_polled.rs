@@ -53,6 +53,15 @@ fn counter(d: &Vrrpd, name: &str) -> u64 {
         .sum()
 }
 
+/// Whether `d` logs `text` within [`SLACK`].
+async fn logged(d: &Vrrpd, text: &str) -> Result<bool> {
+    Ok(
+        wait_for(SLACK, || async { Ok(d.log_text().contains(text)) })
+            .await?
+            .is_some(),
+    )
+}
+
 async fn all_in(d: &Vrrpd, state: &str, within: Duration) -> Result<Option<Instant>> {
     let want = usize::from(INSTANCES);
     wait_for(within, || async { Ok(count(d, state) == want) }).await
@@ -118,12 +127,8 @@ async fn run(stop: Stop) -> Result<()> {
         logs(&[&n1, &n2])
     );
     // The mode is decided within a second of the last state change.
-    let polled = wait_for(SLACK, || async {
-        Ok(n2.log_text().contains("VRRP socket read every period"))
-    })
-    .await?;
     ensure!(
-        polled.is_some(),
+        logged(&n2, "VRRP socket read every period").await?,
         "node2's VRRP socket was never polled (the path under test)\n{}",
         logs(&[&n2])
     );
@@ -168,12 +173,8 @@ async fn run(stop: Stop) -> Result<()> {
         );
     }
     // As Master it wakes per packet again (a better advert must make it yield at once).
-    let woke = wait_for(SLACK, || async {
-        Ok(n2.log_text().contains("wakes the loop per packet again"))
-    })
-    .await?;
     ensure!(
-        woke.is_some(),
+        logged(&n2, "wakes the loop per packet again").await?,
         "node2's socket stayed polled after it became master\n{}",
         logs(&[&n2])
     );

@@ -143,22 +143,17 @@ mod tests {
     fn many_backups_at_100ms_are_polled_within_three_quarters_of_skew() {
         // Priority 100 at 100 ms: Skew_Time 60.9 ms.
         let skew = Duration::from_micros(60_937);
-        let l = std::iter::repeat_n(backup(100, 0), 255).map(|b| match b {
-            Listener::Backup { interval, .. } => Listener::Backup { interval, skew },
-            other => other,
-        });
+        let at_100ms = |skew| Listener::Backup {
+            interval: ms(100),
+            skew,
+        };
+        let l = std::iter::repeat_n(at_100ms(skew), 255);
         assert_eq!(
             poll_period(l, MAX_BATCH),
             Some(MAX_PERIOD.min(skew - skew / 4))
         );
         // Priority 200: Skew_Time 21.9 ms.
-        let l = std::iter::repeat_n(backup(100, 0), 255).map(|b| match b {
-            Listener::Backup { interval, .. } => Listener::Backup {
-                interval,
-                skew: Duration::from_micros(21_875),
-            },
-            other => other,
-        });
+        let l = std::iter::repeat_n(at_100ms(Duration::from_micros(21_875)), 255);
         assert_eq!(
             poll_period(l, MAX_BATCH),
             Some(Duration::from_nanos(16_406_250))
